@@ -1,0 +1,102 @@
+"""What an outgoing postback says: macro values and the rendered request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from postback.domain.macros import Encoding, expand
+from postback.domain.money import format_amount
+from postback.domain.records import Click, Conversion, Offer, PostbackConfig
+
+JSON = "application/json"
+FORM = "application/x-www-form-urlencoded"
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedRequest:
+    method: str
+    url: str
+    body: str | None
+    content_type: str | None
+
+
+def iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def event_fields(
+    conversion: Conversion, click: Click, offer: Offer, now: datetime, network: bool
+) -> dict[str, Any]:
+    """The conversion event as typed fields; revenue and profit only for the network."""
+    fields: dict[str, Any] = {
+        "click_id": click.click_id,
+        "conversion_id": conversion.id,
+        "txid": conversion.txid or "",
+        "offer_id": offer.id,
+        "offer_name": offer.name,
+        "aff_id": conversion.affiliate_id,
+        "affiliate_id": conversion.affiliate_id,
+    }
+    for index, sub in enumerate(click.subs, start=1):
+        fields[f"sub{index}"] = sub or ""
+    fields.update(
+        event=conversion.event,
+        status=conversion.status,
+        payout=conversion.payout,
+        currency=conversion.currency,
+        ip=click.ip or "",
+        user_agent=click.user_agent or "",
+        country=click.country or "",
+        click_time=iso(click.created_at),
+        conversion_time=iso(conversion.created_at),
+        timestamp=int(now.timestamp()),
+        ctit=max(0, int((conversion.created_at - click.created_at).total_seconds())),
+    )
+    if network:
+        fields["revenue"] = conversion.revenue
+        fields["profit"] = conversion.revenue - conversion.payout
+    return fields
+
+
+def macro_values(fields: dict[str, Any]) -> dict[str, str]:
+    return {
+        name: format_amount(value) if isinstance(value, Decimal) else str(value)
+        for name, value in fields.items()
+    }
+
+
+def _json_default(value: object) -> Any:
+    if isinstance(value, Decimal):
+        # Money goes out as a JSON number written from the exact decimal text.
+        return orjson.Fragment(format_amount(value).encode())
+    raise TypeError(f"cannot encode {type(value).__name__}")
+
+
+def dumps(value: object) -> bytes:
+    return orjson.dumps(value, default=_json_default)
+
+
+def render(config: PostbackConfig, fields: dict[str, Any]) -> RenderedRequest:
+    values = macro_values(fields)
+    url = expand(config.url, values, Encoding.URL)
+    if config.method == "GET":
+        return RenderedRequest("GET", url, None, None)
+    if config.content_type == FORM:
+        body = (
+            expand(config.body, values, Encoding.FORM)
+            if config.body is not None
+            else urlencode(values)
+        )
+        return RenderedRequest("POST", url, body, FORM)
+    body = (
+        expand(config.body, values, Encoding.JSON)
+        if config.body is not None
+        else dumps(fields).decode()
+    )
+    return RenderedRequest("POST", url, body, JSON)

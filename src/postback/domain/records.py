@@ -1,0 +1,155 @@
+"""Domain records: frozen dataclasses built by the store from rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class Advertiser:
+    id: int
+    name: str
+    postback_token: str
+    require_token: bool
+    allowed_ips: tuple[str, ...]
+    status_map: dict[str, str]
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    id: int
+    advertiser_id: int
+    name: str
+    destination_url: str
+    fallback_url: str | None
+    revenue: Decimal
+    payout: Decimal
+    currency: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Affiliate:
+    id: int
+    name: str
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def active(self) -> bool:
+        return self.status == "active"
+
+
+@dataclass(frozen=True, slots=True)
+class Click:
+    click_id: str
+    offer_id: int
+    affiliate_id: int
+    subs: tuple[str | None, str | None, str | None, str | None, str | None]
+    ip: str | None
+    user_agent: str | None
+    referrer: str | None
+    country: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversion:
+    id: int
+    click_id: str
+    offer_id: int
+    affiliate_id: int
+    advertiser_id: int
+    event: str
+    txid: str | None
+    status: str
+    revenue: Decimal
+    payout: Decimal
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    conversion_id: int
+    from_status: str | None
+    to_status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class PostbackConfig:
+    id: int
+    affiliate_id: int | None
+    offer_id: int | None
+    url: str
+    method: str
+    body: str | None
+    content_type: str
+    events: tuple[str, ...]
+    statuses: tuple[str, ...]
+    active: bool
+    secret: str
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def network_level(self) -> bool:
+        return self.affiliate_id is None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    id: int
+    message_id: str
+    conversion_id: int
+    postback_id: int
+    event: str
+    status: str
+    method: str
+    url: str
+    body: str | None
+    content_type: str | None
+    state: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    id: int
+    delivery_id: int
+    attempt_no: int
+    started_at: datetime
+    duration_ms: int
+    url: str
+    method: str
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedDelivery:
+    """A delivery a worker holds under a lease, with what it needs to send it."""
+
+    delivery: Delivery
+    claim_token: str
+    secret: str
+    extra_headers: dict[str, str] = field(default_factory=dict)

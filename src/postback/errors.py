@@ -1,0 +1,75 @@
+"""The exception tree.
+
+    PostbackError
+    +-- InvalidInput          bad field from outside (param names the field)
+    +-- NotFound              a referenced record does not exist
+    +-- Unauthorized          missing or wrong credentials
+    +-- Forbidden             caller not allowed (e.g. IP outside the allow-list)
+    +-- Conflict              the change contradicts current state
+    |   +-- InvalidTransition a status change the state machine refuses
+    +-- StoreError            the database failed (translated driver errors)
+        +-- DuplicateKey      a unique constraint refused a row
+        +-- StoreUnavailable  the database cannot be reached
+
+HTTP status codes are chosen only in the HTTP layers (edge and api).
+"""
+
+from __future__ import annotations
+
+
+class PostbackError(Exception):
+    code = "error"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class InvalidInput(PostbackError):
+    code = "invalid_param"
+
+    def __init__(self, param: str, message: str, **details: object) -> None:
+        super().__init__(message, param=param, **details)
+        self.param = param
+
+
+class NotFound(PostbackError):
+    code = "not_found"
+
+
+class Unauthorized(PostbackError):
+    code = "unauthorized"
+
+
+class Forbidden(PostbackError):
+    code = "forbidden"
+
+
+class Conflict(PostbackError):
+    code = "conflict"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+    def __init__(self, current: str, requested: str) -> None:
+        super().__init__(
+            f"status cannot change from {current} to {requested}",
+            status=current,
+            requested=requested,
+        )
+        self.current = current
+        self.requested = requested
+
+
+class StoreError(PostbackError):
+    code = "store_error"
+
+
+class DuplicateKey(StoreError):
+    code = "duplicate"
+
+
+class StoreUnavailable(StoreError):
+    code = "unavailable"

@@ -1,0 +1,107 @@
+"""Typed settings read from POSTBACK_* environment variables, validated at start-up."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cached_property
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
+MIN_ADMIN_KEY_LENGTH = 16
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="POSTBACK_", frozen=True, extra="ignore")
+
+    database_url: str = "sqlite:///./postback.db"
+    admin_key: SecretStr | None = None
+    base_url: str | None = None
+    allow_private_targets: bool = False
+    # Kept as the raw comma-separated text so the environment format is the contract's.
+    retry_schedule: str = DEFAULT_RETRY_SCHEDULE
+    delivery_timeout: float = Field(default=10.0, gt=0, le=300)
+    # Proxies whose X-Forwarded-For is believed (CIDRs, comma-separated); none by default.
+    trusted_proxies: str = ""
+    worker_concurrency: int = Field(default=64, ge=1, le=10_000)
+    worker_per_endpoint: int = Field(default=8, ge=1, le=1_000)
+    worker_poll_interval: float = Field(default=0.5, gt=0, le=60)
+    max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if scheme not in {"sqlite", "postgresql", "postgres", "postgresql+asyncpg"}:
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+    @field_validator("admin_key")
+    @classmethod
+    def _check_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_ADMIN_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _check_base_url(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/")
+
+    @field_validator("retry_schedule")
+    @classmethod
+    def _check_retry_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_trusted_proxies(cls, value: str) -> str:
+        parse_networks(value)
+        return value
+
+    @cached_property
+    def retry_delays(self) -> tuple[float, ...]:
+        return parse_retry_schedule(self.retry_schedule)
+
+    @cached_property
+    def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return parse_networks(self.trusted_proxies)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def public_base_url(self, host: str, port: int) -> str:
+        return self.base_url or f"http://{host}:{port}"
+
+
+def parse_retry_schedule(text: str) -> tuple[float, ...]:
+    """'5,300,1800' -> (5.0, 300.0, 1800.0); an empty text means no retries."""
+    if not text.strip():
+        return ()
+    delays = []
+    for part in text.split(","):
+        try:
+            delay = float(part.strip())
+        except ValueError:
+            raise ValueError(f"not a number of seconds: {part.strip()!r}") from None
+        if not 0 <= delay <= 30 * 86_400:
+            raise ValueError(f"delay out of range (0..2592000 s): {part.strip()}")
+        delays.append(delay)
+    if len(delays) > 50:
+        raise ValueError("at most 50 retries")
+    return tuple(delays)
+
+
+def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return tuple(
+        ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
+    )

@@ -1,0 +1,236 @@
+"""The store interface: everything the edge, the API and the workers ask of the database."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from postback.domain.conversion import Outcome
+from postback.domain.records import (
+    Advertiser,
+    Affiliate,
+    Attempt,
+    ClaimedDelivery,
+    Click,
+    Conversion,
+    Delivery,
+    Offer,
+    PostbackConfig,
+    StatusChange,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingEntry:
+    """One incoming postback request as it goes into the incoming log."""
+
+    received_at: datetime
+    method: str
+    ip: str | None
+    query: str
+    body: str | None
+    http_status: int
+    result: str
+    message: str | None = None
+    click_id: str | None = None
+    conversion_id: int | None = None
+    advertiser_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostbackCommand:
+    """An authenticated, validated postback to apply in one transaction."""
+
+    click: Click
+    offer: Offer
+    event: str
+    txid: str | None
+    status: str
+    revenue: Decimal | None
+    currency: str | None
+    received_at: datetime
+    log: IncomingEntry
+
+
+@dataclass(frozen=True, slots=True)
+class PostbackResult:
+    outcome: Outcome
+    conversion: Conversion
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptResult:
+    """What a worker learned from one attempt, to record with the delivery's new state."""
+
+    attempt_no: int
+    started_at: datetime
+    duration_ms: int
+    url: str
+    method: str
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    success: bool
+    next_attempt_at: datetime | None  # None with success=False means: give up
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[Any]
+    next_cursor: str | None
+
+
+class Store(abc.ABC):
+    """One interface; SqliteStore and PostgresStore implement it."""
+
+    # lifecycle
+    @abc.abstractmethod
+    async def migrate(self) -> None: ...
+
+    @abc.abstractmethod
+    async def is_ready(self) -> bool: ...
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    # settings kept in the database
+    @abc.abstractmethod
+    async def get_meta(self, key: str) -> str | None: ...
+
+    @abc.abstractmethod
+    async def put_meta_once(self, key: str, value: str) -> str:
+        """Store value under key unless one is there; return the value that is kept."""
+
+    # advertisers
+    @abc.abstractmethod
+    async def create_advertiser(self, fields: Mapping[str, Any]) -> Advertiser: ...
+
+    @abc.abstractmethod
+    async def get_advertiser(self, advertiser_id: int) -> Advertiser | None: ...
+
+    @abc.abstractmethod
+    async def list_advertisers(self) -> list[Advertiser]: ...
+
+    @abc.abstractmethod
+    async def update_advertiser(
+        self, advertiser_id: int, changes: Mapping[str, Any]
+    ) -> Advertiser | None: ...
+
+    # offers
+    @abc.abstractmethod
+    async def create_offer(self, fields: Mapping[str, Any]) -> Offer: ...
+
+    @abc.abstractmethod
+    async def get_offer(self, offer_id: int) -> Offer | None: ...
+
+    @abc.abstractmethod
+    async def list_offers(self) -> list[Offer]: ...
+
+    @abc.abstractmethod
+    async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None: ...
+
+    # affiliates
+    @abc.abstractmethod
+    async def create_affiliate(self, name: str, api_key_hash: str) -> Affiliate: ...
+
+    @abc.abstractmethod
+    async def get_affiliate(self, affiliate_id: int) -> Affiliate | None: ...
+
+    @abc.abstractmethod
+    async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None: ...
+
+    @abc.abstractmethod
+    async def list_affiliates(self) -> list[Affiliate]: ...
+
+    @abc.abstractmethod
+    async def update_affiliate(
+        self, affiliate_id: int, changes: Mapping[str, Any]
+    ) -> Affiliate | None: ...
+
+    # postback configs
+    @abc.abstractmethod
+    async def create_postback(self, fields: Mapping[str, Any]) -> PostbackConfig: ...
+
+    @abc.abstractmethod
+    async def get_postback(self, postback_id: int) -> PostbackConfig | None: ...
+
+    @abc.abstractmethod
+    async def list_postbacks(self, affiliate_id: int | None = None) -> list[PostbackConfig]: ...
+
+    @abc.abstractmethod
+    async def update_postback(
+        self, postback_id: int, changes: Mapping[str, Any]
+    ) -> PostbackConfig | None: ...
+
+    @abc.abstractmethod
+    async def delete_postback(self, postback_id: int) -> bool: ...
+
+    # clicks
+    @abc.abstractmethod
+    async def insert_clicks(self, clicks: Sequence[Click]) -> None:
+        """Store a batch of clicks durably in one transaction."""
+
+    @abc.abstractmethod
+    async def get_click(self, click_id: str) -> Click | None: ...
+
+    # incoming postbacks and conversions
+    @abc.abstractmethod
+    async def record_postback(self, command: PostbackCommand) -> PostbackResult:
+        """Apply a postback: conversion, history, deliveries and log in one transaction.
+
+        Raises InvalidTransition (nothing written) when the state machine refuses.
+        """
+
+    @abc.abstractmethod
+    async def log_incoming(self, entries: Sequence[IncomingEntry]) -> None: ...
+
+    @abc.abstractmethod
+    async def list_incoming(
+        self, *, result: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def get_conversion(self, conversion_id: int) -> Conversion | None: ...
+
+    @abc.abstractmethod
+    async def list_conversions(
+        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def conversion_history(self, conversion_id: int) -> list[StatusChange]: ...
+
+    # deliveries
+    @abc.abstractmethod
+    async def list_deliveries(
+        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    @abc.abstractmethod
+    async def list_attempts(self, delivery_ids: Sequence[int]) -> dict[int, list[Attempt]]: ...
+
+    @abc.abstractmethod
+    async def claim_deliveries(
+        self, *, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        """Lease due deliveries to this caller; no two callers hold the same one."""
+
+    @abc.abstractmethod
+    async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        """Record an attempt and the delivery's new state; False when the lease was lost."""
+
+    @abc.abstractmethod
+    async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
+        """Give a claimed delivery back unsent, due again at `until` (no attempt counted)."""
+
+    @abc.abstractmethod
+    async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
+        """Make a delivery due now again, whatever its state; False if it does not exist."""

@@ -1,0 +1,189 @@
+"""Rows <-> domain records, times <-> integer microseconds."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from postback.domain.money import from_units
+from postback.domain.records import (
+    Advertiser,
+    Affiliate,
+    Attempt,
+    Click,
+    Conversion,
+    Delivery,
+    Offer,
+    PostbackConfig,
+    StatusChange,
+)
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def to_us(moment: datetime) -> int:
+    delta = moment - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, tz=timezone.utc).replace(
+        microsecond=value % 1_000_000
+    )
+
+
+def maybe_from_us(value: int | None) -> datetime | None:
+    return None if value is None else from_us(value)
+
+
+def advertiser(row: Any) -> Advertiser:
+    return Advertiser(
+        id=row.id,
+        name=row.name,
+        postback_token=row.postback_token,
+        require_token=bool(row.require_token),
+        allowed_ips=tuple(orjson.loads(row.allowed_ips)),
+        status_map=dict(orjson.loads(row.status_map)),
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def offer(row: Any) -> Offer:
+    return Offer(
+        id=row.id,
+        advertiser_id=row.advertiser_id,
+        name=row.name,
+        destination_url=row.destination_url,
+        fallback_url=row.fallback_url,
+        revenue=from_units(row.revenue),
+        payout=from_units(row.payout),
+        currency=row.currency,
+        status=row.status,
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def affiliate(row: Any) -> Affiliate:
+    return Affiliate(
+        id=row.id,
+        name=row.name,
+        status=row.status,
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def click(row: Any) -> Click:
+    return Click(
+        click_id=row.click_id,
+        offer_id=row.offer_id,
+        affiliate_id=row.affiliate_id,
+        subs=(row.sub1, row.sub2, row.sub3, row.sub4, row.sub5),
+        ip=row.ip,
+        user_agent=row.user_agent,
+        referrer=row.referrer,
+        country=row.country,
+        created_at=from_us(row.created_at),
+    )
+
+
+def click_values(record: Click) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "click_id": record.click_id,
+        "offer_id": record.offer_id,
+        "affiliate_id": record.affiliate_id,
+        "ip": record.ip,
+        "user_agent": record.user_agent,
+        "referrer": record.referrer,
+        "country": record.country,
+        "created_at": to_us(record.created_at),
+    }
+    for index, sub in enumerate(record.subs, start=1):
+        values[f"sub{index}"] = sub
+    return values
+
+
+def conversion(row: Any) -> Conversion:
+    return Conversion(
+        id=row.id,
+        click_id=row.click_id,
+        offer_id=row.offer_id,
+        affiliate_id=row.affiliate_id,
+        advertiser_id=row.advertiser_id,
+        event=row.event,
+        txid=row.txid,
+        status=row.status,
+        revenue=from_units(row.revenue),
+        payout=from_units(row.payout),
+        currency=row.currency,
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def status_change(row: Any) -> StatusChange:
+    return StatusChange(
+        conversion_id=row.conversion_id,
+        from_status=row.from_status,
+        to_status=row.to_status,
+        created_at=from_us(row.created_at),
+    )
+
+
+def postback_config(row: Any) -> PostbackConfig:
+    return PostbackConfig(
+        id=row.id,
+        affiliate_id=row.affiliate_id,
+        offer_id=row.offer_id,
+        url=row.url,
+        method=row.method,
+        body=row.body,
+        content_type=row.content_type,
+        events=tuple(orjson.loads(row.events)),
+        statuses=tuple(orjson.loads(row.statuses)),
+        active=bool(row.active),
+        secret=row.secret,
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def delivery(row: Any) -> Delivery:
+    return Delivery(
+        id=row.id,
+        message_id=row.message_id,
+        conversion_id=row.conversion_id,
+        postback_id=row.postback_id,
+        event=row.event,
+        status=row.status,
+        method=row.method,
+        url=row.url,
+        body=row.body,
+        content_type=row.content_type,
+        state=row.state,
+        attempts=row.attempts,
+        next_attempt_at=maybe_from_us(row.next_attempt_at),
+        last_error=row.last_error,
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def attempt(row: Any) -> Attempt:
+    return Attempt(
+        id=row.id,
+        delivery_id=row.delivery_id,
+        attempt_no=row.attempt_no,
+        started_at=from_us(row.started_at),
+        duration_ms=row.duration_ms,
+        url=row.url,
+        method=row.method,
+        status_code=row.status_code,
+        response_excerpt=row.response_excerpt,
+        error=row.error,
+        success=bool(row.success),
+    )

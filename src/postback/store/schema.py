@@ -1,0 +1,207 @@
+"""The one schema both backends share.
+
+Times are integer microseconds since the Unix epoch (UTC) and money is integer
+ten-thousandths of the currency unit: both exact and identical on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+# SQLite only makes INTEGER PRIMARY KEY an alias of its rowid (autoincrement).
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+advertisers = Table(
+    "advertisers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("postback_token", String(128), nullable=False),
+    Column("require_token", Boolean, nullable=False),
+    Column("allowed_ips", Text, nullable=False),  # JSON list of CIDRs
+    Column("status_map", Text, nullable=False),  # JSON object
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("advertiser_id", BigInteger, ForeignKey("advertisers.id"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("destination_url", Text, nullable=False),
+    Column("fallback_url", Text),
+    Column("revenue", BigInteger, nullable=False),
+    Column("payout", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+affiliates = Table(
+    "affiliates",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("api_key_hash", String(64), nullable=False, unique=True),
+    Column("status", String(16), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+clicks = Table(
+    "clicks",
+    metadata,
+    Column("click_id", String(64), primary_key=True),
+    Column("offer_id", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    Column("sub1", String(255)),
+    Column("sub2", String(255)),
+    Column("sub3", String(255)),
+    Column("sub4", String(255)),
+    Column("sub5", String(255)),
+    Column("ip", String(45)),
+    Column("user_agent", Text),
+    Column("referrer", Text),
+    Column("country", String(2)),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_clicks_created_at", "created_at"),
+)
+
+conversions = Table(
+    "conversions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("identity_key", Text, nullable=False, unique=True),
+    Column("click_id", String(64), nullable=False),
+    Column("offer_id", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    Column("advertiser_id", BigInteger, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("txid", String(255)),
+    Column("status", String(16), nullable=False),
+    Column("revenue", BigInteger, nullable=False),
+    Column("payout", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_conversions_click_id", "click_id"),
+    Index("ix_conversions_created_at", "created_at"),
+)
+
+conversion_history = Table(
+    "conversion_history",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("conversion_id", BigInteger, ForeignKey("conversions.id"), nullable=False),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("revenue", BigInteger, nullable=False),
+    Column("incoming_id", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_conversion_history_conversion_id", "conversion_id"),
+)
+
+postback_configs = Table(
+    "postback_configs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("affiliate_id", BigInteger),
+    Column("offer_id", BigInteger),
+    Column("url", Text, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("body", Text),
+    Column("content_type", String(64), nullable=False),
+    Column("events", Text, nullable=False),  # JSON list
+    Column("statuses", Text, nullable=False),  # JSON list
+    Column("active", Boolean, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    # Deleted configs stay so that their past deliveries remain readable.
+    Column("deleted_at", BigInteger),
+    Index("ix_postback_configs_affiliate_id", "affiliate_id"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("message_id", String(64), nullable=False, unique=True),
+    Column("conversion_id", BigInteger, ForeignKey("conversions.id"), nullable=False),
+    Column("postback_id", BigInteger, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text),
+    Column("content_type", String(64)),
+    Column("state", String(16), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", BigInteger),
+    Column("claim_token", String(64)),
+    Column("claimed_until", BigInteger),
+    Column("last_error", Text),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_deliveries_due", "state", "next_attempt_at"),
+    Index("ix_deliveries_conversion_id", "conversion_id"),
+    Index("ix_deliveries_postback_id", "postback_id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("delivery_id", BigInteger, ForeignKey("deliveries.id"), nullable=False),
+    Column("attempt_no", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("status_code", Integer),
+    Column("response_excerpt", Text),
+    Column("error", Text),
+    Column("success", Boolean, nullable=False),
+    Index("ix_delivery_attempts_delivery_id", "delivery_id"),
+)
+
+incoming_log = Table(
+    "incoming_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("ip", String(45)),
+    Column("query", Text, nullable=False),
+    Column("body", Text),
+    Column("http_status", Integer, nullable=False),
+    Column("result", String(32), nullable=False),  # created | updated | duplicate | error code
+    Column("message", Text),
+    Column("click_id", String(64)),
+    Column("conversion_id", BigInteger),
+    Column("advertiser_id", BigInteger),
+    Index("ix_incoming_log_received_at", "received_at"),
+)

@@ -1,0 +1,638 @@
+"""The SQL store: one implementation over SQLAlchemy Core, specialised per backend."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+import orjson
+from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from postback.domain import payload
+from postback.domain.conversion import Outcome, decide, identity_key
+from postback.domain.ids import new_message_id
+from postback.domain.money import to_units
+from postback.domain.records import (
+    Advertiser,
+    Affiliate,
+    Attempt,
+    ClaimedDelivery,
+    Click,
+    Conversion,
+    Delivery,
+    Offer,
+    PostbackConfig,
+    StatusChange,
+)
+from postback.domain.routing import select_configs
+from postback.errors import DuplicateKey, StoreError, StoreUnavailable
+from postback.store import rows
+from postback.store.base import (
+    AttemptResult,
+    IncomingEntry,
+    Page,
+    PostbackCommand,
+    PostbackResult,
+    Store,
+)
+from postback.store.migrate import head_revision, upgrade
+from postback.store.schema import (
+    advertisers,
+    affiliates,
+    clicks,
+    conversion_history,
+    conversions,
+    deliveries,
+    delivery_attempts,
+    incoming_log,
+    meta,
+    offers,
+    postback_configs,
+)
+
+log = logging.getLogger(__name__)
+
+JSON_COLUMNS = frozenset({"allowed_ips", "status_map", "events", "statuses"})
+MONEY_COLUMNS = frozenset({"revenue", "payout"})
+MAX_PAGE = 1000
+
+
+def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
+    encoded: dict[str, Any] = {}
+    for name, value in fields.items():
+        if name in JSON_COLUMNS:
+            value = orjson.dumps(value).decode()
+        elif name in MONEY_COLUMNS and isinstance(value, Decimal):
+            value = to_units(value)
+        encoded[name] = value
+    return encoded
+
+
+def _now_us() -> int:
+    return rows.to_us(datetime.now().astimezone())
+
+
+def _cursor(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 19:
+        raise ValueError("malformed cursor")
+    return int(value)
+
+
+class SqlStore(Store):
+    """Shared SQL for both backends; subclasses set up the engine and its quirks."""
+
+    #: PostgreSQL takes row locks; SQLite serialises writers instead.
+    row_locks = False
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    # ---- transactions -------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def _read(self) -> AsyncIterator[AsyncConnection]:
+        with self._translate():
+            async with self.engine.connect() as conn:
+                yield conn
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        with self._translate():
+            async with self.engine.begin() as conn:
+                yield conn
+
+    @contextlib.contextmanager
+    def _translate(self) -> Any:
+        try:
+            yield
+        except IntegrityError as exc:
+            raise DuplicateKey(str(exc.orig)) from exc
+        except (OperationalError, DBAPIError) as exc:
+            if exc.connection_invalidated or isinstance(exc, OperationalError):
+                raise StoreUnavailable(str(exc.orig)) from exc
+            raise StoreError(str(exc.orig)) from exc
+        except (OSError, ConnectionError) as exc:
+            raise StoreUnavailable(str(exc)) from exc
+
+    # ---- lifecycle ----------------------------------------------------------------
+
+    async def migrate(self) -> None:
+        async with self._write() as conn:
+            await conn.run_sync(upgrade)
+
+    async def is_ready(self) -> bool:
+        try:
+            async with self._read() as conn:
+                result = await conn.exec_driver_sql("SELECT version_num FROM alembic_version")
+                versions = {row[0] for row in result}
+        except (StoreError, DBAPIError):
+            return False
+        return versions == {head_revision()}
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    # ---- meta ---------------------------------------------------------------------
+
+    async def get_meta(self, key: str) -> str | None:
+        async with self._read() as conn:
+            value = await conn.scalar(select(meta.c.value).where(meta.c.key == key))
+        return None if value is None else str(value)
+
+    async def put_meta_once(self, key: str, value: str) -> str:
+        try:
+            async with self._write() as conn:
+                await conn.execute(insert(meta).values(key=key, value=value))
+            return value
+        except DuplicateKey:
+            existing = await self.get_meta(key)
+            assert existing is not None
+            return existing
+
+    # ---- generic record helpers ---------------------------------------------------
+
+    async def _create(self, table: Table, fields: Mapping[str, Any]) -> Any:
+        now = _now_us()
+        values = {**_encode(fields), "created_at": now, "updated_at": now}
+        async with self._write() as conn:
+            return (await conn.execute(insert(table).values(values).returning(table))).one()
+
+    async def _get(self, table: Table, record_id: int) -> Any:
+        async with self._read() as conn:
+            return (await conn.execute(select(table).where(table.c.id == record_id))).first()
+
+    async def _update(self, table: Table, record_id: int, changes: Mapping[str, Any]) -> Any:
+        values = {**_encode(changes), "updated_at": _now_us()}
+        async with self._write() as conn:
+            stmt = update(table).where(table.c.id == record_id).values(values).returning(table)
+            return (await conn.execute(stmt)).first()
+
+    async def _all(self, table: Table) -> list[Any]:
+        async with self._read() as conn:
+            return list(await conn.execute(select(table).order_by(table.c.id)))
+
+    # ---- advertisers, offers, affiliates ------------------------------------------
+
+    async def create_advertiser(self, fields: Mapping[str, Any]) -> Advertiser:
+        return rows.advertiser(await self._create(advertisers, fields))
+
+    async def get_advertiser(self, advertiser_id: int) -> Advertiser | None:
+        row = await self._get(advertisers, advertiser_id)
+        return rows.advertiser(row) if row else None
+
+    async def list_advertisers(self) -> list[Advertiser]:
+        return [rows.advertiser(row) for row in await self._all(advertisers)]
+
+    async def update_advertiser(
+        self, advertiser_id: int, changes: Mapping[str, Any]
+    ) -> Advertiser | None:
+        row = await self._update(advertisers, advertiser_id, changes)
+        return rows.advertiser(row) if row else None
+
+    async def create_offer(self, fields: Mapping[str, Any]) -> Offer:
+        return rows.offer(await self._create(offers, fields))
+
+    async def get_offer(self, offer_id: int) -> Offer | None:
+        row = await self._get(offers, offer_id)
+        return rows.offer(row) if row else None
+
+    async def list_offers(self) -> list[Offer]:
+        return [rows.offer(row) for row in await self._all(offers)]
+
+    async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None:
+        row = await self._update(offers, offer_id, changes)
+        return rows.offer(row) if row else None
+
+    async def create_affiliate(self, name: str, api_key_hash: str) -> Affiliate:
+        fields = {"name": name, "api_key_hash": api_key_hash, "status": "active"}
+        return rows.affiliate(await self._create(affiliates, fields))
+
+    async def get_affiliate(self, affiliate_id: int) -> Affiliate | None:
+        row = await self._get(affiliates, affiliate_id)
+        return rows.affiliate(row) if row else None
+
+    async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None:
+        async with self._read() as conn:
+            stmt = select(affiliates).where(affiliates.c.api_key_hash == api_key_hash)
+            row = (await conn.execute(stmt)).first()
+        return rows.affiliate(row) if row else None
+
+    async def list_affiliates(self) -> list[Affiliate]:
+        return [rows.affiliate(row) for row in await self._all(affiliates)]
+
+    async def update_affiliate(
+        self, affiliate_id: int, changes: Mapping[str, Any]
+    ) -> Affiliate | None:
+        row = await self._update(affiliates, affiliate_id, changes)
+        return rows.affiliate(row) if row else None
+
+    # ---- postback configs ----------------------------------------------------------
+
+    async def create_postback(self, fields: Mapping[str, Any]) -> PostbackConfig:
+        return rows.postback_config(await self._create(postback_configs, fields))
+
+    async def get_postback(self, postback_id: int) -> PostbackConfig | None:
+        async with self._read() as conn:
+            stmt = select(postback_configs).where(
+                postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None)
+            )
+            row = (await conn.execute(stmt)).first()
+        return rows.postback_config(row) if row else None
+
+    async def list_postbacks(self, affiliate_id: int | None = None) -> list[PostbackConfig]:
+        stmt = select(postback_configs).where(postback_configs.c.deleted_at.is_(None))
+        if affiliate_id is not None:
+            stmt = stmt.where(postback_configs.c.affiliate_id == affiliate_id)
+        async with self._read() as conn:
+            result = await conn.execute(stmt.order_by(postback_configs.c.id))
+            return [rows.postback_config(row) for row in result]
+
+    async def update_postback(
+        self, postback_id: int, changes: Mapping[str, Any]
+    ) -> PostbackConfig | None:
+        values = {**_encode(changes), "updated_at": _now_us()}
+        async with self._write() as conn:
+            stmt = (
+                update(postback_configs)
+                .where(postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None))
+                .values(values)
+                .returning(postback_configs)
+            )
+            row = (await conn.execute(stmt)).first()
+        return rows.postback_config(row) if row else None
+
+    async def delete_postback(self, postback_id: int) -> bool:
+        now = _now_us()
+        async with self._write() as conn:
+            stmt = (
+                update(postback_configs)
+                .where(postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None))
+                .values(deleted_at=now, active=False, updated_at=now)
+            )
+            return (await conn.execute(stmt)).rowcount > 0
+
+    # ---- clicks ---------------------------------------------------------------------
+
+    async def insert_clicks(self, batch: Sequence[Click]) -> None:
+        if not batch:
+            return
+        async with self._write() as conn:
+            await conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
+
+    async def get_click(self, click_id: str) -> Click | None:
+        async with self._read() as conn:
+            row = (await conn.execute(select(clicks).where(clicks.c.click_id == click_id))).first()
+        return rows.click(row) if row else None
+
+    # ---- incoming postbacks -----------------------------------------------------------
+
+    async def record_postback(self, command: PostbackCommand) -> PostbackResult:
+        # A unique violation means a concurrent request created the same identity first;
+        # running again finds it and answers duplicate or updated.
+        for attempt in range(3):
+            try:
+                async with self._write() as conn:
+                    return await self._apply_postback(conn, command)
+            except DuplicateKey:
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _apply_postback(self, conn: AsyncConnection, command: PostbackCommand) -> PostbackResult:
+        click, offer = command.click, command.offer
+        key = identity_key(offer.id, click.click_id, command.event, command.txid)
+        query = select(conversions).where(conversions.c.identity_key == key)
+        if self.row_locks:
+            query = query.with_for_update()
+        existing = (await conn.execute(query)).first()
+        outcome = decide(existing.status if existing else None, command.status)
+        now = rows.to_us(command.received_at)
+
+        log_values = _incoming_values(
+            replace(command.log, result=outcome.value, advertiser_id=offer.advertiser_id)
+        )
+        log_id = (
+            await conn.execute(insert(incoming_log).values(log_values).returning(incoming_log.c.id))
+        ).scalar_one()
+
+        if outcome is Outcome.DUPLICATE:
+            conversion = rows.conversion(existing)
+            await self._link_log(conn, log_id, conversion.id)
+            return PostbackResult(outcome, conversion, 0)
+
+        if outcome is Outcome.CREATED:
+            revenue = command.revenue if command.revenue is not None else offer.revenue
+            values = {
+                "identity_key": key,
+                "click_id": click.click_id,
+                "offer_id": offer.id,
+                "affiliate_id": click.affiliate_id,
+                "advertiser_id": offer.advertiser_id,
+                "event": command.event,
+                "txid": command.txid,
+                "status": command.status,
+                "revenue": to_units(revenue),
+                "payout": to_units(offer.payout),
+                "currency": command.currency or offer.currency,
+                "created_at": now,
+                "updated_at": now,
+            }
+            stmt = insert(conversions).values(values).returning(conversions)
+        else:
+            changes: dict[str, Any] = {"status": command.status, "updated_at": now}
+            if command.revenue is not None:
+                changes["revenue"] = to_units(command.revenue)
+            stmt = (
+                update(conversions)
+                .where(conversions.c.id == existing.id)
+                .values(changes)
+                .returning(conversions)
+            )
+        conversion = rows.conversion((await conn.execute(stmt)).one())
+        await self._link_log(conn, log_id, conversion.id)
+        await conn.execute(
+            insert(conversion_history).values(
+                conversion_id=conversion.id,
+                from_status=existing.status if existing else None,
+                to_status=conversion.status,
+                revenue=to_units(conversion.revenue),
+                incoming_id=log_id,
+                created_at=now,
+            )
+        )
+        owed = await self._enqueue_deliveries(conn, conversion, click, offer, command.received_at)
+        return PostbackResult(outcome, conversion, owed)
+
+    async def _link_log(self, conn: AsyncConnection, log_id: int, conversion_id: int) -> None:
+        await conn.execute(
+            update(incoming_log).where(incoming_log.c.id == log_id).values(conversion_id=conversion_id)
+        )
+
+    async def _enqueue_deliveries(
+        self,
+        conn: AsyncConnection,
+        conversion: Conversion,
+        click: Click,
+        offer: Offer,
+        now: datetime,
+    ) -> int:
+        """The transactional outbox: render every owed postback now, send it later."""
+        stmt = select(postback_configs).where(
+            postback_configs.c.deleted_at.is_(None),
+            postback_configs.c.active.is_(True),
+            or_(
+                postback_configs.c.affiliate_id == conversion.affiliate_id,
+                postback_configs.c.affiliate_id.is_(None),
+            ),
+        )
+        configs = [rows.postback_config(row) for row in await conn.execute(stmt)]
+        chosen = select_configs(
+            configs, conversion.affiliate_id, offer.id, conversion.event, conversion.status
+        )
+        if not chosen:
+            return 0
+        now_us = rows.to_us(now)
+        values = []
+        for config in chosen:
+            fields = payload.event_fields(conversion, click, offer, now, config.network_level)
+            request = payload.render(config, fields)
+            values.append(
+                {
+                    "message_id": new_message_id(),
+                    "conversion_id": conversion.id,
+                    "postback_id": config.id,
+                    "event": conversion.event,
+                    "status": conversion.status,
+                    "method": request.method,
+                    "url": request.url,
+                    "body": request.body,
+                    "content_type": request.content_type,
+                    "state": "pending",
+                    "attempts": 0,
+                    "next_attempt_at": now_us,
+                    "claim_token": None,
+                    "claimed_until": None,
+                    "last_error": None,
+                    "created_at": now_us,
+                    "updated_at": now_us,
+                }
+            )
+        await conn.execute(insert(deliveries), values)
+        return len(values)
+
+    async def log_incoming(self, entries: Sequence[IncomingEntry]) -> None:
+        if entries:
+            async with self._write() as conn:
+                await conn.execute(insert(incoming_log), [_incoming_values(e) for e in entries])
+
+    async def list_incoming(
+        self, *, result: str | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        stmt = select(incoming_log)
+        if result is not None:
+            stmt = stmt.where(incoming_log.c.result == result)
+        return await self._page(stmt, incoming_log, limit, cursor, lambda row: row._asdict())
+
+    # ---- conversions --------------------------------------------------------------------
+
+    async def get_conversion(self, conversion_id: int) -> Conversion | None:
+        row = await self._get(conversions, conversion_id)
+        return rows.conversion(row) if row else None
+
+    async def list_conversions(
+        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        stmt = select(conversions)
+        for name, value in (filters or {}).items():
+            if name == "from":
+                stmt = stmt.where(conversions.c.created_at >= rows.to_us(value))
+            elif name == "to":
+                stmt = stmt.where(conversions.c.created_at < rows.to_us(value))
+            elif value is not None:
+                stmt = stmt.where(conversions.c[name] == value)
+        return await self._page(stmt, conversions, limit, cursor, rows.conversion)
+
+    async def conversion_history(self, conversion_id: int) -> list[StatusChange]:
+        async with self._read() as conn:
+            stmt = (
+                select(conversion_history)
+                .where(conversion_history.c.conversion_id == conversion_id)
+                .order_by(conversion_history.c.id)
+            )
+            return [rows.status_change(row) for row in await conn.execute(stmt)]
+
+    # ---- deliveries ---------------------------------------------------------------------
+
+    async def list_deliveries(
+        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        stmt = select(deliveries)
+        for name, value in (filters or {}).items():
+            if value is not None:
+                stmt = stmt.where(deliveries.c[name] == value)
+        return await self._page(stmt, deliveries, limit, cursor, rows.delivery)
+
+    async def get_delivery(self, delivery_id: int) -> Delivery | None:
+        row = await self._get(deliveries, delivery_id)
+        return rows.delivery(row) if row else None
+
+    async def list_attempts(self, delivery_ids: Sequence[int]) -> dict[int, list[Attempt]]:
+        found: dict[int, list[Attempt]] = {delivery_id: [] for delivery_id in delivery_ids}
+        if not delivery_ids:
+            return found
+        async with self._read() as conn:
+            stmt = (
+                select(delivery_attempts)
+                .where(delivery_attempts.c.delivery_id.in_(list(delivery_ids)))
+                .order_by(delivery_attempts.c.id)
+            )
+            for row in await conn.execute(stmt):
+                found[row.delivery_id].append(rows.attempt(row))
+        return found
+
+    async def claim_deliveries(
+        self, *, limit: int, lease_seconds: float, now: datetime
+    ) -> list[ClaimedDelivery]:
+        now_us = rows.to_us(now)
+        token = secrets.token_hex(16)
+        due = (
+            select(deliveries.c.id)
+            .where(
+                deliveries.c.state == "pending",
+                deliveries.c.next_attempt_at <= now_us,
+                or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now_us),
+            )
+            .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claim = (
+            update(deliveries)
+            .where(deliveries.c.id.in_(due.scalar_subquery()))
+            .values(
+                claim_token=token,
+                claimed_until=now_us + int(lease_seconds * 1_000_000),
+            )
+            .returning(deliveries)
+        )
+        async with self._write() as conn:
+            claimed = [rows.delivery(row) for row in await conn.execute(claim)]
+            if not claimed:
+                return []
+            secrets_by_config = dict(
+                (
+                    await conn.execute(
+                        select(postback_configs.c.id, postback_configs.c.secret).where(
+                            postback_configs.c.id.in_({d.postback_id for d in claimed})
+                        )
+                    )
+                ).tuples()
+            )
+        claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
+        return [
+            ClaimedDelivery(delivery=d, claim_token=token, secret=secrets_by_config[d.postback_id])
+            for d in claimed
+        ]
+
+    async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        now_us = _now_us()
+        if result.success:
+            state, next_at = "delivered", None
+        elif result.next_attempt_at is None:
+            state, next_at = "failed", None
+        else:
+            state, next_at = "pending", rows.to_us(result.next_attempt_at)
+        async with self._write() as conn:
+            await conn.execute(
+                insert(delivery_attempts).values(
+                    delivery_id=claim.delivery.id,
+                    attempt_no=result.attempt_no,
+                    started_at=rows.to_us(result.started_at),
+                    duration_ms=result.duration_ms,
+                    url=result.url,
+                    method=result.method,
+                    status_code=result.status_code,
+                    response_excerpt=result.response_excerpt,
+                    error=result.error,
+                    success=result.success,
+                )
+            )
+            stmt = (
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.delivery.id,
+                    deliveries.c.claim_token == claim.claim_token,
+                )
+                .values(
+                    state=state,
+                    attempts=result.attempt_no,
+                    next_attempt_at=next_at,
+                    claim_token=None,
+                    claimed_until=None,
+                    last_error=None if result.success else result.error,
+                    updated_at=now_us,
+                )
+            )
+            return (await conn.execute(stmt)).rowcount > 0
+
+    async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
+        async with self._write() as conn:
+            await conn.execute(
+                update(deliveries)
+                .where(
+                    deliveries.c.id == claim.delivery.id,
+                    deliveries.c.claim_token == claim.claim_token,
+                )
+                .values(next_attempt_at=rows.to_us(until), claim_token=None, claimed_until=None)
+            )
+
+    async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
+        async with self._write() as conn:
+            stmt = (
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id)
+                .values(state="pending", next_attempt_at=rows.to_us(now), updated_at=_now_us())
+            )
+            return (await conn.execute(stmt)).rowcount > 0
+
+    # ---- pagination -----------------------------------------------------------------
+
+    async def _page(self, stmt: Any, table: Table, limit: int, cursor: str | None, build: Any) -> Page:
+        limit = max(1, min(limit, MAX_PAGE))
+        after = _cursor(cursor)
+        if after is not None:
+            stmt = stmt.where(table.c.id < after)
+        stmt = stmt.order_by(table.c.id.desc()).limit(limit + 1)
+        async with self._read() as conn:
+            found = list(await conn.execute(stmt))
+        more = len(found) > limit
+        found = found[:limit]
+        next_cursor = str(found[-1].id) if more else None
+        return Page([build(row) for row in found], next_cursor)
+
+
+def _incoming_values(entry: IncomingEntry) -> dict[str, Any]:
+    return {
+        "received_at": rows.to_us(entry.received_at),
+        "method": entry.method,
+        "ip": entry.ip,
+        "query": entry.query,
+        "body": entry.body,
+        "http_status": entry.http_status,
+        "result": entry.result,
+        "message": entry.message,
+        "click_id": entry.click_id,
+        "conversion_id": entry.conversion_id,
+        "advertiser_id": entry.advertiser_id,
+    }
+

@@ -1,0 +1,51 @@
+"""The embedded default: SQLite in WAL mode, fully synchronous, one writer at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from postback.store.sql import SqlStore
+
+
+class SqliteStore(SqlStore):
+    row_locks = False
+
+    def __init__(self, url: str) -> None:
+        engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://", 1))
+        _configure(engine.sync_engine)
+        super().__init__(engine)
+        # SQLite has a single writer: queue writers here instead of spinning on SQLITE_BUSY.
+        self._write_lock = asyncio.Lock()
+        self._writer = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncConnection]:
+        async with self._write_lock:
+            with self._translate():
+                async with self._writer.begin() as conn:
+                    yield conn
+
+
+def _configure(sync_engine: Any) -> None:
+    @event.listens_for(sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE is ours to emit.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def on_begin(conn: Any) -> None:
+        # Writers lock the database up front: a deferred transaction that later
+        # upgrades to a write lock can fail at once instead of waiting.
+        conn.exec_driver_sql(conn.get_execution_options().get("sqlite_begin", "BEGIN"))
