@@ -199,7 +199,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_conversions(
-        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> Page: ...
 
     @abc.abstractmethod
@@ -208,7 +212,11 @@ class Store(abc.ABC):
     # deliveries
     @abc.abstractmethod
     async def list_deliveries(
-        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> Page: ...
 
     @abc.abstractmethod

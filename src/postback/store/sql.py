@@ -264,7 +264,9 @@ class SqlStore(Store):
         async with self._write() as conn:
             stmt = (
                 update(postback_configs)
-                .where(postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None))
+                .where(
+                    postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None)
+                )
                 .values(values)
                 .returning(postback_configs)
             )
@@ -276,7 +278,9 @@ class SqlStore(Store):
         async with self._write() as conn:
             stmt = (
                 update(postback_configs)
-                .where(postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None))
+                .where(
+                    postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None)
+                )
                 .values(deleted_at=now, active=False, updated_at=now)
             )
             return (await conn.execute(stmt)).rowcount > 0
@@ -308,7 +312,9 @@ class SqlStore(Store):
                     raise
         raise AssertionError("unreachable")
 
-    async def _apply_postback(self, conn: AsyncConnection, command: PostbackCommand) -> PostbackResult:
+    async def _apply_postback(
+        self, conn: AsyncConnection, command: PostbackCommand
+    ) -> PostbackResult:
         click, offer = command.click, command.offer
         key = identity_key(offer.id, click.click_id, command.event, command.txid)
         query = select(conversions).where(conversions.c.identity_key == key)
@@ -375,7 +381,9 @@ class SqlStore(Store):
 
     async def _link_log(self, conn: AsyncConnection, log_id: int, conversion_id: int) -> None:
         await conn.execute(
-            update(incoming_log).where(incoming_log.c.id == log_id).values(conversion_id=conversion_id)
+            update(incoming_log)
+            .where(incoming_log.c.id == log_id)
+            .values(conversion_id=conversion_id)
         )
 
     async def _enqueue_deliveries(
@@ -450,7 +458,11 @@ class SqlStore(Store):
         return rows.conversion(row) if row else None
 
     async def list_conversions(
-        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> Page:
         stmt = select(conversions)
         for name, value in (filters or {}).items():
@@ -474,7 +486,11 @@ class SqlStore(Store):
     # ---- deliveries ---------------------------------------------------------------------
 
     async def list_deliveries(
-        self, *, filters: Mapping[str, Any] | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        filters: Mapping[str, Any] | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> Page:
         stmt = select(deliveries)
         for name, value in (filters or {}).items():
@@ -607,7 +623,9 @@ class SqlStore(Store):
 
     # ---- pagination -----------------------------------------------------------------
 
-    async def _page(self, stmt: Any, table: Table, limit: int, cursor: str | None, build: Any) -> Page:
+    async def _page(
+        self, stmt: Any, table: Table, limit: int, cursor: str | None, build: Any
+    ) -> Page:
         limit = max(1, min(limit, MAX_PAGE))
         after = _cursor(cursor)
         if after is not None:
@@ -635,4 +653,3 @@ def _incoming_values(entry: IncomingEntry) -> dict[str, Any]:
         "conversion_id": entry.conversion_id,
         "advertiser_id": entry.advertiser_id,
     }
-
