@@ -3,10 +3,15 @@
     PostbackError
     +-- InvalidInput          bad field from outside (param names the field)
     +-- NotFound              a referenced record does not exist
+    |   +-- UnknownClick      a postback names a click we never recorded
     +-- Unauthorized          missing or wrong credentials
-    +-- Forbidden             caller not allowed (e.g. IP outside the allow-list)
+    |   +-- BadToken          a postback's token is missing or wrong
+    +-- Forbidden             caller not allowed
+    |   +-- IpNotAllowed      a postback from outside the advertiser's allow-list
     +-- Conflict              the change contradicts current state
     |   +-- InvalidTransition a status change the state machine refuses
+    +-- TooLarge              a request body over the size limit
+    +-- UnsupportedMediaType  a body in a format we do not read
     +-- StoreError            the database failed (translated driver errors)
         +-- DuplicateKey      a unique constraint refused a row
         +-- StoreUnavailable  the database cannot be reached
@@ -73,3 +78,23 @@ class DuplicateKey(StoreError):
 
 class StoreUnavailable(StoreError):
     code = "unavailable"
+
+
+class UnknownClick(NotFound):
+    code = "unknown_click"
+
+
+class BadToken(Unauthorized):
+    code = "bad_token"
+
+
+class IpNotAllowed(Forbidden):
+    code = "ip_not_allowed"
+
+
+class TooLarge(PostbackError):
+    code = "body_too_large"
+
+
+class UnsupportedMediaType(PostbackError):
+    code = "unsupported_media_type"

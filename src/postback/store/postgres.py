@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from postback.store.migrate import upgrade
 from postback.store.sql import SqlStore
+
+# Any constant shared by every process: concurrent starts migrate one at a time.
+MIGRATION_LOCK = 0x706F73746261636B
 
 
 def asyncpg_url(url: str) -> str:
@@ -22,3 +26,8 @@ class PostgresStore(SqlStore):
             asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
         )
         super().__init__(engine)
+
+    async def migrate(self) -> None:
+        async with self._write() as conn:
+            await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
+            await conn.run_sync(upgrade)

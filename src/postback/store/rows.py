@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -20,7 +20,7 @@ from postback.domain.records import (
     StatusChange,
 )
 
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def to_us(moment: datetime) -> int:
@@ -29,9 +29,7 @@ def to_us(moment: datetime) -> int:
 
 
 def from_us(value: int) -> datetime:
-    return datetime.fromtimestamp(value // 1_000_000, tz=timezone.utc).replace(
-        microsecond=value % 1_000_000
-    )
+    return datetime.fromtimestamp(value // 1_000_000, tz=UTC).replace(microsecond=value % 1_000_000)
 
 
 def maybe_from_us(value: int | None) -> datetime | None:

@@ -353,8 +353,9 @@ class SqlStore(Store):
                 "created_at": now,
                 "updated_at": now,
             }
-            stmt = insert(conversions).values(values).returning(conversions)
+            stmt: Any = insert(conversions).values(values).returning(conversions)
         else:
+            assert existing is not None
             changes: dict[str, Any] = {"status": command.status, "updated_at": now}
             if command.revenue is not None:
                 changes["revenue"] = to_units(command.revenue)

@@ -1,0 +1,136 @@
+"""Advertisers: who sends us conversions, with their token, IP allow-list and status map."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path
+from pydantic import AfterValidator, BaseModel, Field, StrictBool
+
+from postback.api.auth import AdminDep
+from postback.api.context import ContextDep
+from postback.api.responses import ApiResponse, new_router, reply, route
+from postback.api.schemas import (
+    MAX_ID,
+    ListOut,
+    Name,
+    PatchModel,
+    RequestModel,
+    Timestamp,
+    clean_text,
+)
+from postback.domain.ids import new_postback_token
+from postback.domain.records import Advertiser
+from postback.errors import NotFound
+
+StatusName = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
+
+
+def _network(value: str) -> str:
+    try:
+        return str(ipaddress.ip_network(value.strip(), strict=False))
+    except ValueError:
+        raise ValueError(f"not an IP address or CIDR network: {value[:64]!r}") from None
+
+
+Cidr = Annotated[str, Field(max_length=64), AfterValidator(_network)]
+AllowedIps = Annotated[list[Cidr], Field(max_length=1000)]
+TheirStatus = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
+StatusMap = Annotated[dict[TheirStatus, StatusName], Field(max_length=200)]
+
+
+class AdvertiserCreate(RequestModel):
+    name: Name
+    allowed_ips: AllowedIps = Field(
+        default_factory=list, description="CIDRs allowed to send postbacks; empty = any"
+    )
+    status_map: StatusMap = Field(
+        default_factory=dict, description="their status value -> pending|approved|rejected|..."
+    )
+    require_token: StrictBool = True
+
+
+class AdvertiserPatch(PatchModel):
+    name: Name | None = None
+    allowed_ips: AllowedIps | None = None
+    status_map: StatusMap | None = None
+    require_token: StrictBool | None = None
+    rotate_token: StrictBool | None = Field(
+        default=None, description="true: issue a new postback_token (the old one stops working)"
+    )
+
+
+class AdvertiserOut(BaseModel):
+    id: int
+    name: str
+    postback_token: str
+    allowed_ips: list[str]
+    status_map: dict[str, str]
+    require_token: bool
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, advertiser: Advertiser) -> AdvertiserOut:
+        return cls(
+            id=advertiser.id,
+            name=advertiser.name,
+            postback_token=advertiser.postback_token,
+            allowed_ips=list(advertiser.allowed_ips),
+            status_map=dict(advertiser.status_map),
+            require_token=advertiser.require_token,
+            created_at=advertiser.created_at,
+            updated_at=advertiser.updated_at,
+        )
+
+
+class AdvertiserList(ListOut):
+    items: list[AdvertiserOut]
+
+
+AdvertiserId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def create_advertiser(body: AdvertiserCreate, ctx: ContextDep, _: AdminDep) -> ApiResponse:
+    fields = {**body.model_dump(), "postback_token": new_postback_token()}
+    advertiser = await ctx.store.create_advertiser(fields)
+    return reply(AdvertiserOut.of(advertiser), 201)
+
+
+async def list_advertisers(ctx: ContextDep, _: AdminDep) -> ApiResponse:
+    found = await ctx.store.list_advertisers()
+    return reply(AdvertiserList(items=[AdvertiserOut.of(a) for a in found]))
+
+
+async def get_advertiser(
+    advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep
+) -> ApiResponse:
+    advertiser = await ctx.store.get_advertiser(advertiser_id)
+    if advertiser is None:
+        raise NotFound(f"no advertiser {advertiser_id}")
+    return reply(AdvertiserOut.of(advertiser))
+
+
+async def update_advertiser(
+    advertiser_id: AdvertiserId, body: AdvertiserPatch, ctx: ContextDep, _: AdminDep
+) -> ApiResponse:
+    changes: dict[str, Any] = body.changes()
+    if changes.pop("rotate_token", False):
+        changes["postback_token"] = new_postback_token()
+    if changes:
+        advertiser = await ctx.store.update_advertiser(advertiser_id, changes)
+    else:
+        advertiser = await ctx.store.get_advertiser(advertiser_id)
+    if advertiser is None:
+        raise NotFound(f"no advertiser {advertiser_id}")
+    return reply(AdvertiserOut.of(advertiser))
+
+
+def build_router() -> APIRouter:
+    router = new_router("advertisers")
+    route(router, "POST /advertisers", create_advertiser, AdvertiserOut, "Create (admin)", 201)
+    route(router, "GET /advertisers", list_advertisers, AdvertiserList, "List (admin)")
+    route(router, "GET /advertisers/{advertiser_id}", get_advertiser, AdvertiserOut, "Get (admin)")
+    route(router, "PATCH /advertisers/{advertiser_id}", update_advertiser, AdvertiserOut, "Change")
+    return router

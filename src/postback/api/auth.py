@@ -1,0 +1,75 @@
+"""Who is calling: `Authorization: Bearer <key>`, the admin key or an affiliate's key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from postback.api.context import ContextDep
+from postback.domain.ids import hash_key, same_secret
+from postback.domain.records import Affiliate
+from postback.errors import NotFound, Unauthorized
+
+MAX_KEY_LENGTH = 512
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="apiKey",
+    description="The admin key, or an affiliate's key (sees only its own records)",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The admin (affiliate is None) or one affiliate."""
+
+    affiliate: Affiliate | None
+
+    @property
+    def is_admin(self) -> bool:
+        return self.affiliate is None
+
+    @property
+    def affiliate_id(self) -> int | None:
+        return None if self.affiliate is None else self.affiliate.id
+
+    def owns(self, affiliate_id: int | None) -> bool:
+        """The admin owns everything; an affiliate only its own records."""
+        return self.affiliate is None or affiliate_id == self.affiliate.id
+
+
+async def get_caller(
+    ctx: ContextDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Caller:
+    if credentials is None:
+        raise Unauthorized("an API key is required: Authorization: Bearer <key>")
+    key = credentials.credentials.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise Unauthorized("invalid API key")
+    digest = hash_key(key)
+    admin_hash = ctx.admin_key_hash()
+    if admin_hash is not None and same_secret(digest, admin_hash):
+        return Caller(affiliate=None)
+    affiliate = await ctx.store.find_affiliate_by_key_hash(digest)
+    if affiliate is None:
+        raise Unauthorized("invalid API key")
+    if not affiliate.active:
+        raise Unauthorized("this affiliate is paused; its key is refused")
+    return Caller(affiliate=affiliate)
+
+
+CallerDep = Annotated[Caller, Depends(get_caller)]
+
+
+async def require_admin(caller: CallerDep) -> Caller:
+    # An affiliate key sees nothing of the admin's resources: they do not exist for it.
+    if not caller.is_admin:
+        raise NotFound("no such resource")
+    return caller
+
+
+AdminDep = Annotated[Caller, Depends(require_admin)]

@@ -1,0 +1,27 @@
+"""What every handler may use: settings, store, admin key and the dispatcher's bell."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, cast
+
+from fastapi import Depends, Request
+
+from postback.settings import Settings
+from postback.store.base import Store
+
+
+@dataclass(frozen=True, slots=True)
+class ApiContext:
+    settings: Settings
+    store: Store
+    admin_key_hash: Callable[[], str | None]
+    wake_dispatch: Callable[[], None]
+
+
+def get_context(request: Request) -> ApiContext:
+    return cast(ApiContext, request.app.state.api)
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]

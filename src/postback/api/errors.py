@@ -1,0 +1,139 @@
+"""Every refusal as {"error": {"code", "message", ...}} with a 4xx; HTTP codes chosen here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from postback.api.responses import ApiResponse
+from postback.errors import (
+    Conflict,
+    DuplicateKey,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PostbackError,
+    StoreError,
+    TooLarge,
+    Unauthorized,
+    UnsupportedMediaType,
+)
+
+log = logging.getLogger(__name__)
+
+STATUS_BY_ERROR: tuple[tuple[type[PostbackError], int], ...] = (
+    (InvalidInput, 400),
+    (Unauthorized, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (DuplicateKey, 409),
+    (TooLarge, 413),
+    (UnsupportedMediaType, 415),
+    (StoreError, 503),
+)
+
+CODE_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    415: "unsupported_media_type",
+}
+
+# Where a field sits ("body", "query", ...) is not part of its name.
+_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+
+
+def error_response(
+    status: int, code: str, message: str, headers: Mapping[str, str] | None = None, **details: Any
+) -> ApiResponse:
+    body = {"error": {"code": code, "message": message, **details}}
+    return ApiResponse(body, status_code=status, headers=dict(headers or {}))
+
+
+def param_name(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if len(parts) > 1 and parts[0] in _LOCATIONS:
+        parts = parts[1:]
+    name = ""
+    for part in parts:
+        if isinstance(part, int):
+            name += f"[{part}]"
+        else:
+            name = f"{name}.{part}" if name else str(part)
+    return name or "body"
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    kind = error.get("type")
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "missing":
+        return "field required"
+    if kind == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error")
+        return f"malformed JSON: {reason}" if reason else "malformed JSON"
+    message = str(error.get("msg", "invalid value"))
+    return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+
+
+async def _validation_error(request: Request, exc: Exception) -> ApiResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if not errors:
+        return error_response(400, "invalid_param", "invalid request", param="body")
+    first = errors[0]
+    if first.get("type") == "json_invalid":
+        return error_response(400, "invalid_json", _message(first), param="body")
+    details: dict[str, Any] = {"param": param_name(first.get("loc", ()))}
+    known = (first.get("ctx") or {}).get("known")
+    if known is not None:
+        details["known"] = list(known)
+    if len(errors) > 1:
+        details["errors"] = [
+            {"param": param_name(e.get("loc", ())), "message": _message(e)} for e in errors
+        ]
+    return error_response(400, "invalid_param", _message(first), **details)
+
+
+async def _http_error(request: Request, exc: Exception) -> ApiResponse:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    if status == 404 and exc.detail == "Not Found":
+        message = "no such resource"
+    elif isinstance(exc.detail, str):
+        message = exc.detail
+    else:
+        message = HTTPStatus(status).phrase
+    code = CODE_BY_STATUS.get(status, "http_error")
+    return error_response(status, code, message, headers=exc.headers)
+
+
+async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
+    assert isinstance(exc, PostbackError)
+    for kind, status in STATUS_BY_ERROR:
+        if isinstance(exc, kind):
+            break
+    else:
+        log.error("unmapped error %r", exc, extra={"action": "api_error"})
+        return error_response(500, "internal", "internal error")
+    if status == 503:
+        log.warning("database unavailable: %s", exc, extra={"action": "api_store_down"})
+        return error_response(503, "unavailable", "the database is unavailable, retry later")
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, exc.code, exc.message, headers=headers, **exc.details)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(PostbackError, _postback_error)

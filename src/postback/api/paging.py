@@ -1,0 +1,140 @@
+"""Query parameters shared by the list endpoints: pages, cursors and time ranges."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, Query
+
+from postback.api.schemas import MAX_ID
+from postback.errors import InvalidInput
+from postback.store.base import Page
+
+MAX_LIMIT = 1000
+DEFAULT_LIMIT = 100
+# How many stored rows one request may look through when it filters them itself.
+SCAN_BUDGET = 5000
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A '+' in a query string arrives as a space: "...T10:00:00 02:00".
+_SPACED_OFFSET = re.compile(r" (\d{2}(?::?\d{2})?)$")
+
+
+@dataclass(frozen=True, slots=True)
+class PageParams:
+    limit: int
+    cursor: str | None
+
+
+def page_params(
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description="items per page (1..1000)")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=19, pattern=r"^[0-9]+$", description="next_cursor of the previous page"),
+    ] = None,
+) -> PageParams:
+    if cursor is not None and int(cursor) > MAX_ID:
+        raise InvalidInput("cursor", "malformed cursor")
+    return PageParams(limit=limit, cursor=cursor)
+
+
+PageDep = Annotated[PageParams, Depends(page_params)]
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    start: datetime | None  # inclusive
+    end: datetime | None  # exclusive
+
+    def contains(self, moment: datetime) -> bool:
+        return (self.start is None or moment >= self.start) and (
+            self.end is None or moment < self.end
+        )
+
+    def filters(self) -> dict[str, datetime]:
+        found: dict[str, datetime] = {}
+        if self.start is not None:
+            found["from"] = self.start
+        if self.end is not None:
+            found["to"] = self.end
+        return found
+
+
+def parse_time(text: str, param: str, *, end: bool) -> datetime:
+    """An ISO date or date-time; a bare date as `to` includes that whole day (UTC)."""
+    text = _SPACED_OFFSET.sub(r"+\1", text.strip())
+    problem = "must be an ISO 8601 date (YYYY-MM-DD) or date-time (YYYY-MM-DDTHH:MM:SSZ)"
+    try:
+        if _DATE.fullmatch(text):
+            moment = datetime.combine(date.fromisoformat(text), time(), UTC)
+            return moment + timedelta(days=1) if end else moment
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(param, problem) from None
+
+
+def time_range(
+    start: Annotated[
+        str | None,
+        Query(alias="from", max_length=64, description="from this time on (ISO 8601, inclusive)"),
+    ] = None,
+    end: Annotated[
+        str | None,
+        Query(
+            alias="to",
+            max_length=64,
+            description="before this time (exclusive); a bare date includes that day",
+        ),
+    ] = None,
+) -> TimeRange:
+    first = None if start is None else parse_time(start, "from", end=False)
+    last = None if end is None else parse_time(end, "to", end=True)
+    if first is not None and last is not None and last < first:
+        raise InvalidInput("to", "must not be before from")
+    return TimeRange(first, last)
+
+
+TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
+
+Fetch = Callable[[str | None, int], Awaitable[Page]]
+
+
+async def filtered_page(
+    fetch: Fetch,
+    keep: Callable[[Any], bool],
+    item_id: Callable[[Any], int],
+    page: PageParams,
+    budget: int = SCAN_BUDGET,
+) -> Page:
+    """A page of the items `keep` accepts, read from the store's newest-first pages.
+
+    Used where the store cannot filter by itself. A page may come back short (even empty)
+    with a next_cursor when the scan budget ran out first; follow the cursor to go on.
+    """
+    items: list[Any] = []
+    cursor = page.cursor
+    scanned = 0
+    while True:
+        found = await fetch(cursor, MAX_LIMIT)
+        for index, item in enumerate(found.items):
+            scanned += 1
+            if not keep(item):
+                continue
+            items.append(item)
+            if len(items) == page.limit:
+                more = index + 1 < len(found.items) or found.next_cursor is not None
+                return Page(items, str(item_id(item)) if more else None)
+        if found.next_cursor is None:
+            return Page(items, None)
+        cursor = found.next_cursor
+        if scanned >= budget:
+            return Page(items, cursor)

@@ -1,0 +1,83 @@
+"""JSON in and out without binary floating point.
+
+Requests: JSON numbers are read as Decimal, so `0.1` arrives as the text the caller wrote.
+Answers: rendered with orjson, Decimal written as an exact JSON number.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.routing import APIRoute
+from pydantic import BaseModel
+
+from postback.domain.payload import dumps
+
+
+def _refuse_constant(name: str) -> Any:
+    raise json.JSONDecodeError(f"{name} is not a number JSON allows", name, 0)
+
+
+class ExactJsonRequest(Request):
+    """A request whose JSON body keeps numbers exact (Decimal) and refuses NaN/Infinity."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(
+                await self.body(), parse_float=Decimal, parse_constant=_refuse_constant
+            )
+        return self._json
+
+
+class ExactJsonRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def exact_handler(request: Request) -> Response:
+            return await handler(ExactJsonRequest(request.scope, request.receive))
+
+        return exact_handler
+
+
+class ApiResponse(Response):
+    """JSON rendered by payload.dumps: Decimal as an exact number."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        if isinstance(content, BaseModel):
+            content = content.model_dump()
+        return dumps(content)
+
+
+def reply(content: Any, status_code: int = 200) -> ApiResponse:
+    return ApiResponse(content, status_code=status_code)
+
+
+def new_router(tag: str) -> APIRouter:
+    return APIRouter(route_class=ExactJsonRoute, default_response_class=ApiResponse, tags=[tag])
+
+
+def route(
+    router: APIRouter,
+    spec: str,
+    endpoint: Callable[..., Coroutine[Any, Any, Response]],
+    model: Any,
+    summary: str,
+    status_code: int = 200,
+) -> None:
+    """Register `endpoint` for "METHOD /path"; `model` documents the answer."""
+    method, path = spec.split(" ", 1)
+    router.add_api_route(
+        path,
+        endpoint,
+        methods=[method],
+        status_code=status_code,
+        response_model=model,
+        summary=summary,
+        responses={400: {"description": "invalid parameter"}, 401: {"description": "no key"}},
+    )

@@ -1,0 +1,167 @@
+"""Field types and base models shared by every resource's schemas."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any, ClassVar
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from postback.domain.macros import unknown_macros
+from postback.domain.money import parse_amount
+
+MAX_ID = 2**63 - 1
+MAX_URL_LENGTH = 4096
+MAX_TEMPLATE_LENGTH = 65_536
+_CONTROL = re.compile(r"[\x00-\x20\x7f]")
+
+
+def clean_text(value: str) -> str:
+    """Text the database can hold: no NUL, no lone surrogates."""
+    if "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("must be valid Unicode text") from None
+    return value
+
+
+Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+Text = Annotated[str, AfterValidator(clean_text)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    AfterValidator(clean_text),
+]
+
+
+def known_list(known: Iterable[str]) -> list[str]:
+    return sorted(known)
+
+
+def macro_problem(template: str, known: Iterable[str]) -> str | None:
+    """None when every {macro} is known, else a message naming the unknown and known ones."""
+    unknown = unknown_macros(template, known)
+    if not unknown:
+        return None
+    names = " ".join(f"{{{name}}}" for name in unknown)
+    listed = " ".join(f"{{{name}}}" for name in known_list(known))
+    word = "macro" if len(unknown) == 1 else "macros"
+    return f"unknown {word} {names}; known macros: {listed}"
+
+
+def check_url(value: str) -> str:
+    """An absolute http(s) URL template: no spaces or control characters."""
+    clean_text(value)
+    if len(value) > MAX_URL_LENGTH:
+        raise ValueError(f"must be at most {MAX_URL_LENGTH} characters")
+    if _CONTROL.search(value):
+        raise ValueError("must not contain spaces or control characters (encode them)")
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in {"http", "https"} or not parts.netloc:
+        raise ValueError("must be an absolute http:// or https:// URL")
+    return value
+
+
+def url_template(known: frozenset[str]) -> AfterValidator:
+    """A URL whose {macros} are all in `known` (the error carries the known list)."""
+
+    def validate(value: str) -> str:
+        check_url(value)
+        problem = macro_problem(value, known)
+        if problem is not None:
+            raise PydanticCustomError("unknown_macro", problem, {"known": known_list(known)})
+        return value
+
+    return AfterValidator(validate)
+
+
+# ---- money ----------------------------------------------------------------------------
+
+
+def _parse_money(value: Any) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
+        raise ValueError("must be a number")
+    if isinstance(value, str) and len(value) > 64:
+        raise ValueError("must be a decimal number")
+    try:
+        return parse_amount(value)
+    except ArithmeticError:
+        raise ValueError("must be a decimal number") from None
+
+
+MoneyIn = Annotated[
+    Decimal,
+    BeforeValidator(_parse_money),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "number"}, {"type": "string", "pattern": r"^\d+(\.\d{1,4})?$"}],
+            "description": "an amount >= 0 with at most 4 decimals",
+            "examples": [12.5],
+        }
+    ),
+]
+Money = Annotated[
+    Decimal, WithJsonSchema({"type": "number", "description": "exact, at most 4 decimals"})
+]
+
+
+# ---- times ----------------------------------------------------------------------------
+
+
+def iso_z(moment: datetime) -> str:
+    """ISO 8601 in UTC with a Z, to the microsecond."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainSerializer(iso_z, return_type=str),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+
+# ---- base models ----------------------------------------------------------------------
+
+
+class RequestModel(BaseModel):
+    """A request body: unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatchModel(RequestModel):
+    """A partial update: only the fields sent change; null only where a field allows it."""
+
+    NULLABLE: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_null(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.NULLABLE:
+            raise ValueError("must not be null")
+        return value
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)
+
+
+class ListOut(BaseModel):
+    next_cursor: str | None = None

@@ -1,0 +1,125 @@
+"""The `postback` command line: serve, worker, migrate, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from postback.settings import Settings
+
+cli = typer.Typer(help="Server-to-server conversion tracking and postbacks.", no_args_is_help=True)
+console = Console(stderr=True)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "POSTBACK_" + "_".join(str(part) for part in error["loc"]).upper()
+            console.print(f"[red]invalid setting {name}:[/red] {error['msg']}")
+        raise typer.Exit(2) from None
+
+
+def setup_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+
+
+def announce_admin_key(key: str) -> None:
+    console.print(
+        f"[bold yellow]Admin API key (shown once, stored hashed):[/bold yellow] [bold]{key}[/bold]"
+    )
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8080,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run delivery workers in this process.")
+    ] = False,
+) -> None:
+    """Serve tracking links, incoming postbacks and the API (with workers unless --no-worker)."""
+    import uvicorn
+
+    from postback.app import create_app
+
+    settings = load_settings()
+    setup_logging()
+    app = create_app(settings, run_worker=not no_worker, announce_key=announce_admin_key)
+    uvicorn.run(app, host=host, port=port, lifespan="on", log_level="warning", access_log=False)
+
+
+@cli.command()
+def worker() -> None:
+    """Run delivery workers only (several can share one PostgreSQL database)."""
+    from postback.dispatch.worker import Dispatcher
+    from postback.metrics import Metrics
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+    setup_logging()
+
+    async def run() -> None:
+        store = open_store(settings)
+        await store.migrate()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        try:
+            await Dispatcher(store, settings, Metrics()).run(stop)
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply schema migrations (serve does it on start)."""
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+
+    async def run() -> None:
+        store = open_store(settings)
+        try:
+            await store.migrate()
+        finally:
+            await store.close()
+
+    asyncio.run(run())
+    console.print("[green]database is up to date[/green]")
+
+
+@cli.command()
+def demo(
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port for the server (0: any free).")
+    ] = 8080,
+    clicks: Annotated[int, typer.Option(min=1, max=100_000, help="Clicks to simulate.")] = 200,
+    keep_running: Annotated[
+        bool, typer.Option(help="Keep serving after the simulation until Ctrl-C.")
+    ] = True,
+) -> None:
+    """Embedded database, demo data, simulated traffic, then keep serving to explore."""
+    from postback.demo import run_demo
+
+    settings = load_settings()
+    asyncio.run(run_demo(settings, port=port, clicks=clicks, keep_running=keep_running))
+
+
+def main() -> None:
+    cli()

@@ -1,0 +1,267 @@
+"""One outgoing HTTP attempt: answered with an outcome, never with an exception."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+
+import aiohttp
+from yarl import URL
+
+from postback import __version__
+from postback.dispatch.signing import webhook_headers
+from postback.dispatch.ssrf import ALLOWED_SCHEMES, BlockedTarget, GuardedResolver, check_host
+from postback.domain.records import ClaimedDelivery
+from postback.domain.retry import parse_retry_after
+from postback.settings import Settings
+
+USER_AGENT = f"postback/{__version__}"
+EXCERPT_BYTES = 2048
+READ_BUFFER_BYTES = 16_384
+DNS_CACHE_SECONDS = 30
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptOutcome:
+    """What one attempt produced.
+
+    kind: success | http_status | redirect | timeout | blocked | connection | invalid_url
+    | error.
+    """
+
+    success: bool
+    kind: str
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None = None
+    response_excerpt: str | None = None
+    error: str | None = None
+    retry_after: float | None = None
+
+
+class Sender:
+    """Sends rendered deliveries through one shared aiohttp session.
+
+    Redirects are never followed, only the first 2 KiB of an answer is read, and every
+    target is checked against the SSRF rules (see ``postback.dispatch.ssrf``).
+    Use as ``async with Sender(settings) as sender: ...`` or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        resolver: aiohttp.abc.AbstractResolver | None = None,
+        limit: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._allow_private = settings.allow_private_targets
+        self._timeout = settings.delivery_timeout
+        self._inner_resolver = resolver
+        self._limit = limit if limit is not None else settings.worker_concurrency
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Sender:
+        self._open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    def _open(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self._allow_private, self._inner_resolver),
+                limit=self._limit,
+                limit_per_host=0,
+                ttl_dns_cache=DNS_CACHE_SECONDS,
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=self._timeout),
+                headers={"User-Agent": USER_AGENT},
+                cookie_jar=aiohttp.DummyCookieJar(),
+                trust_env=False,
+                read_bufsize=READ_BUFFER_BYTES,
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def send(self, claim: ClaimedDelivery) -> AttemptOutcome:
+        """Send a claimed delivery exactly as it was rendered when it was enqueued."""
+        delivery = claim.delivery
+        return await self.send_request(
+            method=delivery.method,
+            url=delivery.url,
+            body=delivery.body,
+            content_type=delivery.content_type,
+            message_id=delivery.message_id,
+            secret=claim.secret,
+            extra_headers=claim.extra_headers,
+        )
+
+    async def send_request(
+        self,
+        *,
+        method: str,
+        url: str,
+        body: str | None,
+        content_type: str | None,
+        message_id: str,
+        secret: str,
+        extra_headers: Mapping[str, str] | None = None,
+    ) -> AttemptOutcome:
+        """One attempt; a body-carrying request gets the Standard Webhooks headers."""
+        started_at = datetime.now(UTC)
+        clock = time.perf_counter()
+
+        def finish(kind: str, error: str | None, answer: _Answer | None = None) -> AttemptOutcome:
+            return AttemptOutcome(
+                success=kind == "success",
+                kind=kind,
+                started_at=started_at,
+                duration_ms=int((time.perf_counter() - clock) * 1000),
+                status_code=answer.status if answer else None,
+                response_excerpt=answer.excerpt if answer else None,
+                error=error,
+                retry_after=answer.retry_after if answer else None,
+            )
+
+        try:
+            target = URL(url)
+        except (ValueError, TypeError) as exc:
+            return finish("invalid_url", f"invalid URL: {exc}")
+        refusal = _precheck(target, self._allow_private)
+        if refusal is not None:
+            return finish(*refusal)
+
+        headers = dict(extra_headers or {})
+        data: bytes | None = None
+        if method.upper() != "GET":
+            text = body or ""
+            data = text.encode("utf-8")
+            headers["Content-Type"] = content_type or "application/octet-stream"
+            headers.update(webhook_headers(secret, message_id, text, started_at))
+
+        try:
+            answer = await self._exchange(method.upper(), target, data, headers)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            return finish(*describe_error(exc, target, self._timeout))
+
+        status = answer.status
+        if 200 <= status < 300:
+            return finish("success", None, answer)
+        if 300 <= status < 400:
+            return finish("redirect", f"redirect {status} not followed", answer)
+        return finish("http_status", f"HTTP {status} {answer.reason}".rstrip(), answer)
+
+    async def _exchange(
+        self, method: str, target: URL, data: bytes | None, headers: dict[str, str]
+    ) -> _Answer:
+        session = self._open()
+        async with session.request(
+            method, target, data=data, headers=headers, allow_redirects=False
+        ) as response:
+            excerpt = await _read_excerpt(response)
+            if not response.content.at_eof():
+                # Drop the connection rather than drain a large answer.
+                response.close()
+            status = response.status
+            retry_after = None
+            if not 200 <= status < 300:
+                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+            return _Answer(
+                status=status,
+                reason=response.reason or "",
+                excerpt=excerpt.decode("utf-8", errors="replace"),
+                retry_after=retry_after,
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    status: int
+    reason: str
+    excerpt: str
+    retry_after: float | None
+
+
+def _precheck(target: URL, allow_private: bool) -> tuple[str, str] | None:
+    """Scheme and host checks aiohttp's resolver cannot make (IP literals skip it)."""
+    if target.scheme not in ALLOWED_SCHEMES:
+        return "invalid_url", "invalid URL: scheme must be http or https"
+    host = target.raw_host
+    if not host:
+        return "invalid_url", "invalid URL: no host"
+    refusal = check_host(host, allow_private)
+    return None if refusal is None else ("blocked", refusal)
+
+
+async def _read_excerpt(response: aiohttp.ClientResponse) -> bytes:
+    """At most EXCERPT_BYTES of the answer; whatever arrived if reading it fails."""
+    excerpt = bytearray()
+    try:
+        while len(excerpt) < EXCERPT_BYTES:
+            chunk = await response.content.read(EXCERPT_BYTES - len(excerpt))
+            if not chunk:
+                break
+            excerpt += chunk
+    except (TimeoutError, aiohttp.ClientError):
+        # The status already arrived: it decides the outcome, the excerpt is a courtesy.
+        pass
+    return bytes(excerpt)
+
+
+def find_blocked(exc: BaseException) -> BlockedTarget | None:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, BlockedTarget):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def describe_error(exc: BaseException, target: URL, timeout: float) -> tuple[str, str]:
+    """(kind, message) for an attempt that got no HTTP answer."""
+    blocked = find_blocked(exc)
+    if blocked is not None:
+        return "blocked", str(blocked)
+    where = f"{target.host}:{target.port}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timeout", f"timeout after {timeout:g}s"
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return "connection", f"DNS lookup failed for {target.host}: {_os_text(exc.os_error)}"
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return "connection", f"TLS certificate of {where} refused: {exc.certificate_error}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return "connection", f"cannot connect to {where}: {_os_text(exc.os_error)}"
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return "connection", f"{where} closed the connection without an answer"
+    if isinstance(exc, aiohttp.InvalidURL):
+        return "invalid_url", f"invalid URL: {exc}"
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return "connection", f"malformed answer from {where}: {exc.message}"
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return "connection", f"connection error with {where}: {type(exc).__name__} {exc}"
+    return "error", f"{type(exc).__name__}: {exc}"
+
+
+def _os_text(error: OSError) -> str:
+    return error.strerror or str(error) or type(error).__name__

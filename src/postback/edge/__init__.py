@@ -1,0 +1,1 @@
+"""The hot endpoints, /click and /postback, as plain ASGI callables."""

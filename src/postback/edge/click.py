@@ -1,0 +1,111 @@
+"""GET /click: record the click durably, then send the visitor to the offer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from postback.domain.ids import new_click_id
+from postback.domain.macros import SUB_MACROS, Encoding, expand
+from postback.domain.records import Click
+from postback.edge.batch import GroupCommitter
+from postback.edge.http import Params, Receive, Scope, Send, header, parse_params, redirect
+from postback.errors import InvalidInput, NotFound
+from postback.metrics import Metrics
+from postback.store.base import Store
+
+log = logging.getLogger(__name__)
+
+MAX_ID = 2**63 - 1
+MAX_SUB_LENGTH = 255
+MAX_USER_AGENT = 512
+MAX_REFERRER = 2048
+
+
+class NoRoute(NotFound):
+    """Unknown offer, or a paused offer or affiliate without a fallback URL."""
+
+
+def _single(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if len(values) > 1 and any(v != values[0] for v in values[1:]):
+        raise InvalidInput(name, f"{name} is given more than once with different values")
+    return values[0]
+
+
+def _id(params: Params, name: str) -> int:
+    text = _single(params, name)
+    if text is None or text == "":
+        raise InvalidInput(name, f"{name} is required")
+    if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
+        raise InvalidInput(name, f"{name} must be a positive integer")
+    return int(text)
+
+
+def _sub(params: Params, name: str) -> str | None:
+    value = _single(params, name)
+    if value is None:
+        return None
+    if len(value) > MAX_SUB_LENGTH:
+        raise InvalidInput(name, f"{name} is longer than {MAX_SUB_LENGTH} characters")
+    if "\x00" in value:
+        raise InvalidInput(name, f"{name} contains a NUL character")
+    return value
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return None if value is None else value[:limit].replace("\x00", "")
+
+
+class ClickHandler:
+    def __init__(
+        self,
+        store: Store,
+        writer: GroupCommitter[Click],
+        client_ip: Callable[[Scope], str | None],
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.writer = writer
+        self.client_ip = client_ip
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        params = parse_params(scope.get("query_string", b""))
+        offer_id = _id(params, "offer_id")
+        aff_id = _id(params, "aff_id")
+        subs = tuple(_sub(params, name) for name in SUB_MACROS)
+        values = {"offer_id": str(offer_id), "aff_id": str(aff_id)}
+        values.update({name: sub or "" for name, sub in zip(SUB_MACROS, subs, strict=True)})
+
+        offer = await self.store.get_offer(offer_id)
+        if offer is None:
+            self.metrics.clicks.labels("unknown_offer").inc()
+            raise NoRoute("unknown offer")
+        affiliate = await self.store.get_affiliate(aff_id)
+        if not offer.active or affiliate is None or not affiliate.active:
+            if offer.fallback_url:
+                self.metrics.clicks.labels("fallback").inc()
+                await redirect(send, expand(offer.fallback_url, values, Encoding.URL))
+                return
+            self.metrics.clicks.labels("unavailable").inc()
+            raise NoRoute("offer or affiliate unavailable")
+
+        click = Click(
+            click_id=new_click_id(),
+            offer_id=offer_id,
+            affiliate_id=aff_id,
+            subs=subs,  # type: ignore[arg-type]
+            ip=self.client_ip(scope),
+            user_agent=_clip(header(scope, b"user-agent"), MAX_USER_AGENT),
+            referrer=_clip(header(scope, b"referer"), MAX_REFERRER),
+            country=None,
+            created_at=datetime.now(UTC),
+        )
+        await self.writer.submit(click)
+        self.metrics.clicks.labels("recorded").inc()
+        values["click_id"] = click.click_id
+        await redirect(send, expand(offer.destination_url, values, Encoding.URL))

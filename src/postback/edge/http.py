@@ -1,0 +1,127 @@
+"""Small ASGI helpers for the edge: query parsing, client address, bodies, replies."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from typing import Any
+from urllib.parse import parse_qs, quote
+
+import orjson
+
+from postback.errors import InvalidInput, TooLarge
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+Params = dict[str, list[str]]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+MAX_FIELDS = 200
+# Characters a URL may carry as they are; anything else (non-ASCII, spaces) is escaped.
+URL_SAFE = ":/?#[]@!$&'()*+,;=%~"
+
+
+def parse_params(raw: bytes | str) -> Params:
+    """Query-string or form parameters; invalid UTF-8 or too many fields is bad input."""
+    text = raw.decode("latin-1") if isinstance(raw, bytes) else raw
+    try:
+        return parse_qs(
+            text,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=MAX_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise InvalidInput("query", "parameters are not valid UTF-8") from None
+    except ValueError:
+        raise InvalidInput("query", f"more than {MAX_FIELDS} parameters") from None
+
+
+def header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def client_ip(scope: Scope, trusted_proxies: Sequence[Network]) -> str | None:
+    """The caller's address; X-Forwarded-For counts only when the peer is a trusted proxy."""
+    client = scope.get("client")
+    peer: str | None = str(client[0]) if client else None
+    if peer is None or not trusted_proxies:
+        return peer
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    if not any(address in net for net in trusted_proxies):
+        return peer
+    forwarded = header(scope, b"x-forwarded-for")
+    if not forwarded:
+        return peer
+    # Walk from the nearest hop back; the first untrusted address is the client.
+    for hop in reversed([part.strip() for part in forwarded.split(",")]):
+        try:
+            hop_address = ipaddress.ip_address(hop)
+        except ValueError:
+            return peer
+        if not any(hop_address in net for net in trusted_proxies):
+            return str(hop_address)
+    return peer
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"the request body is larger than {limit} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def reply(
+    send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+JSON_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
+
+
+async def reply_json(send: Send, status: int, data: object) -> None:
+    await reply(send, status, orjson.dumps(data), JSON_HEADERS)
+
+
+def error_body(code: str, message: str, **details: object) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, **details}}
+
+
+async def reply_error(send: Send, status: int, code: str, message: str, **details: object) -> None:
+    await reply_json(send, status, error_body(code, message, **details))
+
+
+async def redirect(send: Send, location: str) -> None:
+    await reply(
+        send,
+        302,
+        b"",
+        ((b"location", quote(location, safe=URL_SAFE).encode()), (b"cache-control", b"no-store")),
+    )

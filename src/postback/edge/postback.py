@@ -1,0 +1,210 @@
+"""/postback: authenticate the advertiser, apply the postback, answer as the contract says."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from postback.domain.ids import same_secret
+from postback.domain.incoming import read_fields, resolve_status
+from postback.domain.records import Advertiser
+from postback.edge.batch import GroupCommitter
+from postback.edge.errors import status_and_body
+from postback.edge.http import (
+    Params,
+    Receive,
+    Scope,
+    Send,
+    header,
+    parse_params,
+    read_body,
+    reply_json,
+)
+from postback.errors import (
+    BadToken,
+    InvalidInput,
+    IpNotAllowed,
+    UnknownClick,
+    UnsupportedMediaType,
+)
+from postback.metrics import Metrics
+from postback.store.base import IncomingEntry, PostbackCommand, Store
+
+log = logging.getLogger(__name__)
+
+MAX_LOGGED = 8192
+
+
+def _loggable(text: str) -> str:
+    # PostgreSQL text cannot hold NUL; the log keeps a visible marker instead.
+    return text[:MAX_LOGGED].replace("\x00", "\\x00")
+
+
+def _json_params(body: bytes) -> Params:
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        raise InvalidInput("body", "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("body", "JSON body must be an object")
+    params: Params = {}
+    for name, value in data.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            raise InvalidInput(name, f"{name} must be a string or a number")
+        if isinstance(value, int | str):
+            params[name] = [str(value)]
+        elif isinstance(value, float):
+            params[name] = [repr(value)]
+        else:
+            raise InvalidInput(name, f"{name} must be a string or a number")
+    return params
+
+
+def _merge(first: Params, second: Params) -> Params:
+    merged = {name: list(values) for name, values in first.items()}
+    for name, values in second.items():
+        merged.setdefault(name, []).extend(values)
+    return merged
+
+
+def _ip_allowed(ip: str | None, allowed: tuple[str, ...]) -> bool:
+    if not allowed:
+        return True
+    if ip is None:
+        return False
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
+
+
+def _check_access(advertiser: Advertiser, ip: str | None, token: str | None) -> None:
+    if not _ip_allowed(ip, advertiser.allowed_ips):
+        raise IpNotAllowed(f"{ip} is not in the advertiser's allowed IPs")
+    if advertiser.require_token:
+        if token is None:
+            raise BadToken("token is required")
+        if not same_secret(token, advertiser.postback_token):
+            raise BadToken("token is wrong")
+
+
+class PostbackHandler:
+    def __init__(
+        self,
+        store: Store,
+        log_writer: GroupCommitter[IncomingEntry],
+        client_ip: Callable[[Scope], str | None],
+        metrics: Metrics,
+        max_body: int,
+        on_enqueued: Callable[[], None],
+    ) -> None:
+        self.store = store
+        self.log_writer = log_writer
+        self.client_ip = client_ip
+        self.metrics = metrics
+        self.max_body = max_body
+        self.on_enqueued = on_enqueued
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        received_at = datetime.now(UTC)
+        query = scope.get("query_string", b"")
+        entry = IncomingEntry(
+            received_at=received_at,
+            method=scope["method"],
+            ip=self.client_ip(scope),
+            query=_loggable(query.decode("latin-1")),
+            body=None,
+            http_status=0,
+            result="",
+        )
+        context: dict[str, Any] = {"entry": entry}
+        try:
+            answer = await self._handle(scope, receive, query, context)
+        except Exception as exc:
+            await self._refuse(context["entry"], exc)
+            raise
+        self.metrics.postbacks.labels(answer["result"]).inc()
+        await reply_json(send, 200, answer)
+
+    async def _refuse(self, entry: IncomingEntry, exc: Exception) -> None:
+        status, body = status_and_body(exc)
+        error = body["error"]
+        assert isinstance(error, dict)
+        self.metrics.postbacks.labels(str(error["code"])).inc()
+        if status >= 500:
+            return  # the database is what failed; there is nowhere to log it
+        refused = replace(
+            entry, http_status=status, result=str(error["code"]), message=str(error["message"])
+        )
+        await self.log_writer.submit(refused)
+
+    async def _handle(
+        self, scope: Scope, receive: Receive, query: bytes, context: dict[str, Any]
+    ) -> dict[str, Any]:
+        params = parse_params(query)
+        if scope["method"] == "POST":
+            body = await read_body(receive, self.max_body)
+            context["entry"] = replace(
+                context["entry"], body=_loggable(body.decode("utf-8", "replace"))
+            )
+            params = _merge(params, self._body_params(scope, body))
+
+        fields = read_fields(params)
+        context["entry"] = replace(context["entry"], click_id=fields.click_id)
+        click = await self.store.get_click(fields.click_id)
+        if click is None:
+            raise UnknownClick("no click with this click_id")
+        offer = await self.store.get_offer(click.offer_id)
+        advertiser = await self.store.get_advertiser(offer.advertiser_id) if offer else None
+        if offer is None or advertiser is None:
+            raise UnknownClick("the click's offer no longer exists")
+        context["entry"] = replace(context["entry"], advertiser_id=advertiser.id)
+
+        token = fields.token or header(scope, b"x-postback-token")
+        _check_access(advertiser, context["entry"].ip, token)
+        status = resolve_status(fields.raw_status, advertiser.status_map)
+
+        result = await self.store.record_postback(
+            PostbackCommand(
+                click=click,
+                offer=offer,
+                event=fields.event,
+                txid=fields.txid,
+                status=status,
+                revenue=fields.revenue,
+                currency=fields.currency,
+                received_at=context["entry"].received_at,
+                log=replace(context["entry"], http_status=200, result="pending"),
+            )
+        )
+        if result.deliveries:
+            self.on_enqueued()
+        answer: dict[str, Any] = {
+            "result": result.outcome.value,
+            "conversion_id": result.conversion.id,
+        }
+        if result.outcome.value == "updated":
+            answer["status"] = result.conversion.status
+        return answer
+
+    @staticmethod
+    def _body_params(scope: Scope, body: bytes) -> Params:
+        if not body:
+            return {}
+        content_type = (header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if content_type == "application/json" or content_type.endswith("+json"):
+            return _json_params(body)
+        if content_type in {"application/x-www-form-urlencoded", ""}:
+            return parse_params(body)
+        raise UnsupportedMediaType(f"cannot read {content_type!r}; send form-encoded or JSON")

@@ -1,0 +1,81 @@
+"""What a running server holds: the store, group committers, workers, the admin key."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from postback.dispatch.worker import Dispatcher
+from postback.domain.ids import hash_key, new_api_key
+from postback.domain.records import Click
+from postback.edge.batch import GroupCommitter
+from postback.metrics import Metrics
+from postback.settings import Settings
+from postback.store.base import IncomingEntry, Store
+
+log = logging.getLogger(__name__)
+
+ADMIN_KEY_META = "admin_key_hash"
+
+
+async def ensure_admin_key(
+    settings: Settings, store: Store, announce: Callable[[str], None] | None
+) -> str:
+    """The admin key's hash: from the setting, or generated once, shown once, kept hashed."""
+    if settings.admin_key is not None:
+        return hash_key(settings.admin_key.get_secret_value())
+    existing = await store.get_meta(ADMIN_KEY_META)
+    if existing is not None:
+        return existing
+    key = new_api_key("adm")
+    kept = await store.put_meta_once(ADMIN_KEY_META, hash_key(key))
+    if kept == hash_key(key) and announce is not None:
+        announce(key)
+    return kept
+
+
+class Runtime:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        *,
+        run_worker: bool = True,
+        announce_key: Callable[[str], None] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = Metrics()
+        self.clicks: GroupCommitter[Click] = GroupCommitter(store.insert_clicks)
+        self.incoming: GroupCommitter[IncomingEntry] = GroupCommitter(store.log_incoming)
+        self.dispatcher = Dispatcher(store, settings, self.metrics) if run_worker else None
+        self.announce_key = announce_key
+        self.admin_key_hash: str | None = None
+        self._stop = asyncio.Event()
+        self._worker_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.store.migrate()
+        self.admin_key_hash = await ensure_admin_key(self.settings, self.store, self.announce_key)
+        self.clicks.start()
+        self.incoming.start()
+        if self.dispatcher is not None:
+            self._stop.clear()
+            self._worker_task = asyncio.create_task(self.dispatcher.run(self._stop))
+        log.info("started", extra={"action": "started"})
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._worker_task is not None:
+            with contextlib.suppress(Exception):
+                await self._worker_task
+            self._worker_task = None
+        await self.clicks.stop()
+        await self.incoming.stop()
+        await self.store.close()
+
+    def wake_dispatch(self) -> None:
+        if self.dispatcher is not None:
+            self.dispatcher.wake()

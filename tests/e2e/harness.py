@@ -1,0 +1,166 @@
+"""Real processes and real HTTP peers for end-to-end tests, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from aiohttp import web
+
+ADMIN_KEY = "adm_e2e_0123456789abcdef"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class ServerProcess:
+    """`python -m postback serve` as a child process that tests can kill and restart."""
+
+    def __init__(self, database_url: str, workdir: Path, **env: str) -> None:
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.log_path = workdir / f"server-{self.port}.log"
+        self.env = {
+            **os.environ,
+            "POSTBACK_DATABASE_URL": database_url,
+            "POSTBACK_ADMIN_KEY": ADMIN_KEY,
+            "POSTBACK_ALLOW_PRIVATE_TARGETS": "true",
+            "POSTBACK_RETRY_SCHEDULE": "0.3,0.3,0.3,0.3",
+            "POSTBACK_WORKER_POLL_INTERVAL": "0.1",
+            **env,
+        }
+        self.workdir = workdir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30.0) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "postback", "serve", "--port", str(self.port)],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log_path.read_text()[-4000:]}")
+            try:
+                if httpx.get(self.base_url + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise RuntimeError(f"server not ready:\n{self.log_path.read_text()[-4000:]}")
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def client(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.base_url, timeout=10)
+
+    def admin(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
+            base_url=self.base_url + "/api/v1",
+            headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            timeout=10,
+        )
+
+
+@dataclass
+class Received:
+    method: str
+    path_qs: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Receiver:
+    """An HTTP server that records every request; `plan` scripts answers per path."""
+
+    port: int = 0
+    requests: list[Received] = field(default_factory=list)
+    plan: dict[str, list[int]] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> Receiver:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        if self.port == 0:
+            server = site._server
+            assert server is not None
+            self.port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        self.requests.append(
+            Received(
+                request.method,
+                request.path_qs,
+                dict(request.query),
+                dict(request.headers),
+                body,
+            )
+        )
+        statuses = self.plan.get(request.path)
+        status = statuses.pop(0) if statuses else 200
+        return web.Response(status=status, text="ok" if status < 300 else "no")
+
+    def at(self, path: str) -> list[Received]:
+        return [r for r in self.requests if r.path_qs.split("?")[0] == path]
+
+
+async def eventually(
+    check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.05
+) -> Any:
+    """Poll an (async or sync) check until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(interval)
