@@ -73,7 +73,9 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite:///{path}"
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def database_url(request: pytest.FixtureRequest) -> str:
     """Each test module that uses this runs once per backend, on a fresh database."""
     fixture = "sqlite_url" if request.param == "sqlite" else "pg_url"

@@ -13,7 +13,6 @@ from postback.api.context import ContextDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import (
     MAX_ID,
-    ListOut,
     Name,
     PatchModel,
     RequestModel,
@@ -85,8 +84,9 @@ class AdvertiserOut(BaseModel):
         )
 
 
-class AdvertiserList(ListOut):
+class AdvertiserList(BaseModel):
     items: list[AdvertiserOut]
+    next_cursor: str | None = None
 
 
 AdvertiserId = Annotated[int, Path(ge=1, le=MAX_ID)]
@@ -103,9 +103,7 @@ async def list_advertisers(ctx: ContextDep, _: AdminDep) -> ApiResponse:
     return reply(AdvertiserList(items=[AdvertiserOut.of(a) for a in found]))
 
 
-async def get_advertiser(
-    advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep
-) -> ApiResponse:
+async def get_advertiser(advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep) -> ApiResponse:
     advertiser = await ctx.store.get_advertiser(advertiser_id)
     if advertiser is None:
         raise NotFound(f"no advertiser {advertiser_id}")

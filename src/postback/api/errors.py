@@ -51,6 +51,7 @@ CODE_BY_STATUS = {
 
 # Where a field sits ("body", "query", ...) is not part of its name.
 _LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
+_NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
 
 
 def error_response(
@@ -82,6 +83,8 @@ def _message(error: Mapping[str, Any]) -> str:
     if kind == "json_invalid":
         reason = (error.get("ctx") or {}).get("error")
         return f"malformed JSON: {reason}" if reason else "malformed JSON"
+    if kind in _NOT_AN_OBJECT and tuple(error.get("loc", ())) == ("body",):
+        return "the body must be a JSON object, sent with Content-Type: application/json"
     message = str(error.get("msg", "invalid value"))
     return message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
 
@@ -118,12 +121,17 @@ async def _http_error(request: Request, exc: Exception) -> ApiResponse:
     return error_response(status, code, message, headers=exc.headers)
 
 
-async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
-    assert isinstance(exc, PostbackError)
+def _status_of(exc: PostbackError) -> int:
     for kind, status in STATUS_BY_ERROR:
         if isinstance(exc, kind):
-            break
-    else:
+            return status
+    return 500
+
+
+async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
+    assert isinstance(exc, PostbackError)
+    status = _status_of(exc)
+    if status == 500:
         log.error("unmapped error %r", exc, extra={"action": "api_error"})
         return error_response(500, "internal", "internal error")
     if status == 503:
@@ -133,7 +141,13 @@ async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
     return error_response(status, exc.code, exc.message, headers=headers, **exc.details)
 
 
+async def _unexpected(request: Request, exc: Exception) -> ApiResponse:
+    log.error("unexpected error", exc_info=exc, extra={"action": "api_error"})
+    return error_response(500, "internal", "internal error")
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(PostbackError, _postback_error)

@@ -73,7 +73,12 @@ def parse_time(text: str, param: str, *, end: bool) -> datetime:
     try:
         if _DATE.fullmatch(text):
             moment = datetime.combine(date.fromisoformat(text), time(), UTC)
-            return moment + timedelta(days=1) if end else moment
+            if end:
+                # The whole day; the last day there is runs to the end of time.
+                if moment.date() == date.max:
+                    return datetime.max.replace(tzinfo=UTC)
+                return moment + timedelta(days=1)
+            return moment
         moment = datetime.fromisoformat(text)
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)

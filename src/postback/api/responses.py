@@ -49,9 +49,18 @@ class ApiResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        if isinstance(content, BaseModel):
-            content = content.model_dump()
-        return dumps(content)
+        return dumps(plain(content))
+
+
+def plain(content: Any) -> Any:
+    """Models (also inside dicts and lists) as plain data, Decimal and all."""
+    if isinstance(content, BaseModel):
+        return content.model_dump()
+    if isinstance(content, dict):
+        return {key: plain(value) for key, value in content.items()}
+    if isinstance(content, list | tuple):
+        return [plain(value) for value in content]
+    return content
 
 
 def reply(content: Any, status_code: int = 200) -> ApiResponse:

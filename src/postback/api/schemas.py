@@ -99,6 +99,8 @@ def url_template(known: frozenset[str]) -> AfterValidator:
 def _parse_money(value: Any) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, str | int | float | Decimal):
         raise ValueError("must be a number")
+    if isinstance(value, float):
+        value = repr(value)  # the shortest text that reads back as this float
     if isinstance(value, str) and len(value) > 64:
         raise ValueError("must be a decimal number")
     try:
@@ -161,7 +163,3 @@ class PatchModel(RequestModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
-
-
-class ListOut(BaseModel):
-    next_cursor: str | None = None

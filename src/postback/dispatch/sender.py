@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,6 +65,7 @@ class Sender:
         self._inner_resolver = resolver
         self._limit = limit if limit is not None else settings.worker_concurrency
         self._session: aiohttp.ClientSession | None = None
+        self._resolver: GuardedResolver | None = None
 
     async def __aenter__(self) -> Sender:
         self._open()
@@ -79,8 +81,9 @@ class Sender:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
+            self._resolver = GuardedResolver(self._allow_private, self._inner_resolver)
             connector = aiohttp.TCPConnector(
-                resolver=GuardedResolver(self._allow_private, self._inner_resolver),
+                resolver=self._resolver,
                 limit=self._limit,
                 limit_per_host=0,
                 ttl_dns_cache=DNS_CACHE_SECONDS,
@@ -99,6 +102,10 @@ class Sender:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._resolver is not None:
+            # A connector closes only the resolvers it made itself.
+            await self._resolver.close()
+            self._resolver = None
 
     async def send(self, claim: ClaimedDelivery) -> AttemptOutcome:
         """Send a claimed delivery exactly as it was rendered when it was enqueued."""
@@ -141,7 +148,7 @@ class Sender:
             )
 
         try:
-            target = URL(url)
+            target = parse_target(url)
         except (ValueError, TypeError) as exc:
             return finish("invalid_url", f"invalid URL: {exc}")
         refusal = _precheck(target, self._allow_private)
@@ -154,7 +161,10 @@ class Sender:
             text = body or ""
             data = text.encode("utf-8")
             headers["Content-Type"] = content_type or "application/octet-stream"
-            headers.update(webhook_headers(secret, message_id, text, started_at))
+            try:
+                headers.update(webhook_headers(secret, message_id, text, started_at))
+            except Exception as exc:
+                return finish("error", f"cannot sign the request (webhook secret?): {exc}")
 
         try:
             answer = await self._exchange(method.upper(), target, data, headers)
@@ -199,6 +209,14 @@ class _Answer:
     reason: str
     excerpt: str
     retry_after: float | None
+
+
+def parse_target(url: str) -> URL:
+    """The URL exactly as rendered when it is already plain ASCII (no re-quoting, so
+    %2F stays %2F for partners that sign their query strings); otherwise encoded."""
+    if url.isascii() and all(0x21 <= ord(char) <= 0x7E for char in url):
+        return URL(url, encoded=True)
+    return URL(url)
 
 
 def _precheck(target: URL, allow_private: bool) -> tuple[str, str] | None:
@@ -258,7 +276,11 @@ def describe_error(exc: BaseException, target: URL, timeout: float) -> tuple[str
         return "invalid_url", f"invalid URL: {exc}"
     if isinstance(exc, aiohttp.ClientResponseError):
         return "connection", f"malformed answer from {where}: {exc.message}"
-    if isinstance(exc, aiohttp.ClientError | OSError):
+    if isinstance(exc, ConnectionResetError) or getattr(exc, "errno", None) == errno.ECONNRESET:
+        return "connection", f"{where} reset the connection"
+    if isinstance(exc, OSError):
+        return "connection", f"connection error with {where}: {_os_text(exc)}"
+    if isinstance(exc, aiohttp.ClientError):
         return "connection", f"connection error with {where}: {type(exc).__name__} {exc}"
     return "error", f"{type(exc).__name__}: {exc}"
 

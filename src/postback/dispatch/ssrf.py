@@ -222,6 +222,7 @@ class GuardedResolver(AbstractResolver):
 
     def __init__(self, allow_private: bool, resolver: AbstractResolver | None = None) -> None:
         self._allow_private = allow_private
+        self._owns_resolver = resolver is None
         self._resolver = resolver if resolver is not None else DefaultResolver()
 
     async def resolve(
@@ -243,4 +244,5 @@ class GuardedResolver(AbstractResolver):
         return answers
 
     async def close(self) -> None:
-        await self._resolver.close()
+        if self._owns_resolver:
+            await self._resolver.close()

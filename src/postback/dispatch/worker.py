@@ -35,6 +35,7 @@ LEASE_MARGIN_SECONDS = 30.0
 DRAIN_GRACE_SECONDS = 1.0
 MAX_STORE_BACKOFF_SECONDS = 30.0
 FINISH_RETRIES = 3
+PERMANENT_FAILURES = frozenset({"invalid_url"})
 
 
 def endpoint_key(url: str) -> str:
@@ -237,6 +238,14 @@ class Dispatcher:
             recorded = await self._finish(claim, result)
         except asyncio.CancelledError:
             raise
+        except StoreError as exc:
+            log.warning(
+                "attempt of delivery %s not recorded (%s); it is sent again when its lease expires",
+                delivery.id,
+                exc,
+                extra={"action": "delivery_unrecorded", "delivery_id": delivery.id},
+            )
+            return
         except Exception:
             log.exception(
                 "delivery %s crashed; it is retried when its lease expires",
@@ -250,7 +259,8 @@ class Dispatcher:
         delivery = claim.delivery
         attempt_no = delivery.attempts + 1
         next_attempt_at = None
-        if not outcome.success:
+        # A URL that cannot be sent never becomes sendable: no point in waiting.
+        if not outcome.success and outcome.kind not in PERMANENT_FAILURES:
             delay = retry.next_delay(self._settings.retry_delays, attempt_no, outcome.retry_after)
             if delay is not None:
                 next_attempt_at = _now() + timedelta(seconds=delay)

@@ -1,6 +1,6 @@
 """Macro templates: `{name}` placeholders expanded once, encoded for where they stand.
 
-A placeholder is `{` + a lower-case identifier + `}`; any other brace is literal text, so
+A placeholder is `{` + an identifier (letters, digits, `_ . -`) + `}`; any other brace is literal, so
 JSON bodies need no escaping. Expansion is a single pass: a value that itself looks like
 `{click_id}` is inserted as text and never expanded again.
 """
@@ -14,7 +14,7 @@ from enum import Enum
 from typing import Final
 from urllib.parse import quote, quote_plus
 
-PLACEHOLDER: Final = re.compile(r"\{([a-z][a-z0-9_]*)\}")
+PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 SUB_MACROS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
 

@@ -16,18 +16,21 @@ def parse_amount(text: str | int | Decimal, *, allow_negative: bool = False) -> 
     if isinstance(text, float):
         # JSON floats are re-read from their shortest repr, which is what the sender wrote.
         text = repr(text)
+    text = str(text).strip()
+    if "_" in text:
+        raise ValueError("must be a decimal number")
     try:
-        value = Decimal(str(text).strip())
+        value = Decimal(text)
     except InvalidOperation:
         raise ValueError("must be a decimal number") from None
     if not value.is_finite():
         raise ValueError("must be a finite number")
+    if abs(value) > MAX_AMOUNT:
+        raise ValueError(f"must not exceed {MAX_AMOUNT}")
     if value != value.quantize(_FOUR_PLACES, rounding="ROUND_DOWN"):
         raise ValueError("at most 4 decimals")
     if value < 0 and not allow_negative:
         raise ValueError("must not be negative")
-    if abs(value) > MAX_AMOUNT:
-        raise ValueError(f"must not exceed {MAX_AMOUNT}")
     return value.quantize(_FOUR_PLACES)
 
 

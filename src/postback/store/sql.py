@@ -546,15 +546,12 @@ class SqlStore(Store):
             claimed = [rows.delivery(row) for row in await conn.execute(claim)]
             if not claimed:
                 return []
-            secrets_by_config = dict(
-                (
-                    await conn.execute(
-                        select(postback_configs.c.id, postback_configs.c.secret).where(
-                            postback_configs.c.id.in_({d.postback_id for d in claimed})
-                        )
-                    )
-                ).tuples()
+            result = await conn.execute(
+                select(postback_configs.c.id, postback_configs.c.secret).where(
+                    postback_configs.c.id.in_({d.postback_id for d in claimed})
+                )
             )
+            secrets_by_config = {row.id: row.secret for row in result}
         claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
         return [
             ClaimedDelivery(delivery=d, claim_token=token, secret=secrets_by_config[d.postback_id])

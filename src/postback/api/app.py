@@ -1,0 +1,72 @@
+"""The API application factory: nothing is built at import."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+
+from postback.api import (
+    advertisers,
+    affiliates,
+    conversions,
+    deliveries,
+    incoming,
+    offers,
+    postbacks,
+    trial,
+)
+from postback.api.context import ApiContext
+from postback.api.errors import install_error_handlers
+from postback.api.responses import ApiResponse
+from postback.settings import Settings
+from postback.store.base import Store
+
+PREFIX = "/api/v1"
+RESOURCES = (
+    advertisers,
+    offers,
+    affiliates,
+    postbacks,
+    trial,
+    conversions,
+    deliveries,
+    incoming,
+)
+
+
+def _no_wake() -> None:
+    return None
+
+
+def create_api(
+    settings: Settings,
+    store: Store,
+    admin_key_hash: Callable[[], str | None],
+    wake_dispatch: Callable[[], None] = _no_wake,
+) -> FastAPI:
+    """The admin and affiliate REST API.
+
+    `admin_key_hash` returns the sha256 hex of the admin key (None: no admin key yet);
+    `wake_dispatch` tells the delivery workers that something is due now.
+    """
+    app = FastAPI(
+        title="Postback API",
+        version="1",
+        summary="Configure advertisers, offers, affiliates and postbacks; read what happened.",
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        swagger_ui_oauth2_redirect_url=f"{PREFIX}/docs/oauth2-redirect",
+        redoc_url=None,
+        default_response_class=ApiResponse,
+    )
+    app.state.api = ApiContext(
+        settings=settings,
+        store=store,
+        admin_key_hash=admin_key_hash,
+        wake_dispatch=wake_dispatch,
+    )
+    install_error_handlers(app)
+    for resource in RESOURCES:
+        app.include_router(resource.build_router(), prefix=PREFIX)
+    return app

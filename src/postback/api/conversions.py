@@ -1,0 +1,158 @@
+"""Conversions with their status history and deliveries. Affiliates: own ones, no revenue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel
+
+from postback.api.auth import CallerDep
+from postback.api.context import ContextDep
+from postback.api.deliveries import DeliveryOut, deliveries_of_conversion
+from postback.api.paging import PageDep, TimeRangeDep
+from postback.api.responses import ApiResponse, new_router, reply, route
+from postback.api.schemas import MAX_ID, Money, Text, Timestamp
+from postback.domain.records import Conversion, StatusChange
+from postback.errors import NotFound
+
+StatusFilter = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+class ConversionBase(BaseModel):
+    """What an affiliate sees of a conversion."""
+
+    id: int
+    click_id: str
+    offer_id: int
+    affiliate_id: int
+    advertiser_id: int
+    event: str
+    txid: str | None
+    status: str
+    payout: Money
+    currency: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class ConversionOut(ConversionBase):
+    """The admin's view: with revenue and profit (revenue - payout)."""
+
+    revenue: Money
+    profit: Money
+
+
+class HistoryOut(BaseModel):
+    from_status: str | None
+    to_status: str
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, change: StatusChange) -> HistoryOut:
+        return cls(
+            from_status=change.from_status, to_status=change.to_status, created_at=change.created_at
+        )
+
+
+class Trail(BaseModel):
+    history: list[HistoryOut]
+    deliveries: list[DeliveryOut]
+
+
+class ConversionDetail(ConversionOut, Trail):
+    pass
+
+
+class AffiliateConversionDetail(ConversionBase, Trail):
+    pass
+
+
+class ConversionList(BaseModel):
+    items: list[ConversionOut] | list[ConversionBase]
+    next_cursor: str | None = None
+
+
+def view(conversion: Conversion, admin: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "id": conversion.id,
+        "click_id": conversion.click_id,
+        "offer_id": conversion.offer_id,
+        "affiliate_id": conversion.affiliate_id,
+        "advertiser_id": conversion.advertiser_id,
+        "event": conversion.event,
+        "txid": conversion.txid,
+        "status": conversion.status,
+        "payout": conversion.payout,
+        "currency": conversion.currency,
+        "created_at": conversion.created_at,
+        "updated_at": conversion.updated_at,
+    }
+    if admin:
+        fields["revenue"] = conversion.revenue
+        fields["profit"] = conversion.revenue - conversion.payout
+    return fields
+
+
+ConversionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def list_conversions(
+    ctx: ContextDep,
+    caller: CallerDep,
+    page: PageDep,
+    period: TimeRangeDep,
+    offer_id: IdFilter = None,
+    affiliate_id: IdFilter = None,
+    status: StatusFilter | None = None,
+    event: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")] = None,
+    click_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+    txid: Annotated[Text | None, Query(min_length=1, max_length=255)] = None,
+) -> ApiResponse:
+    model: type[ConversionBase] = ConversionOut if caller.is_admin else ConversionBase
+    if affiliate_id is not None and not caller.owns(affiliate_id):
+        return reply({"items": [], "next_cursor": None})
+    filters: dict[str, Any] = {
+        "offer_id": offer_id,
+        "affiliate_id": caller.affiliate_id or affiliate_id,
+        "status": status,
+        "event": event,
+        "click_id": click_id,
+        "txid": txid,
+        **period.filters(),
+    }
+    found = await ctx.store.list_conversions(filters=filters, limit=page.limit, cursor=page.cursor)
+    items = [model(**view(c, caller.is_admin)) for c in found.items]
+    return reply({"items": items, "next_cursor": found.next_cursor})
+
+
+async def get_conversion(
+    conversion_id: ConversionId, ctx: ContextDep, caller: CallerDep
+) -> ApiResponse:
+    conversion = await ctx.store.get_conversion(conversion_id)
+    if conversion is None or not caller.owns(conversion.affiliate_id):
+        raise NotFound(f"no conversion {conversion_id}")
+    history = await ctx.store.conversion_history(conversion_id)
+    deliveries = await deliveries_of_conversion(ctx, caller, conversion_id)
+    model: type[Trail] = ConversionDetail if caller.is_admin else AffiliateConversionDetail
+    return reply(
+        model(
+            **view(conversion, caller.is_admin),
+            history=[HistoryOut.of(h) for h in history],
+            deliveries=deliveries,
+        )
+    )
+
+
+def build_router() -> APIRouter:
+    router = new_router("conversions")
+    route(router, "GET /conversions", list_conversions, ConversionList, "List conversions")
+    route(
+        router,
+        "GET /conversions/{conversion_id}",
+        get_conversion,
+        ConversionDetail | AffiliateConversionDetail,
+        "One conversion with its status history and deliveries",
+    )
+    return router

@@ -1,0 +1,196 @@
+"""Deliveries (outgoing postbacks owed) with their attempts; retry on demand.
+
+An affiliate key sees only deliveries of its own postback configs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from postback.api.auth import Caller, CallerDep
+from postback.api.context import ApiContext, ContextDep
+from postback.api.paging import PageDep, filtered_page
+from postback.api.responses import ApiResponse, new_router, reply, route
+from postback.api.schemas import MAX_ID, Timestamp
+from postback.domain.records import Attempt, Delivery
+from postback.errors import NotFound
+from postback.store.base import Page
+
+DeliveryState = Literal["pending", "delivered", "failed"]
+# Every delivery one conversion owes fits in one read.
+MAX_PER_CONVERSION = 1000
+
+
+class AttemptOut(BaseModel):
+    attempt_no: int
+    started_at: Timestamp
+    duration_ms: int
+    url: str
+    method: str
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    success: bool
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptOut:
+        return cls(
+            attempt_no=attempt.attempt_no,
+            started_at=attempt.started_at,
+            duration_ms=attempt.duration_ms,
+            url=attempt.url,
+            method=attempt.method,
+            status_code=attempt.status_code,
+            response_excerpt=attempt.response_excerpt,
+            error=attempt.error,
+            success=attempt.success,
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    message_id: str = Field(description="the webhook-id header, stable across retries")
+    conversion_id: int
+    postback_id: int
+    event: str
+    status: str
+    method: str
+    url: str
+    body: str | None
+    content_type: str | None
+    state: str
+    attempt_count: int
+    next_attempt_at: Timestamp | None
+    last_error: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    attempts: list[AttemptOut]
+
+    @classmethod
+    def of(cls, delivery: Delivery, attempts: Sequence[Attempt]) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            message_id=delivery.message_id,
+            conversion_id=delivery.conversion_id,
+            postback_id=delivery.postback_id,
+            event=delivery.event,
+            status=delivery.status,
+            method=delivery.method,
+            url=delivery.url,
+            body=delivery.body,
+            content_type=delivery.content_type,
+            state=delivery.state,
+            attempt_count=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            last_error=delivery.last_error,
+            created_at=delivery.created_at,
+            updated_at=delivery.updated_at,
+            attempts=[AttemptOut.of(a) for a in attempts],
+        )
+
+
+class DeliveryList(BaseModel):
+    items: list[DeliveryOut]
+    next_cursor: str | None = None
+
+
+DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+async def own_postback_ids(ctx: ApiContext, caller: Caller) -> frozenset[int] | None:
+    """The configs whose deliveries the caller sees; None means all of them (admin)."""
+    if caller.affiliate is None:
+        return None
+    configs = await ctx.store.list_postbacks(caller.affiliate.id)
+    return frozenset(config.id for config in configs)
+
+
+async def with_attempts(ctx: ApiContext, found: Sequence[Delivery]) -> list[DeliveryOut]:
+    attempts = await ctx.store.list_attempts([d.id for d in found])
+    return [DeliveryOut.of(d, attempts.get(d.id, [])) for d in found]
+
+
+async def deliveries_of_conversion(
+    ctx: ApiContext, caller: Caller, conversion_id: int
+) -> list[DeliveryOut]:
+    page = await ctx.store.list_deliveries(
+        filters={"conversion_id": conversion_id}, limit=MAX_PER_CONVERSION
+    )
+    own = await own_postback_ids(ctx, caller)
+    found = [d for d in page.items if own is None or d.postback_id in own]
+    return await with_attempts(ctx, sorted(found, key=lambda d: d.id))
+
+
+async def list_deliveries(
+    ctx: ContextDep,
+    caller: CallerDep,
+    page: PageDep,
+    conversion_id: IdFilter = None,
+    postback_id: IdFilter = None,
+    state: DeliveryState | None = None,
+) -> ApiResponse:
+    filters = {"conversion_id": conversion_id, "postback_id": postback_id, "state": state}
+
+    async def fetch(cursor: str | None, limit: int) -> Page:
+        return await ctx.store.list_deliveries(filters=filters, limit=limit, cursor=cursor)
+
+    own = await own_postback_ids(ctx, caller)
+    if own is None or (postback_id is not None and postback_id in own):
+        found = await fetch(page.cursor, page.limit)
+    elif not own or postback_id is not None:
+        found = Page([], None)
+    else:
+        found = await filtered_page(
+            fetch, lambda d: d.postback_id in own, lambda d: int(d.id), page
+        )
+    items = await with_attempts(ctx, found.items)
+    return reply(DeliveryList(items=items, next_cursor=found.next_cursor))
+
+
+async def _visible(ctx: ApiContext, caller: Caller, delivery_id: int) -> Delivery:
+    delivery = await ctx.store.get_delivery(delivery_id)
+    if delivery is not None and caller.affiliate is not None:
+        config = await ctx.store.get_postback(delivery.postback_id)
+        if config is None or config.affiliate_id != caller.affiliate.id:
+            delivery = None
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    return delivery
+
+
+async def get_delivery(delivery_id: DeliveryId, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
+    delivery = await _visible(ctx, caller, delivery_id)
+    return reply((await with_attempts(ctx, [delivery]))[0])
+
+
+async def retry_delivery(
+    delivery_id: DeliveryId, ctx: ContextDep, caller: CallerDep
+) -> ApiResponse:
+    """Make the delivery due now again, whatever its state (202: it is queued, not sent)."""
+    await _visible(ctx, caller, delivery_id)
+    if not await ctx.store.retry_delivery(delivery_id, datetime.now(UTC)):
+        raise NotFound(f"no delivery {delivery_id}")
+    ctx.wake_dispatch()
+    delivery = await _visible(ctx, caller, delivery_id)
+    return reply((await with_attempts(ctx, [delivery]))[0], 202)
+
+
+def build_router() -> APIRouter:
+    router = new_router("deliveries")
+    route(router, "GET /deliveries", list_deliveries, DeliveryList, "List deliveries")
+    route(router, "GET /deliveries/{delivery_id}", get_delivery, DeliveryOut, "One delivery")
+    route(
+        router,
+        "POST /deliveries/{delivery_id}/retry",
+        retry_delivery,
+        DeliveryOut,
+        "Send a delivery again now",
+        202,
+    )
+    return router

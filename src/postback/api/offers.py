@@ -1,0 +1,188 @@
+"""Offers: what affiliates promote. Affiliates see active offers only, never revenue."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, BeforeValidator, StringConstraints
+
+from postback.api.auth import AdminDep, Caller, CallerDep
+from postback.api.context import ApiContext, ContextDep
+from postback.api.responses import ApiResponse, new_router, reply, route
+from postback.api.schemas import (
+    MAX_ID,
+    Id,
+    Money,
+    MoneyIn,
+    Name,
+    PatchModel,
+    RequestModel,
+    Timestamp,
+    url_template,
+)
+from postback.domain.macros import CLICK_MACROS
+from postback.domain.records import Offer
+from postback.errors import InvalidInput, NotFound
+
+OfferStatus = Literal["active", "paused"]
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+Currency = Annotated[
+    str,
+    BeforeValidator(_upper),
+    StringConstraints(pattern=r"^[A-Z]{3}$"),
+]
+ClickUrl = Annotated[str, url_template(CLICK_MACROS)]
+
+
+class OfferCreate(RequestModel):
+    advertiser_id: Id
+    name: Name
+    destination_url: ClickUrl
+    revenue: MoneyIn
+    payout: MoneyIn
+    currency: Currency = "USD"
+    status: OfferStatus = "active"
+    fallback_url: ClickUrl | None = None
+
+
+class OfferPatch(PatchModel):
+    NULLABLE = frozenset({"fallback_url"})
+
+    advertiser_id: Id | None = None
+    name: Name | None = None
+    destination_url: ClickUrl | None = None
+    revenue: MoneyIn | None = None
+    payout: MoneyIn | None = None
+    currency: Currency | None = None
+    status: OfferStatus | None = None
+    fallback_url: ClickUrl | None = None
+
+
+class OfferBase(BaseModel):
+    id: int
+    advertiser_id: int
+    name: str
+    destination_url: str
+    fallback_url: str | None
+    payout: Money
+    currency: str
+    status: str
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class OfferOut(OfferBase):
+    """The admin's view."""
+
+    revenue: Money
+
+    @classmethod
+    def of(cls, offer: Offer) -> OfferOut:
+        return cls(**_common(offer), revenue=offer.revenue)
+
+
+class AffiliateOfferOut(OfferBase):
+    """An affiliate's view: no revenue, with its own tracking link."""
+
+    tracking_url: str
+
+    @classmethod
+    def of(cls, offer: Offer, affiliate_id: int, base_url: str) -> AffiliateOfferOut:
+        query = urlencode({"offer_id": offer.id, "aff_id": affiliate_id})
+        return cls(**_common(offer), tracking_url=f"{base_url}/click?{query}")
+
+
+def _common(offer: Offer) -> dict[str, object]:
+    return {
+        "id": offer.id,
+        "advertiser_id": offer.advertiser_id,
+        "name": offer.name,
+        "destination_url": offer.destination_url,
+        "fallback_url": offer.fallback_url,
+        "payout": offer.payout,
+        "currency": offer.currency,
+        "status": offer.status,
+        "created_at": offer.created_at,
+        "updated_at": offer.updated_at,
+    }
+
+
+class OfferList(BaseModel):
+    items: list[OfferOut] | list[AffiliateOfferOut]
+    next_cursor: str | None = None
+
+
+OfferId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _view(
+    offer: Offer, caller: Caller, ctx: ApiContext, request: Request
+) -> OfferOut | AffiliateOfferOut:
+    if caller.affiliate is None:
+        return OfferOut.of(offer)
+    base_url = ctx.settings.base_url or str(request.base_url).rstrip("/")
+    return AffiliateOfferOut.of(offer, caller.affiliate.id, base_url)
+
+
+async def _check_advertiser(ctx: ApiContext, advertiser_id: int) -> None:
+    if await ctx.store.get_advertiser(advertiser_id) is None:
+        raise InvalidInput("advertiser_id", f"no advertiser {advertiser_id}")
+
+
+async def create_offer(body: OfferCreate, ctx: ContextDep, _: AdminDep) -> ApiResponse:
+    await _check_advertiser(ctx, body.advertiser_id)
+    offer = await ctx.store.create_offer(body.model_dump())
+    return reply(OfferOut.of(offer), 201)
+
+
+async def list_offers(ctx: ContextDep, caller: CallerDep, request: Request) -> ApiResponse:
+    found = await ctx.store.list_offers()
+    if not caller.is_admin:
+        found = [offer for offer in found if offer.active]
+    return reply({"items": [_view(o, caller, ctx, request) for o in found], "next_cursor": None})
+
+
+async def get_offer(
+    offer_id: OfferId, ctx: ContextDep, caller: CallerDep, request: Request
+) -> ApiResponse:
+    offer = await ctx.store.get_offer(offer_id)
+    if offer is None or not (caller.is_admin or offer.active):
+        raise NotFound(f"no offer {offer_id}")
+    return reply(_view(offer, caller, ctx, request))
+
+
+async def update_offer(
+    offer_id: OfferId, body: OfferPatch, ctx: ContextDep, _: AdminDep
+) -> ApiResponse:
+    changes = body.changes()
+    if "advertiser_id" in changes:
+        await _check_advertiser(ctx, changes["advertiser_id"])
+    if changes:
+        offer = await ctx.store.update_offer(offer_id, changes)
+    else:
+        offer = await ctx.store.get_offer(offer_id)
+    if offer is None:
+        raise NotFound(f"no offer {offer_id}")
+    return reply(OfferOut.of(offer))
+
+
+def build_router() -> APIRouter:
+    router = new_router("offers")
+    route(router, "POST /offers", create_offer, OfferOut, "Create an offer (admin)", 201)
+    route(router, "GET /offers", list_offers, OfferList, "List offers (affiliate: active ones)")
+    route(
+        router,
+        "GET /offers/{offer_id}",
+        get_offer,
+        OfferOut | AffiliateOfferOut,
+        "One offer (affiliate: active only, without revenue)",
+    )
+    route(router, "PATCH /offers/{offer_id}", update_offer, OfferOut, "Change an offer (admin)")
+    return router

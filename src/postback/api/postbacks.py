@@ -1,0 +1,252 @@
+"""Outgoing postback configs. An affiliate key manages only its own; the admin all of them.
+
+Macros are checked when a config is saved, so nothing ever goes out with a raw `{...}`:
+affiliate configs may use POSTBACK_MACROS, network-level ones (affiliate_id null) also
+{revenue} and {profit}.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+)
+
+from postback.api.auth import Caller, CallerDep
+from postback.api.context import ApiContext, ContextDep
+from postback.api.responses import ApiResponse, new_router, reply, route
+from postback.api.schemas import (
+    MAX_ID,
+    MAX_TEMPLATE_LENGTH,
+    Id,
+    PatchModel,
+    RequestModel,
+    Timestamp,
+    check_url,
+    clean_text,
+    known_list,
+    macro_problem,
+)
+from postback.domain.ids import new_webhook_secret
+from postback.domain.macros import NETWORK_MACROS, NETWORK_ONLY_MACROS, POSTBACK_MACROS
+from postback.domain.records import PostbackConfig
+from postback.errors import InvalidInput, NotFound
+
+BODY_NEEDS_POST = "a body is only sent with method POST"
+
+
+def _upper(value: object) -> object:
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+def _alone_star(values: list[str]) -> list[str]:
+    unique = list(dict.fromkeys(values))
+    if "*" in unique and len(unique) > 1:
+        raise ValueError('"*" (all) stands alone')
+    return unique
+
+
+Method = Annotated[Literal["GET", "POST"], BeforeValidator(_upper)]
+ContentType = Literal["application/json", "application/x-www-form-urlencoded"]
+EventName = Annotated[str, StringConstraints(pattern=r"^(?:[A-Za-z0-9_.:-]{1,64}|\*)$")]
+Events = Annotated[
+    list[EventName],
+    Field(min_length=1, max_length=100, description='event names, or ["*"] for all'),
+    AfterValidator(_alone_star),
+]
+StatusOrAll = Literal["pending", "approved", "rejected", "refunded", "chargeback", "*"]
+Statuses = Annotated[
+    list[StatusOrAll],
+    Field(min_length=1, max_length=6, description='statuses, or ["*"] for all'),
+    AfterValidator(_alone_star),
+]
+UrlTemplate = Annotated[str, AfterValidator(check_url)]
+BodyTemplate = Annotated[str, Field(max_length=MAX_TEMPLATE_LENGTH), AfterValidator(clean_text)]
+
+
+def _approved_only() -> list[StatusOrAll]:
+    return ["approved"]
+
+
+class PostbackCreate(RequestModel):
+    affiliate_id: Id | None = Field(
+        default=None, description="null: a network-level integration that sees every conversion"
+    )
+    offer_id: Id | None = Field(default=None, description="null: every offer")
+    url: UrlTemplate
+    method: Method = "GET"
+    body: BodyTemplate | None = Field(
+        default=None, description="POST template; null sends the full event"
+    )
+    content_type: ContentType = "application/json"
+    events: Events = Field(default_factory=lambda: ["*"])
+    statuses: Statuses = Field(default_factory=_approved_only)
+    active: StrictBool = True
+
+    @field_validator("body")
+    @classmethod
+    def _body_needs_post(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("method", "GET") != "POST":
+            raise ValueError(BODY_NEEDS_POST)
+        return value
+
+
+class PostbackPatch(PatchModel):
+    NULLABLE = frozenset({"offer_id", "body"})
+
+    offer_id: Id | None = None
+    url: UrlTemplate | None = None
+    method: Method | None = None
+    body: BodyTemplate | None = None
+    content_type: ContentType | None = None
+    events: Events | None = None
+    statuses: Statuses | None = None
+    active: StrictBool | None = None
+
+
+class PostbackOut(BaseModel):
+    id: int
+    affiliate_id: int | None
+    offer_id: int | None
+    url: str
+    method: str
+    body: str | None
+    content_type: str
+    events: list[str]
+    statuses: list[str]
+    active: bool
+    secret: str = Field(description="whsec_ key of the webhook-signature header (POST)")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, config: PostbackConfig) -> PostbackOut:
+        return cls(
+            id=config.id,
+            affiliate_id=config.affiliate_id,
+            offer_id=config.offer_id,
+            url=config.url,
+            method=config.method,
+            body=config.body,
+            content_type=config.content_type,
+            events=list(config.events),
+            statuses=list(config.statuses),
+            active=config.active,
+            secret=config.secret,
+            created_at=config.created_at,
+            updated_at=config.updated_at,
+        )
+
+
+class PostbackList(BaseModel):
+    items: list[PostbackOut]
+    next_cursor: str | None = None
+
+
+PostbackId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def check_templates(url: str, body: str | None, network: bool) -> None:
+    """Every {macro} must be one this kind of config can expand."""
+    known = NETWORK_MACROS if network else POSTBACK_MACROS
+    for param, template in (("url", url), ("body", body)):
+        if template is None:
+            continue
+        problem = macro_problem(template, known)
+        if problem is None:
+            continue
+        if not network and any(f"{{{name}}}" in template for name in NETWORK_ONLY_MACROS):
+            problem += " ({revenue} and {profit} are only for network-level postbacks)"
+        raise InvalidInput(param, problem, known=known_list(known))
+
+
+async def _check_refs(ctx: ApiContext, affiliate_id: int | None, offer_id: int | None) -> None:
+    if affiliate_id is not None and await ctx.store.get_affiliate(affiliate_id) is None:
+        raise InvalidInput("affiliate_id", f"no affiliate {affiliate_id}")
+    if offer_id is not None and await ctx.store.get_offer(offer_id) is None:
+        raise InvalidInput("offer_id", f"no offer {offer_id}")
+
+
+async def owned_postback(ctx: ApiContext, caller: Caller, postback_id: int) -> PostbackConfig:
+    config = await ctx.store.get_postback(postback_id)
+    if config is None or not caller.owns(config.affiliate_id):
+        raise NotFound(f"no postback {postback_id}")
+    return config
+
+
+async def create_postback(body: PostbackCreate, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
+    fields: dict[str, Any] = body.model_dump()
+    if caller.affiliate is not None:
+        if "affiliate_id" in body.model_fields_set and body.affiliate_id != caller.affiliate.id:
+            raise InvalidInput("affiliate_id", "an affiliate key creates only its own postbacks")
+        fields["affiliate_id"] = caller.affiliate.id
+    else:
+        await _check_refs(ctx, fields["affiliate_id"], None)
+    await _check_refs(ctx, None, fields["offer_id"])
+    check_templates(fields["url"], fields["body"], network=fields["affiliate_id"] is None)
+    fields["secret"] = new_webhook_secret()
+    config = await ctx.store.create_postback(fields)
+    return reply(PostbackOut.of(config), 201)
+
+
+async def list_postbacks(
+    ctx: ContextDep,
+    caller: CallerDep,
+    affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+) -> ApiResponse:
+    if caller.affiliate is not None:
+        if affiliate_id not in (None, caller.affiliate.id):
+            return reply(PostbackList(items=[]))
+        affiliate_id = caller.affiliate.id
+    found = await ctx.store.list_postbacks(affiliate_id)
+    return reply(PostbackList(items=[PostbackOut.of(c) for c in found]))
+
+
+async def get_postback(postback_id: PostbackId, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
+    return reply(PostbackOut.of(await owned_postback(ctx, caller, postback_id)))
+
+
+async def update_postback(
+    postback_id: PostbackId, body: PostbackPatch, ctx: ContextDep, caller: CallerDep
+) -> ApiResponse:
+    config = await owned_postback(ctx, caller, postback_id)
+    changes = body.changes()
+    if not changes:
+        return reply(PostbackOut.of(config))
+    method = changes.get("method", config.method)
+    template = changes.get("body", config.body)
+    if template is not None and method != "POST":
+        raise InvalidInput("body", f"{BODY_NEEDS_POST}; send body: null to drop it")
+    await _check_refs(ctx, None, changes.get("offer_id"))
+    check_templates(changes.get("url", config.url), template, network=config.network_level)
+    updated = await ctx.store.update_postback(postback_id, changes)
+    if updated is None:
+        raise NotFound(f"no postback {postback_id}")
+    return reply(PostbackOut.of(updated))
+
+
+async def delete_postback(postback_id: PostbackId, ctx: ContextDep, caller: CallerDep) -> Response:
+    """Stops future deliveries; past deliveries and their attempts stay readable."""
+    await owned_postback(ctx, caller, postback_id)
+    if not await ctx.store.delete_postback(postback_id):
+        raise NotFound(f"no postback {postback_id}")
+    return Response(status_code=204)
+
+
+def build_router() -> APIRouter:
+    router = new_router("postbacks")
+    route(router, "POST /postbacks", create_postback, PostbackOut, "Create a config", 201)
+    route(router, "GET /postbacks", list_postbacks, PostbackList, "List configs")
+    route(router, "GET /postbacks/{postback_id}", get_postback, PostbackOut, "One config")
+    route(router, "PATCH /postbacks/{postback_id}", update_postback, PostbackOut, "Change")
+    route(router, "DELETE /postbacks/{postback_id}", delete_postback, None, "Delete", 204)
+    return router

@@ -1,0 +1,445 @@
+"""The Dispatcher end to end: real store (SQLite and PostgreSQL), real HTTP receivers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from aiohttp import web
+from standardwebhooks import Webhook
+
+from postback.dispatch.worker import Dispatcher, endpoint_key
+from postback.domain.ids import hash_key, new_click_id, new_webhook_secret
+from postback.domain.records import Attempt, Click, Delivery, PostbackConfig
+from postback.errors import StoreUnavailable
+from postback.metrics import Metrics
+from postback.settings import Settings
+from postback.store.base import IncomingEntry, PostbackCommand, Store
+
+from .test_sender import Receiver, answer_ok
+
+MakeReceiver = Callable[..., Awaitable[Receiver]]
+
+
+@pytest.fixture
+async def receivers() -> AsyncIterator[MakeReceiver]:
+    started: list[Receiver] = []
+
+    async def make(handler: Any = answer_ok) -> Receiver:
+        receiver = await Receiver(handler).start()
+        started.append(receiver)
+        return receiver
+
+    yield make
+    for receiver in started:
+        await receiver.stop()
+
+
+def make_settings(database_url: str, **changes: Any) -> Settings:
+    values: dict[str, Any] = {
+        "allow_private_targets": True,
+        "retry_schedule": "0.05,0.05,0.05",
+        "delivery_timeout": 2.0,
+        "worker_poll_interval": 0.05,
+    }
+    values.update(changes)
+    return Settings(database_url=database_url, **values)
+
+
+class Scene:
+    """An advertiser, an offer and an affiliate with its postback configs."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def setup(self, configs: Sequence[dict[str, Any]]) -> Scene:
+        advertiser = await self.store.create_advertiser(
+            {
+                "name": "Advertiser",
+                "postback_token": secrets.token_urlsafe(12),
+                "require_token": False,
+                "allowed_ips": [],
+                "status_map": {},
+            }
+        )
+        self.offer = await self.store.create_offer(
+            {
+                "advertiser_id": advertiser.id,
+                "name": "Offer",
+                "destination_url": "https://shop.example/?c={click_id}",
+                "fallback_url": None,
+                "revenue": Decimal("2.5"),
+                "payout": Decimal("1.5"),
+                "currency": "USD",
+                "status": "active",
+            }
+        )
+        self.affiliate = await self.store.create_affiliate(
+            "Affiliate", hash_key(secrets.token_hex(16))
+        )
+        self.configs: list[PostbackConfig] = []
+        for config in configs:
+            fields = {
+                "affiliate_id": self.affiliate.id,
+                "offer_id": None,
+                "method": "GET",
+                "body": None,
+                "content_type": "application/json",
+                "events": ["*"],
+                "statuses": ["approved"],
+                "active": True,
+                "secret": new_webhook_secret(),
+                **config,
+            }
+            self.configs.append(await self.store.create_postback(fields))
+        return self
+
+    async def convert(self, sub1: str | None = None) -> tuple[Click, list[Delivery]]:
+        now = datetime.now(UTC)
+        click = Click(
+            click_id=new_click_id(),
+            offer_id=self.offer.id,
+            affiliate_id=self.affiliate.id,
+            subs=(sub1, None, None, None, None),
+            ip="203.0.113.5",
+            user_agent="Mozilla/5.0",
+            referrer=None,
+            country="US",
+            created_at=now,
+        )
+        await self.store.insert_clicks([click])
+        result = await self.store.record_postback(
+            PostbackCommand(
+                click=click,
+                offer=self.offer,
+                event="sale",
+                txid=secrets.token_hex(6),
+                status="approved",
+                revenue=None,
+                currency=None,
+                received_at=now,
+                log=IncomingEntry(
+                    received_at=now,
+                    method="GET",
+                    ip="198.51.100.1",
+                    query=f"click_id={click.click_id}",
+                    body=None,
+                    http_status=200,
+                    result="created",
+                ),
+            )
+        )
+        assert result.deliveries == len(self.configs)
+        self.conversion_id = result.conversion.id
+        return click, await self.deliveries()
+
+    async def deliveries(self) -> list[Delivery]:
+        page = await self.store.list_deliveries(filters={"conversion_id": self.conversion_id})
+        return sorted(page.items, key=lambda d: d.id)
+
+    async def attempts(self) -> dict[int, list[Attempt]]:
+        return await self.store.list_attempts([d.id for d in await self.deliveries()])
+
+    async def settled(self, timeout: float = 10.0) -> list[Delivery]:
+        """Wait until no delivery of the conversion is pending any more."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = await self.deliveries()
+            if all(d.state != "pending" for d in found):
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"still pending: {found}")
+            await asyncio.sleep(0.02)
+
+
+@contextlib.asynccontextmanager
+async def dispatching(
+    store: Any, settings: Settings, metrics: Metrics | None = None
+) -> AsyncIterator[Dispatcher]:
+    stop = asyncio.Event()
+    dispatcher = Dispatcher(store, settings, metrics, worker_id="test-worker")
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        yield dispatcher
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, settings.delivery_timeout + 5)
+
+
+async def test_get_delivery_arrives_with_exact_url(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    receiver = await receivers()
+    template = "/pb?cid={click_id}&s1={sub1}&payout={payout}&st={status}&raw=a%2Fb~"
+    scene = await Scene(store).setup([{"url": receiver.url(template)}])
+    click, [delivery] = await scene.convert(sub1="a b/c~é")
+    expected = f"/pb?cid={click.click_id}&s1=a%20b%2Fc~%C3%A9&payout=1.5&st=approved&raw=a%2Fb~"
+    rendered = urlsplit(delivery.url)
+    assert f"{rendered.path}?{rendered.query}" == expected
+
+    async with dispatching(store, make_settings(database_url)):
+        [done] = await scene.settled()
+
+    assert done.state == "delivered"
+    assert done.attempts == 1
+    [seen] = receiver.requests
+    assert seen.method == "GET"
+    assert seen.path_qs == expected
+    assert seen.body == b""
+    [attempt] = (await scene.attempts())[done.id]
+    assert attempt.success and attempt.status_code == 200 and attempt.attempt_no == 1
+    assert attempt.url == delivery.url and attempt.method == "GET"
+    assert attempt.response_excerpt == "ok"
+
+
+async def test_post_retries_until_delivered_with_a_stable_webhook_id(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    answers = iter([500, 500, 200])
+
+    async def flaky(_request: web.Request) -> web.StreamResponse:
+        status = next(answers)
+        return web.Response(status=status, text="boom" if status == 500 else "thanks")
+
+    receiver = await receivers(flaky)
+    body = '{"click":"{click_id}","payout":{payout},"status":"{status}"}'
+    scene = await Scene(store).setup(
+        [{"url": receiver.url("/hook"), "method": "POST", "body": body}]
+    )
+    click, [delivery] = await scene.convert()
+    metrics = Metrics()
+
+    async with dispatching(store, make_settings(database_url), metrics):
+        [done] = await scene.settled()
+
+    assert done.state == "delivered"
+    assert done.attempts == 3
+    assert done.last_error is None
+    secret = scene.configs[0].secret
+    assert len(receiver.requests) == 3
+    for seen in receiver.requests:
+        assert seen.headers["Content-Type"] == "application/json"
+        assert seen.headers["webhook-id"] == delivery.message_id
+        payload = Webhook(secret).verify(seen.body, seen.headers)
+        assert payload == {"click": click.click_id, "payout": 1.5, "status": "approved"}
+    attempts = (await scene.attempts())[done.id]
+    assert [a.attempt_no for a in attempts] == [1, 2, 3]
+    assert [a.status_code for a in attempts] == [500, 500, 200]
+    assert [a.success for a in attempts] == [False, False, True]
+    assert attempts[0].error == "HTTP 500 Internal Server Error"
+    assert attempts[0].response_excerpt == "boom"
+    sample = metrics.registry.get_sample_value
+    assert sample("postback_delivery_attempts_total", {"outcome": "retry"}) == 2
+    assert sample("postback_delivery_attempts_total", {"outcome": "success"}) == 1
+    assert sample("postback_delivery_seconds_count") == 3
+
+
+async def test_redirect_is_a_failure_until_the_schedule_is_spent(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    async def moved(request: web.Request) -> web.StreamResponse:
+        if request.path == "/elsewhere":
+            return web.Response(text="should never be reached")
+        raise web.HTTPFound("/elsewhere")
+
+    receiver = await receivers(moved)
+    scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
+    await scene.convert()
+
+    async with dispatching(store, make_settings(database_url, retry_schedule="0.05")):
+        [done] = await scene.settled()
+
+    assert done.state == "failed"
+    assert done.attempts == 2
+    assert done.last_error == "redirect 302 not followed"
+    assert [seen.path_qs for seen in receiver.requests] == ["/pb", "/pb"]
+    attempts = (await scene.attempts())[done.id]
+    assert [(a.status_code, a.success) for a in attempts] == [(302, False), (302, False)]
+
+
+async def test_retry_after_is_honoured(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    answers = iter([503, 200])
+
+    async def busy(_request: web.Request) -> web.StreamResponse:
+        status = next(answers)
+        return web.Response(status=status, headers={"Retry-After": "1"} if status == 503 else {})
+
+    receiver = await receivers(busy)
+    scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
+    await scene.convert()
+
+    async with dispatching(store, make_settings(database_url, retry_schedule="0.05")):
+        [done] = await scene.settled()
+
+    assert done.state == "delivered"
+    first, second = receiver.requests
+    assert second.at - first.at >= 1.0
+    attempts = (await scene.attempts())[done.id]
+    assert (attempts[1].started_at - attempts[0].started_at).total_seconds() >= 1.0
+
+
+async def test_hanging_endpoint_does_not_delay_a_healthy_one(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    hanging: Receiver
+
+    async def hang(_request: web.Request) -> web.StreamResponse:
+        await hanging.release.wait()
+        return web.Response(text="late")
+
+    hanging = await receivers(hang)
+    healthy = await receivers()
+    urls = [hanging.url(f"/slow{n}") for n in range(3)] + [healthy.url("/fast")]
+    scene = await Scene(store).setup([{"url": url} for url in urls])
+    await scene.convert()
+    settings = make_settings(
+        database_url, retry_schedule="", delivery_timeout=1.5, worker_per_endpoint=2
+    )
+
+    started = time.monotonic()
+    async with dispatching(store, settings) as dispatcher:
+        while not healthy.requests:
+            assert time.monotonic() - started < 1.0, "the healthy endpoint waited"
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.1)
+        # Two attempts hang; the third delivery for that endpoint was handed back
+        # instead of waiting in this worker.
+        assert len(hanging.requests) == 2
+        assert dispatcher.in_flight == 2
+        found = await scene.settled()
+
+    by_url = {d.url: d for d in found}
+    assert by_url[healthy.url("/fast")].state == "delivered"
+    for n in range(3):
+        slow = by_url[hanging.url(f"/slow{n}")]
+        assert slow.state == "failed"
+        assert slow.last_error == "timeout after 1.5s"
+    assert sorted(seen.path_qs for seen in hanging.requests) == ["/slow0", "/slow1", "/slow2"]
+
+
+async def test_private_targets_are_refused(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    receiver = await receivers()
+    urls = [
+        receiver.url("/a"),
+        receiver.url("/b", host="localhost"),
+        receiver.url("/c", host="[::ffff:127.0.0.1]"),
+    ]
+    scene = await Scene(store).setup([{"url": url} for url in urls])
+    await scene.convert()
+    settings = make_settings(database_url, allow_private_targets=False, retry_schedule="")
+
+    async with dispatching(store, settings):
+        found = await scene.settled()
+
+    assert receiver.requests == []
+    for delivery in found:
+        assert delivery.state == "failed"
+        assert delivery.last_error is not None
+        assert delivery.last_error.startswith("target refused")
+        assert "loopback" in delivery.last_error
+        assert "POSTBACK_ALLOW_PRIVATE_TARGETS" in delivery.last_error
+
+
+async def test_unusable_url_fails_without_retries(store: Store, database_url: str) -> None:
+    scene = await Scene(store).setup([{"url": "ftp://partner.example/pb?c={click_id}"}])
+    await scene.convert()
+
+    async with dispatching(store, make_settings(database_url)):
+        [done] = await scene.settled()
+
+    assert done.state == "failed"
+    assert done.attempts == 1
+    assert done.last_error == "invalid URL: scheme must be http or https"
+
+
+async def test_wake_sends_new_deliveries_at_once(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    receiver = await receivers()
+    scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
+    settings = make_settings(database_url, worker_poll_interval=30)
+
+    async with dispatching(store, settings) as dispatcher:
+        await asyncio.sleep(0.2)  # the first poll found nothing; the next is 30 s away
+        await scene.convert()
+        woken = time.monotonic()
+        dispatcher.wake()
+        [done] = await scene.settled(timeout=2.0)
+        assert time.monotonic() - woken < 1.0
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 1.0
+    assert done.state == "delivered"
+    assert len(receiver.requests) == 1
+
+
+async def test_stop_lets_attempts_in_flight_finish(
+    store: Store, database_url: str, receivers: MakeReceiver
+) -> None:
+    async def slow(_request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.4)
+        return web.Response(text="done")
+
+    receiver = await receivers(slow)
+    scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
+    await scene.convert()
+
+    async with dispatching(store, make_settings(database_url)):
+        while not receiver.requests:
+            await asyncio.sleep(0.01)
+    # Stopped while the answer was pending: it was still awaited and recorded.
+    [done] = await scene.deliveries()
+    assert done.state == "delivered"
+
+
+class FlakyStore:
+    """The real store behind a connection that fails the first few claims."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        self._store = store
+        self.failures = failures
+
+    async def claim_deliveries(self, **kwargs: Any) -> Any:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("connection refused")
+        return await self._store.claim_deliveries(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+
+async def test_store_errors_do_not_stop_the_worker(
+    store: Store, database_url: str, receivers: MakeReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    receiver = await receivers()
+    scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
+    await scene.convert()
+    flaky = FlakyStore(store, failures=3)
+
+    with caplog.at_level("WARNING", logger="postback.dispatch.worker"):
+        async with dispatching(flaky, make_settings(database_url, worker_poll_interval=0.02)):
+            [done] = await scene.settled()
+
+    assert flaky.failures == 0
+    assert done.state == "delivered"
+    claim_failures = [r for r in caplog.records if getattr(r, "action", None) == "claim_failed"]
+    assert len(claim_failures) == 3
+
+
+def test_endpoint_key() -> None:
+    assert endpoint_key("https://Partner.example/pb?x=1") == "https://partner.example:443"
+    assert endpoint_key("http://partner.example/pb") == "http://partner.example:80"
+    assert endpoint_key("http://partner.example:8080/a") == "http://partner.example:8080"
+    assert endpoint_key("http://[::1]:9000/") == "http://::1:9000"
