@@ -50,7 +50,12 @@ async def send_postbacks(
 
 async def test_sigkill_loses_nothing(database_url: str, tmp_path: Path) -> None:
     receiver = Receiver(port=free_port())
-    server = ServerProcess(database_url, tmp_path, POSTBACK_RETRY_SCHEDULE=",".join(["1"] * 40))
+    server = ServerProcess(
+        database_url,
+        tmp_path,
+        POSTBACK_RETRY_SCHEDULE=",".join(["1"] * 50),
+        POSTBACK_DELIVERY_TIMEOUT="2",
+    )
     server.start()
     try:
         async with server.admin() as admin, server.client() as client:

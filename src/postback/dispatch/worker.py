@@ -31,7 +31,7 @@ from postback.store.base import AttemptResult, Store
 
 log = logging.getLogger(__name__)
 
-LEASE_MARGIN_SECONDS = 30.0
+LEASE_MARGIN_SECONDS = 10.0
 DRAIN_GRACE_SECONDS = 1.0
 MAX_STORE_BACKOFF_SECONDS = 30.0
 FINISH_RETRIES = 3
@@ -80,7 +80,9 @@ class Dispatcher:
         self._metrics = metrics
         self.worker_id = worker_id or default_worker_id()
         self._sender = sender
-        self._lease_seconds = 2 * settings.delivery_timeout + LEASE_MARGIN_SECONDS
+        # An attempt ends within the timeout; the margin covers recording it. A crashed
+        # worker's deliveries are taken over once this runs out.
+        self._lease_seconds = settings.delivery_timeout + LEASE_MARGIN_SECONDS
         # Handing back a claim for a busy endpoint: soon, but not in a tight loop.
         self._postpone_seconds = min(max(1.0, settings.delivery_timeout / 2), 30.0)
         self._wakeup = asyncio.Event()
