@@ -97,6 +97,11 @@ class Received:
     headers: dict[str, str]
     body: str
     answered: int
+    at: float  # time.monotonic() when it arrived
+
+    @property
+    def webhook_id(self) -> str | None:
+        return self.headers.get("webhook-id") or self.headers.get("Webhook-Id")
 
 
 class Receiver:
@@ -140,6 +145,7 @@ class Receiver:
                 headers=dict(request.headers),
                 body=body,
                 answered=status,
+                at=time.monotonic(),
             )
         )
         text = "ok" if status == 200 else "temporary failure, try again"
@@ -229,7 +235,8 @@ async def api_call(client: httpx.AsyncClient, method: str, path: str, **kwargs: 
     return response.json()
 
 
-async def create_network(api: httpx.AsyncClient, receiver: str) -> DemoNetwork:
+async def create_network(api: httpx.AsyncClient, receiver: str, created: list[int]) -> DemoNetwork:
+    """The demo's advertiser, offers, affiliates and postback configs (ids into `created`)."""
     advertiser = await api_call(
         api,
         "POST",
@@ -295,10 +302,10 @@ async def create_network(api: httpx.AsyncClient, receiver: str) -> DemoNetwork:
             "statuses": ["*"],
         },
     }
-    postbacks = {
-        label: await api_call(api, "POST", "/api/v1/postbacks", json=spec)
-        for label, spec in specs.items()
-    }
+    postbacks: dict[str, Json] = {}
+    for label, spec in specs.items():
+        postbacks[label] = await api_call(api, "POST", "/api/v1/postbacks", json=spec)
+        created.append(int(postbacks[label]["id"]))
     return DemoNetwork(
         advertiser, (offers[0], offers[1]), (affiliates[0], affiliates[1]), postbacks
     )
@@ -612,18 +619,21 @@ def _scope_problems(
     ]
 
 
-def _retry_problems(receiver: Receiver) -> list[str]:
+def refused_and_retried(receiver: Receiver) -> tuple[Received, Received] | None:
+    """The receiver's refused first CRM call and its successful retry, if both happened."""
     crm = [request for request in receiver.requests if request.path == FAIL_FIRST_PATH]
-    if not crm:
+    if not crm or crm[0].answered != 500 or not crm[0].webhook_id:
+        return None
+    for request in crm[1:]:
+        if request.answered == 200 and request.webhook_id == crm[0].webhook_id:
+            return crm[0], request
+    return None
+
+
+def _retry_problems(receiver: Receiver) -> list[str]:
+    if not any(request.path == FAIL_FIRST_PATH for request in receiver.requests):
         return []
-    first = crm[0]
-    message_id = first.headers.get("webhook-id") or first.headers.get("Webhook-Id")
-    retried = any(
-        request.answered == 200
-        and (request.headers.get("webhook-id") or request.headers.get("Webhook-Id")) == message_id
-        for request in crm[1:]
-    )
-    if first.answered != 500 or not message_id or not retried:
+    if refused_and_retried(receiver) is None:
         return ["the refused first CRM call was not retried with the same webhook-id"]
     return []
 
@@ -689,6 +699,14 @@ def _print_receiver(console: Console, receiver: Receiver) -> None:
     _say(console, f"receiver {receiver.url} got {len(receiver.requests)} requests ({by_path})")
     for line in _sample_lines(receiver):
         _say(console, "  " + line, highlight=False)
+    retry = refused_and_retried(receiver)
+    if retry is not None:
+        first, again = retry
+        _say(
+            console,
+            f"retry: {first.method} {first.path} got 500, sent again {again.at - first.at:.1f} s "
+            f"later with the same webhook-id {first.webhook_id} and got 200",
+        )
 
 
 def _print_explore(
@@ -769,67 +787,96 @@ def stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
             loop.remove_signal_handler(signum)
 
 
-async def exercise(
-    base: str, setup: DemoSettings, receiver: Receiver, clicks: int, console: Console
-) -> tuple[Outcome, DemoNetwork]:
-    auth = {"Authorization": f"Bearer {setup.admin_key}"}
-    async with (
-        httpx.AsyncClient(base_url=base, headers=auth, timeout=30) as api,
-        httpx.AsyncClient(base_url=base, timeout=30) as traffic,
-    ):
-        await wait_healthy(traffic)
-        network = await create_network(api, receiver.url)
-        with new_progress(console) as progress:
-            sent, tally = await simulate(traffic, network, clicks, progress)
-            deliveries = await wait_for_deliveries(api, network, progress)
-        outcome = await gather_outcome(api, network, sent, tally, deliveries, receiver)
-    return outcome, network
+async def retire_configs(base: str, admin_key: str, config_ids: Sequence[int]) -> None:
+    """Deactivate the demo's postback configs: their receiver goes away with the demo."""
+    auth = {"Authorization": f"Bearer {admin_key}"}
+    async with httpx.AsyncClient(base_url=base, headers=auth, timeout=10) as api:
+        for config_id in config_ids:
+            with contextlib.suppress(httpx.HTTPError):
+                await api.patch(f"/api/v1/postbacks/{config_id}", json={"active": False})
+
+
+@dataclass
+class DemoRun:
+    setup: DemoSettings
+    receiver: Receiver
+    console: Console
+    base: str = ""
+    created: list[int] = field(default_factory=list)
+
+    async def exercise(self, clicks: int) -> tuple[Outcome, DemoNetwork]:
+        auth = {"Authorization": f"Bearer {self.setup.admin_key}"}
+        async with (
+            httpx.AsyncClient(base_url=self.base, headers=auth, timeout=30) as api,
+            httpx.AsyncClient(base_url=self.base, timeout=30) as traffic,
+        ):
+            await wait_healthy(traffic)
+            network = await create_network(api, self.receiver.url, self.created)
+            with new_progress(self.console) as progress:
+                sent, tally = await simulate(traffic, network, clicks, progress)
+                deliveries = await wait_for_deliveries(api, network, progress)
+            outcome = await gather_outcome(api, network, sent, tally, deliveries, self.receiver)
+        return outcome, network
+
+    async def run(
+        self, server_task: asyncio.Task[None], stop: asyncio.Event, clicks: int, keep_running: bool
+    ) -> int:
+        """The exit code: 0 when every check passed."""
+        done = await until_stopped(stop, self.exercise(clicks))
+        if done is None:
+            self.console.print("[yellow]interrupted[/yellow]")
+            return 130
+        outcome, network = done
+        print_summary(
+            self.console,
+            outcome,
+            self.receiver,
+            network,
+            self.base,
+            self.setup.admin_key,
+            self.setup.settings.database_url,
+        )
+        if keep_running:
+            self.console.print(f"serving at {self.base}; press Ctrl-C to stop", soft_wrap=True)
+            await until_stopped(stop, asyncio.shield(server_task))
+            self.console.print("stopping")
+        return 1 if outcome.problems else 0
+
+    async def tidy(self) -> None:
+        """Leave a database that outlives the demo without configs aimed at a dead receiver."""
+        if self.created and not self.setup.fresh_database:
+            await retire_configs(self.base, self.setup.admin_key, self.created)
+            self.console.print(
+                f"deactivated the demo's postback configs {self.created} (their receiver is gone)"
+            )
 
 
 async def run_demo(settings: Settings, *, port: int, clicks: int, keep_running: bool) -> None:
     """Start the server and a receiver, create demo data, simulate traffic, summarise."""
-    console = Console()
     setup = demo_settings(settings)
     if setup.fresh_database:
         remove_demo_database(Path.cwd())
+    demo = DemoRun(setup, Receiver(fail_first=FAIL_FIRST_PATH), Console())
     stop = asyncio.Event()
-    receiver = Receiver(fail_first=FAIL_FIRST_PATH)
-    code = 0
+    code = 1
     with stop_on_signals(stop):
-        await receiver.start()
+        await demo.receiver.start()
         server: uvicorn.Server | None = None
         task: asyncio.Task[None] | None = None
         try:
             server, task = await start_server(setup.settings, port)
-            base = f"http://{HOST}:{bound_port(server)}"
-            console.print(
-                f"postback server at {base}, test receiver at {receiver.url}", soft_wrap=True
+            demo.base = f"http://{HOST}:{bound_port(server)}"
+            demo.console.print(
+                f"postback server at {demo.base}, test receiver at {demo.receiver.url}",
+                soft_wrap=True,
             )
-            done = await until_stopped(stop, exercise(base, setup, receiver, clicks, console))
-            if done is None:
-                console.print("[yellow]interrupted[/yellow]")
-                code = 130
-            else:
-                outcome, network = done
-                print_summary(
-                    console,
-                    outcome,
-                    receiver,
-                    network,
-                    base,
-                    setup.admin_key,
-                    setup.settings.database_url,
-                )
-                code = 1 if outcome.problems else 0
-                if keep_running:
-                    console.print(f"serving at {base}; press Ctrl-C to stop")
-                    await until_stopped(stop, asyncio.shield(task))
+            code = await demo.run(task, stop, clicks, keep_running)
         except (DemoFailure, httpx.HTTPError) as exc:
-            console.print(f"[bold red]demo failed:[/bold red] {escape(str(exc))}")
-            code = 1
+            demo.console.print(f"[bold red]demo failed:[/bold red] {escape(str(exc))}")
         finally:
             if server is not None and task is not None:
+                await demo.tidy()
                 await stop_server(server, task)
-            await receiver.stop()
+            await demo.receiver.stop()
     if code:
         raise typer.Exit(code)
