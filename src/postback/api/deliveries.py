@@ -14,12 +14,11 @@ from pydantic import BaseModel, Field
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
-from postback.api.paging import PageDep, filtered_page
+from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import MAX_ID, Timestamp
 from postback.domain.records import Attempt, Delivery
 from postback.errors import NotFound
-from postback.store.base import Page
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 # Every delivery one conversion owes fits in one read.
@@ -103,14 +102,6 @@ DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-async def own_postback_ids(ctx: ApiContext, caller: Caller) -> frozenset[int] | None:
-    """The configs whose deliveries the caller sees; None means all of them (admin)."""
-    if caller.affiliate is None:
-        return None
-    configs = await ctx.store.list_postbacks(caller.affiliate.id)
-    return frozenset(config.id for config in configs)
-
-
 async def with_attempts(ctx: ApiContext, found: Sequence[Delivery]) -> list[DeliveryOut]:
     attempts = await ctx.store.list_attempts([d.id for d in found])
     return [DeliveryOut.of(d, attempts.get(d.id, [])) for d in found]
@@ -119,12 +110,11 @@ async def with_attempts(ctx: ApiContext, found: Sequence[Delivery]) -> list[Deli
 async def deliveries_of_conversion(
     ctx: ApiContext, caller: Caller, conversion_id: int
 ) -> list[DeliveryOut]:
+    owner = caller.affiliate.id if caller.affiliate is not None else None
     page = await ctx.store.list_deliveries(
-        filters={"conversion_id": conversion_id}, limit=MAX_PER_CONVERSION
+        filters={"conversion_id": conversion_id, "affiliate_id": owner}, limit=MAX_PER_CONVERSION
     )
-    own = await own_postback_ids(ctx, caller)
-    found = [d for d in page.items if own is None or d.postback_id in own]
-    return await with_attempts(ctx, sorted(found, key=lambda d: d.id))
+    return await with_attempts(ctx, sorted(page.items, key=lambda d: d.id))
 
 
 async def list_deliveries(
@@ -135,20 +125,13 @@ async def list_deliveries(
     postback_id: IdFilter = None,
     state: DeliveryState | None = None,
 ) -> ApiResponse:
-    filters = {"conversion_id": conversion_id, "postback_id": postback_id, "state": state}
-
-    async def fetch(cursor: str | None, limit: int) -> Page:
-        return await ctx.store.list_deliveries(filters=filters, limit=limit, cursor=cursor)
-
-    own = await own_postback_ids(ctx, caller)
-    if own is None or (postback_id is not None and postback_id in own):
-        found = await fetch(page.cursor, page.limit)
-    elif not own or postback_id is not None:
-        found = Page([], None)
-    else:
-        found = await filtered_page(
-            fetch, lambda d: d.postback_id in own, lambda d: int(d.id), page
-        )
+    filters = {
+        "conversion_id": conversion_id,
+        "postback_id": postback_id,
+        "state": state,
+        "affiliate_id": caller.affiliate.id if caller.affiliate is not None else None,
+    }
+    found = await ctx.store.list_deliveries(filters=filters, limit=page.limit, cursor=page.cursor)
     items = await with_attempts(ctx, found.items)
     return reply(DeliveryList(items=items, next_cursor=found.next_cursor))
 
@@ -156,7 +139,7 @@ async def list_deliveries(
 async def _visible(ctx: ApiContext, caller: Caller, delivery_id: int) -> Delivery:
     delivery = await ctx.store.get_delivery(delivery_id)
     if delivery is not None and caller.affiliate is not None:
-        config = await ctx.store.get_postback(delivery.postback_id)
+        config = await ctx.store.get_postback(delivery.postback_id, include_deleted=True)
         if config is None or config.affiliate_id != caller.affiliate.id:
             delivery = None
     if delivery is None:

@@ -11,10 +11,9 @@ from pydantic import BaseModel
 
 from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
-from postback.api.paging import PageDep, TimeRangeDep, filtered_page
+from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import Text, Timestamp
-from postback.store.base import Page
 
 
 class IncomingOut(BaseModel):
@@ -63,15 +62,13 @@ async def list_incoming(
         ),
     ] = None,
 ) -> ApiResponse:
-    async def fetch(cursor: str | None, limit: int) -> Page:
-        return await ctx.store.list_incoming(result=result, limit=limit, cursor=cursor)
-
-    if period.start is None and period.end is None:
-        found = await fetch(page.cursor, page.limit)
-    else:
-        found = await filtered_page(
-            fetch, lambda row: period.contains(received_at(row)), lambda row: int(row["id"]), page
-        )
+    found = await ctx.store.list_incoming(
+        result=result,
+        since=period.start,
+        until=period.end,
+        limit=page.limit,
+        cursor=page.cursor,
+    )
     items = [IncomingOut.of(row) for row in found.items]
     return reply(IncomingList(items=items, next_cursor=found.next_cursor))
 

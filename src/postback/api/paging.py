@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Query
 
 from postback.api.schemas import MAX_ID
 from postback.errors import InvalidInput
-from postback.store.base import Page
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100
-# How many stored rows one request may look through when it filters them itself.
-SCAN_BUDGET = 5000
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A '+' in a query string arrives as a space: "...T10:00:00 02:00".
@@ -51,11 +47,6 @@ PageDep = Annotated[PageParams, Depends(page_params)]
 class TimeRange:
     start: datetime | None  # inclusive
     end: datetime | None  # exclusive
-
-    def contains(self, moment: datetime) -> bool:
-        return (self.start is None or moment >= self.start) and (
-            self.end is None or moment < self.end
-        )
 
     def filters(self) -> dict[str, datetime]:
         found: dict[str, datetime] = {}
@@ -109,37 +100,3 @@ def time_range(
 
 
 TimeRangeDep = Annotated[TimeRange, Depends(time_range)]
-
-Fetch = Callable[[str | None, int], Awaitable[Page]]
-
-
-async def filtered_page(
-    fetch: Fetch,
-    keep: Callable[[Any], bool],
-    item_id: Callable[[Any], int],
-    page: PageParams,
-    budget: int = SCAN_BUDGET,
-) -> Page:
-    """A page of the items `keep` accepts, read from the store's newest-first pages.
-
-    Used where the store cannot filter by itself. A page may come back short (even empty)
-    with a next_cursor when the scan budget ran out first; follow the cursor to go on.
-    """
-    items: list[Any] = []
-    cursor = page.cursor
-    scanned = 0
-    while True:
-        found = await fetch(cursor, MAX_LIMIT)
-        for index, item in enumerate(found.items):
-            scanned += 1
-            if not keep(item):
-                continue
-            items.append(item)
-            if len(items) == page.limit:
-                more = index + 1 < len(found.items) or found.next_cursor is not None
-                return Page(items, str(item_id(item)) if more else None)
-        if found.next_cursor is None:
-            return Page(items, None)
-        cursor = found.next_cursor
-        if scanned >= budget:
-            return Page(items, cursor)

@@ -1,8 +1,8 @@
 """Macro templates: `{name}` placeholders expanded once, encoded for where they stand.
 
-A placeholder is `{` + an identifier (letters, digits, `_ . -`) + `}`; any other brace is literal, so
-JSON bodies need no escaping. Expansion is a single pass: a value that itself looks like
-`{click_id}` is inserted as text and never expanded again.
+A placeholder is `{` + an identifier (letters, digits, `_ . -`) + `}`; any other
+brace is literal, so JSON bodies need no escaping. Expansion is a single pass: a value
+that itself looks like `{click_id}` is inserted as text and never expanded again.
 """
 
 from __future__ import annotations

@@ -157,7 +157,9 @@ class Store(abc.ABC):
     async def create_postback(self, fields: Mapping[str, Any]) -> PostbackConfig: ...
 
     @abc.abstractmethod
-    async def get_postback(self, postback_id: int) -> PostbackConfig | None: ...
+    async def get_postback(
+        self, postback_id: int, *, include_deleted: bool = False
+    ) -> PostbackConfig | None: ...
 
     @abc.abstractmethod
     async def list_postbacks(self, affiliate_id: int | None = None) -> list[PostbackConfig]: ...
@@ -191,8 +193,15 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_incoming(
-        self, *, result: str | None = None, limit: int = 100, cursor: str | None = None
-    ) -> Page: ...
+        self,
+        *,
+        result: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> Page:
+        """Newest first; `since` inclusive, `until` exclusive."""
 
     @abc.abstractmethod
     async def get_conversion(self, conversion_id: int) -> Conversion | None: ...

@@ -241,11 +241,13 @@ class SqlStore(Store):
     async def create_postback(self, fields: Mapping[str, Any]) -> PostbackConfig:
         return rows.postback_config(await self._create(postback_configs, fields))
 
-    async def get_postback(self, postback_id: int) -> PostbackConfig | None:
+    async def get_postback(
+        self, postback_id: int, *, include_deleted: bool = False
+    ) -> PostbackConfig | None:
+        stmt = select(postback_configs).where(postback_configs.c.id == postback_id)
+        if not include_deleted:
+            stmt = stmt.where(postback_configs.c.deleted_at.is_(None))
         async with self._read() as conn:
-            stmt = select(postback_configs).where(
-                postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None)
-            )
             row = (await conn.execute(stmt)).first()
         return rows.postback_config(row) if row else None
 
@@ -445,11 +447,21 @@ class SqlStore(Store):
                 await conn.execute(insert(incoming_log), [_incoming_values(e) for e in entries])
 
     async def list_incoming(
-        self, *, result: str | None = None, limit: int = 100, cursor: str | None = None
+        self,
+        *,
+        result: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
     ) -> Page:
         stmt = select(incoming_log)
         if result is not None:
             stmt = stmt.where(incoming_log.c.result == result)
+        if since is not None:
+            stmt = stmt.where(incoming_log.c.received_at >= rows.to_us(since))
+        if until is not None:
+            stmt = stmt.where(incoming_log.c.received_at < rows.to_us(until))
         return await self._page(stmt, incoming_log, limit, cursor, lambda row: row._asdict())
 
     # ---- conversions --------------------------------------------------------------------
@@ -495,7 +507,14 @@ class SqlStore(Store):
     ) -> Page:
         stmt = select(deliveries)
         for name, value in (filters or {}).items():
-            if value is not None:
+            if value is None:
+                continue
+            if name == "affiliate_id":
+                owned = select(postback_configs.c.id).where(
+                    postback_configs.c.affiliate_id == value
+                )
+                stmt = stmt.where(deliveries.c.postback_id.in_(owned))
+            else:
                 stmt = stmt.where(deliveries.c[name] == value)
         return await self._page(stmt, deliveries, limit, cursor, rows.delivery)
 
