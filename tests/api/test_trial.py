@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from postback.api import create_api
-from postback.domain.ids import hash_key
+from postback.domain.ids import hash_key, new_webhook_secret
 from postback.settings import Settings
 from postback.store.base import Store
 from tests.api.conftest import ADMIN_KEY, Api, convert, error_of
@@ -118,8 +118,27 @@ async def test_real_conversion_and_isolation(open_api: Api, receiver: Receiver) 
 
 
 async def test_private_target_refused_by_default(api: Api, receiver: Receiver) -> None:
-    config = await api.created("/api/v1/postbacks", {"url": receiver.url + "/x"})
-    answer = await api.admin("POST", f"/api/v1/postbacks/{config['id']}/test")
+    for url in (receiver.url + "/x", "http://2130706433/x", "http://[::1]/x", "http://10.1.2.3/"):
+        refused = await api.admin("POST", "/api/v1/postbacks", json={"url": url})
+        assert refused.status_code == 400, url
+        assert refused.json()["error"]["param"] == "url"
+        assert "POSTBACK_ALLOW_PRIVATE_TARGETS" in refused.json()["error"]["message"]
+    # A config saved before the policy changed is still refused when it is sent.
+    config = await api.store.create_postback(
+        {
+            "affiliate_id": None,
+            "offer_id": None,
+            "url": receiver.url + "/x",
+            "method": "GET",
+            "body": None,
+            "content_type": "application/json",
+            "events": ["*"],
+            "statuses": ["approved"],
+            "active": True,
+            "secret": new_webhook_secret(),
+        }
+    )
+    answer = await api.admin("POST", f"/api/v1/postbacks/{config.id}/test")
     assert answer.status_code == 200
     assert answer.json()["success"] is False
     assert answer.json()["kind"] == "blocked"

@@ -36,8 +36,15 @@ from postback.api.schemas import (
     known_list,
     macro_problem,
 )
+from postback.dispatch.ssrf import check_url as check_target
 from postback.domain.ids import new_webhook_secret
-from postback.domain.macros import NETWORK_MACROS, NETWORK_ONLY_MACROS, POSTBACK_MACROS
+from postback.domain.macros import (
+    NETWORK_MACROS,
+    NETWORK_ONLY_MACROS,
+    POSTBACK_MACROS,
+    Encoding,
+    expand,
+)
 from postback.domain.records import PostbackConfig
 from postback.errors import InvalidInput, NotFound
 
@@ -155,8 +162,15 @@ class PostbackList(BaseModel):
 PostbackId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def check_templates(url: str, body: str | None, network: bool) -> None:
-    """Every {macro} must be one this kind of config can expand."""
+def check_templates(url: str, body: str | None, network: bool, allow_private: bool) -> None:
+    """Every {macro} must be one this kind of config can expand, and the target allowed.
+
+    The address policy is enforced again at connect time; this early check only makes a
+    literal private address (in any spelling) a clear 400 when the config is saved.
+    """
+    refused = check_target(expand(url, {}, Encoding.URL), allow_private)
+    if refused is not None:
+        raise InvalidInput("url", refused)
     known = NETWORK_MACROS if network else POSTBACK_MACROS
     for param, template in (("url", url), ("body", body)):
         if template is None:
@@ -192,7 +206,12 @@ async def create_postback(body: PostbackCreate, ctx: ContextDep, caller: CallerD
     else:
         await _check_refs(ctx, fields["affiliate_id"], None)
     await _check_refs(ctx, None, fields["offer_id"])
-    check_templates(fields["url"], fields["body"], network=fields["affiliate_id"] is None)
+    check_templates(
+        fields["url"],
+        fields["body"],
+        network=fields["affiliate_id"] is None,
+        allow_private=ctx.settings.allow_private_targets,
+    )
     fields["secret"] = new_webhook_secret()
     config = await ctx.store.create_postback(fields)
     return reply(PostbackOut.of(config), 201)
@@ -227,7 +246,12 @@ async def update_postback(
     if template is not None and method != "POST":
         raise InvalidInput("body", f"{BODY_NEEDS_POST}; send body: null to drop it")
     await _check_refs(ctx, None, changes.get("offer_id"))
-    check_templates(changes.get("url", config.url), template, network=config.network_level)
+    check_templates(
+        changes.get("url", config.url),
+        template,
+        network=config.network_level,
+        allow_private=ctx.settings.allow_private_targets,
+    )
     updated = await ctx.store.update_postback(postback_id, changes)
     if updated is None:
         raise NotFound(f"no postback {postback_id}")
