@@ -7,10 +7,10 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from postback.batching import GroupCommitter
 from postback.dispatch.worker import Dispatcher
 from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Click
-from postback.edge.batch import GroupCommitter
 from postback.metrics import Metrics
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, Store

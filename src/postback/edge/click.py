@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from postback.batching import GroupCommitter
 from postback.domain.ids import new_click_id
 from postback.domain.macros import SUB_MACROS, Encoding, expand
 from postback.domain.records import Click
-from postback.edge.batch import GroupCommitter
 from postback.edge.http import Params, Receive, Scope, Send, header, parse_params, redirect
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics

@@ -11,10 +11,10 @@ from typing import Any
 
 import orjson
 
+from postback.batching import GroupCommitter
 from postback.domain.ids import same_secret
 from postback.domain.incoming import read_fields, resolve_status
 from postback.domain.records import Advertiser
-from postback.edge.batch import GroupCommitter
 from postback.edge.errors import status_and_body
 from postback.edge.http import (
     Params,

@@ -33,7 +33,7 @@ from postback.domain.records import (
     StatusChange,
 )
 from postback.domain.routing import select_configs
-from postback.errors import DuplicateKey, StoreError, StoreUnavailable
+from postback.errors import DuplicateKey, PostbackError, StoreError, StoreUnavailable
 from postback.store import rows
 from postback.store.base import (
     AttemptResult,
@@ -43,6 +43,7 @@ from postback.store.base import (
     PostbackResult,
     Store,
 )
+from postback.store.cache import TtlCache
 from postback.store.migrate import head_revision, upgrade
 from postback.store.schema import (
     advertisers,
@@ -96,6 +97,9 @@ class SqlStore(Store):
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._offers: TtlCache[int, Offer] = TtlCache()
+        self._affiliates: TtlCache[int, Affiliate] = TtlCache()
+        self._advertisers: TtlCache[int, Advertiser] = TtlCache()
 
     # ---- transactions -------------------------------------------------------------
 
@@ -184,11 +188,17 @@ class SqlStore(Store):
     # ---- advertisers, offers, affiliates ------------------------------------------
 
     async def create_advertiser(self, fields: Mapping[str, Any]) -> Advertiser:
-        return rows.advertiser(await self._create(advertisers, fields))
+        created = rows.advertiser(await self._create(advertisers, fields))
+        self._advertisers.drop(created.id)
+        return created
 
     async def get_advertiser(self, advertiser_id: int) -> Advertiser | None:
-        row = await self._get(advertisers, advertiser_id)
-        return rows.advertiser(row) if row else None
+        hit, found = self._advertisers.get(advertiser_id)
+        if not hit:
+            row = await self._get(advertisers, advertiser_id)
+            found = rows.advertiser(row) if row else None
+            self._advertisers.put(advertiser_id, found)
+        return found
 
     async def list_advertisers(self) -> list[Advertiser]:
         return [rows.advertiser(row) for row in await self._all(advertisers)]
@@ -197,29 +207,43 @@ class SqlStore(Store):
         self, advertiser_id: int, changes: Mapping[str, Any]
     ) -> Advertiser | None:
         row = await self._update(advertisers, advertiser_id, changes)
+        self._advertisers.drop(advertiser_id)
         return rows.advertiser(row) if row else None
 
     async def create_offer(self, fields: Mapping[str, Any]) -> Offer:
-        return rows.offer(await self._create(offers, fields))
+        created = rows.offer(await self._create(offers, fields))
+        self._offers.drop(created.id)
+        return created
 
     async def get_offer(self, offer_id: int) -> Offer | None:
-        row = await self._get(offers, offer_id)
-        return rows.offer(row) if row else None
+        hit, found = self._offers.get(offer_id)
+        if not hit:
+            row = await self._get(offers, offer_id)
+            found = rows.offer(row) if row else None
+            self._offers.put(offer_id, found)
+        return found
 
     async def list_offers(self) -> list[Offer]:
         return [rows.offer(row) for row in await self._all(offers)]
 
     async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None:
         row = await self._update(offers, offer_id, changes)
+        self._offers.drop(offer_id)
         return rows.offer(row) if row else None
 
     async def create_affiliate(self, name: str, api_key_hash: str) -> Affiliate:
         fields = {"name": name, "api_key_hash": api_key_hash, "status": "active"}
-        return rows.affiliate(await self._create(affiliates, fields))
+        created = rows.affiliate(await self._create(affiliates, fields))
+        self._affiliates.drop(created.id)
+        return created
 
     async def get_affiliate(self, affiliate_id: int) -> Affiliate | None:
-        row = await self._get(affiliates, affiliate_id)
-        return rows.affiliate(row) if row else None
+        hit, found = self._affiliates.get(affiliate_id)
+        if not hit:
+            row = await self._get(affiliates, affiliate_id)
+            found = rows.affiliate(row) if row else None
+            self._affiliates.put(affiliate_id, found)
+        return found
 
     async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None:
         async with self._read() as conn:
@@ -234,6 +258,7 @@ class SqlStore(Store):
         self, affiliate_id: int, changes: Mapping[str, Any]
     ) -> Affiliate | None:
         row = await self._update(affiliates, affiliate_id, changes)
+        self._affiliates.drop(affiliate_id)
         return rows.affiliate(row) if row else None
 
     # ---- postback configs ----------------------------------------------------------
@@ -307,12 +332,33 @@ class SqlStore(Store):
         # running again finds it and answers duplicate or updated.
         for attempt in range(3):
             try:
-                async with self._write() as conn:
-                    return await self._apply_postback(conn, command)
+                return await self._record_postback(command)
             except DuplicateKey:
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
+        async with self._write() as conn:
+            return await self._apply_postback(conn, command)
+
+    async def _record_postback_batch(
+        self, commands: list[PostbackCommand]
+    ) -> list[PostbackResult | BaseException]:
+        """Apply many postbacks in one transaction, each in its own savepoint, so one
+        refused postback leaves the others intact (group commit for backends where a
+        commit is the expensive part)."""
+        outcomes: list[PostbackResult | BaseException] = []
+        async with self._write() as conn:
+            for command in commands:
+                try:
+                    async with conn.begin_nested():
+                        outcomes.append(await self._apply_postback(conn, command))
+                except IntegrityError as exc:
+                    outcomes.append(DuplicateKey(str(exc.orig)))
+                except PostbackError as exc:
+                    outcomes.append(exc)
+        return outcomes
 
     async def _apply_postback(
         self, conn: AsyncConnection, command: PostbackCommand

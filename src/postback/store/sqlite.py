@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from postback.batching import Batcher
+from postback.store.base import PostbackCommand, PostbackResult
 from postback.store.sql import SqlStore
 
 
@@ -23,6 +25,17 @@ class SqliteStore(SqlStore):
         # SQLite has a single writer: queue writers here instead of spinning on SQLITE_BUSY.
         self._write_lock = asyncio.Lock()
         self._writer = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        # Each commit is an fsync: concurrent postbacks share one transaction.
+        self._postbacks: Batcher[PostbackCommand, PostbackResult] = Batcher(
+            self._record_postback_batch, max_batch=500
+        )
+
+    async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
+        return await self._postbacks.submit(command)
+
+    async def close(self) -> None:
+        await self._postbacks.stop()
+        await super().close()
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
