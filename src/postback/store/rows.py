@@ -19,6 +19,7 @@ from postback.domain.records import (
     PostbackConfig,
     StatusChange,
 )
+from postback.store.base import IncomingEntry
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -185,3 +186,19 @@ def attempt(row: Any) -> Attempt:
         error=row.error,
         success=bool(row.success),
     )
+
+
+def incoming_values(entry: IncomingEntry) -> dict[str, Any]:
+    return {
+        "received_at": to_us(entry.received_at),
+        "method": entry.method,
+        "ip": entry.ip,
+        "query": entry.query,
+        "body": entry.body,
+        "http_status": entry.http_status,
+        "result": entry.result,
+        "message": entry.message,
+        "click_id": entry.click_id,
+        "conversion_id": entry.conversion_id,
+        "advertiser_id": entry.advertiser_id,
+    }

@@ -6,7 +6,6 @@ import contextlib
 import logging
 import secrets
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,9 +15,6 @@ from sqlalchemy import Table, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from postback.domain import payload
-from postback.domain.conversion import Outcome, decide, identity_key
-from postback.domain.ids import new_message_id
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -32,8 +28,7 @@ from postback.domain.records import (
     PostbackConfig,
     StatusChange,
 )
-from postback.domain.routing import select_configs
-from postback.errors import DuplicateKey, PostbackError, StoreError, StoreUnavailable
+from postback.errors import DuplicateKey, StoreError, StoreUnavailable
 from postback.store import rows
 from postback.store.base import (
     AttemptResult,
@@ -45,6 +40,7 @@ from postback.store.base import (
 )
 from postback.store.cache import TtlCache
 from postback.store.migrate import head_revision, upgrade
+from postback.store.postbacks import apply_postback
 from postback.store.schema import (
     advertisers,
     affiliates,
@@ -340,157 +336,12 @@ class SqlStore(Store):
 
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
         async with self._write() as conn:
-            return await self._apply_postback(conn, command)
-
-    async def _record_postback_batch(
-        self, commands: list[PostbackCommand]
-    ) -> list[PostbackResult | BaseException]:
-        """Apply many postbacks in one transaction, each in its own savepoint, so one
-        refused postback leaves the others intact (group commit for backends where a
-        commit is the expensive part)."""
-        outcomes: list[PostbackResult | BaseException] = []
-        async with self._write() as conn:
-            for command in commands:
-                try:
-                    async with conn.begin_nested():
-                        outcomes.append(await self._apply_postback(conn, command))
-                except IntegrityError as exc:
-                    outcomes.append(DuplicateKey(str(exc.orig)))
-                except PostbackError as exc:
-                    outcomes.append(exc)
-        return outcomes
-
-    async def _apply_postback(
-        self, conn: AsyncConnection, command: PostbackCommand
-    ) -> PostbackResult:
-        click, offer = command.click, command.offer
-        key = identity_key(offer.id, click.click_id, command.event, command.txid)
-        query = select(conversions).where(conversions.c.identity_key == key)
-        if self.row_locks:
-            query = query.with_for_update()
-        existing = (await conn.execute(query)).first()
-        outcome = decide(existing.status if existing else None, command.status)
-        now = rows.to_us(command.received_at)
-
-        log_values = _incoming_values(
-            replace(command.log, result=outcome.value, advertiser_id=offer.advertiser_id)
-        )
-        log_id = (
-            await conn.execute(insert(incoming_log).values(log_values).returning(incoming_log.c.id))
-        ).scalar_one()
-
-        if outcome is Outcome.DUPLICATE:
-            conversion = rows.conversion(existing)
-            await self._link_log(conn, log_id, conversion.id)
-            return PostbackResult(outcome, conversion, 0)
-
-        if outcome is Outcome.CREATED:
-            revenue = command.revenue if command.revenue is not None else offer.revenue
-            values = {
-                "identity_key": key,
-                "click_id": click.click_id,
-                "offer_id": offer.id,
-                "affiliate_id": click.affiliate_id,
-                "advertiser_id": offer.advertiser_id,
-                "event": command.event,
-                "txid": command.txid,
-                "status": command.status,
-                "revenue": to_units(revenue),
-                "payout": to_units(offer.payout),
-                "currency": command.currency or offer.currency,
-                "created_at": now,
-                "updated_at": now,
-            }
-            stmt: Any = insert(conversions).values(values).returning(conversions)
-        else:
-            assert existing is not None
-            changes: dict[str, Any] = {"status": command.status, "updated_at": now}
-            if command.revenue is not None:
-                changes["revenue"] = to_units(command.revenue)
-            stmt = (
-                update(conversions)
-                .where(conversions.c.id == existing.id)
-                .values(changes)
-                .returning(conversions)
-            )
-        conversion = rows.conversion((await conn.execute(stmt)).one())
-        await self._link_log(conn, log_id, conversion.id)
-        await conn.execute(
-            insert(conversion_history).values(
-                conversion_id=conversion.id,
-                from_status=existing.status if existing else None,
-                to_status=conversion.status,
-                revenue=to_units(conversion.revenue),
-                incoming_id=log_id,
-                created_at=now,
-            )
-        )
-        owed = await self._enqueue_deliveries(conn, conversion, click, offer, command.received_at)
-        return PostbackResult(outcome, conversion, owed)
-
-    async def _link_log(self, conn: AsyncConnection, log_id: int, conversion_id: int) -> None:
-        await conn.execute(
-            update(incoming_log)
-            .where(incoming_log.c.id == log_id)
-            .values(conversion_id=conversion_id)
-        )
-
-    async def _enqueue_deliveries(
-        self,
-        conn: AsyncConnection,
-        conversion: Conversion,
-        click: Click,
-        offer: Offer,
-        now: datetime,
-    ) -> int:
-        """The transactional outbox: render every owed postback now, send it later."""
-        stmt = select(postback_configs).where(
-            postback_configs.c.deleted_at.is_(None),
-            postback_configs.c.active.is_(True),
-            or_(
-                postback_configs.c.affiliate_id == conversion.affiliate_id,
-                postback_configs.c.affiliate_id.is_(None),
-            ),
-        )
-        configs = [rows.postback_config(row) for row in await conn.execute(stmt)]
-        chosen = select_configs(
-            configs, conversion.affiliate_id, offer.id, conversion.event, conversion.status
-        )
-        if not chosen:
-            return 0
-        now_us = rows.to_us(now)
-        values = []
-        for config in chosen:
-            fields = payload.event_fields(conversion, click, offer, now, config.network_level)
-            request = payload.render(config, fields)
-            values.append(
-                {
-                    "message_id": new_message_id(),
-                    "conversion_id": conversion.id,
-                    "postback_id": config.id,
-                    "event": conversion.event,
-                    "status": conversion.status,
-                    "method": request.method,
-                    "url": request.url,
-                    "body": request.body,
-                    "content_type": request.content_type,
-                    "state": "pending",
-                    "attempts": 0,
-                    "next_attempt_at": now_us,
-                    "claim_token": None,
-                    "claimed_until": None,
-                    "last_error": None,
-                    "created_at": now_us,
-                    "updated_at": now_us,
-                }
-            )
-        await conn.execute(insert(deliveries), values)
-        return len(values)
+            return await conn.run_sync(apply_postback, command, self.row_locks)
 
     async def log_incoming(self, entries: Sequence[IncomingEntry]) -> None:
         if entries:
             async with self._write() as conn:
-                await conn.execute(insert(incoming_log), [_incoming_values(e) for e in entries])
+                await conn.execute(insert(incoming_log), [rows.incoming_values(e) for e in entries])
 
     async def list_incoming(
         self,
@@ -700,19 +551,3 @@ class SqlStore(Store):
         found = found[:limit]
         next_cursor = str(found[-1].id) if more else None
         return Page([build(row) for row in found], next_cursor)
-
-
-def _incoming_values(entry: IncomingEntry) -> dict[str, Any]:
-    return {
-        "received_at": rows.to_us(entry.received_at),
-        "method": entry.method,
-        "ip": entry.ip,
-        "query": entry.query,
-        "body": entry.body,
-        "http_status": entry.http_status,
-        "result": entry.result,
-        "message": entry.message,
-        "click_id": entry.click_id,
-        "conversion_id": entry.conversion_id,
-        "advertiser_id": entry.advertiser_id,
-    }

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from postback.batching import Batcher
 from postback.store.base import PostbackCommand, PostbackResult
+from postback.store.postbacks import apply_batch
 from postback.store.sql import SqlStore
 
 
@@ -25,17 +27,15 @@ class SqliteStore(SqlStore):
         # SQLite has a single writer: queue writers here instead of spinning on SQLITE_BUSY.
         self._write_lock = asyncio.Lock()
         self._writer = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
+        # Postbacks run many statements each; a plain connection in one writer thread runs
+        # a whole batch of them per hand-off, where the async driver hops per statement.
+        self._sync_writer = create_engine(url, connect_args={"check_same_thread": False})
+        _configure(self._sync_writer)
+        self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         # Each commit is an fsync: concurrent postbacks share one transaction.
         self._postbacks: Batcher[PostbackCommand, PostbackResult] = Batcher(
             self._record_postback_batch, max_batch=500
         )
-
-    async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
-        return await self._postbacks.submit(command)
-
-    async def close(self) -> None:
-        await self._postbacks.stop()
-        await super().close()
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -43,6 +43,27 @@ class SqliteStore(SqlStore):
             with self._translate():
                 async with self._writer.begin() as conn:
                     yield conn
+
+    async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
+        return await self._postbacks.submit(command)
+
+    async def _record_postback_batch(
+        self, commands: list[PostbackCommand]
+    ) -> list[PostbackResult | BaseException]:
+        loop = asyncio.get_running_loop()
+        async with self._write_lock:
+            with self._translate():
+                return await loop.run_in_executor(self._writer_thread, self._apply_batch, commands)
+
+    def _apply_batch(self, commands: list[PostbackCommand]) -> list[PostbackResult | BaseException]:
+        with self._sync_writer.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as conn:
+            return apply_batch(conn, commands, row_locks=False)
+
+    async def close(self) -> None:
+        await self._postbacks.stop()
+        self._writer_thread.shutdown(wait=True)
+        self._sync_writer.dispose()
+        await super().close()
 
 
 def _configure(sync_engine: Any) -> None:

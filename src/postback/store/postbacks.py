@@ -1,0 +1,167 @@
+"""Applying incoming postbacks: conversion, history, owed deliveries and log, in one
+transaction.
+
+Written against a synchronous SQLAlchemy connection so that the same code runs on a
+PostgreSQL connection (through `AsyncConnection.run_sync`) and, for SQLite, on a plain
+connection inside the writer thread, where a whole batch costs one thread hand-off
+instead of several per statement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from postback.domain import payload
+from postback.domain.conversion import Outcome, decide, identity_key
+from postback.domain.ids import new_message_id
+from postback.domain.money import to_units
+from postback.domain.records import Click, Conversion, Offer
+from postback.domain.routing import select_configs
+from postback.errors import DuplicateKey, PostbackError
+from postback.store import rows
+from postback.store.base import PostbackCommand, PostbackResult
+from postback.store.schema import (
+    conversion_history,
+    conversions,
+    deliveries,
+    incoming_log,
+    postback_configs,
+)
+
+
+def apply_batch(
+    conn: Connection, commands: Sequence[PostbackCommand], row_locks: bool
+) -> list[PostbackResult | BaseException]:
+    """Many postbacks in the caller's transaction, each in its own savepoint, so one
+    refused postback leaves the others intact."""
+    outcomes: list[PostbackResult | BaseException] = []
+    for command in commands:
+        try:
+            with conn.begin_nested():
+                outcomes.append(apply_postback(conn, command, row_locks))
+        except IntegrityError as exc:
+            outcomes.append(DuplicateKey(str(exc.orig)))
+        except PostbackError as exc:
+            outcomes.append(exc)
+    return outcomes
+
+
+def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) -> PostbackResult:
+    """Raises InvalidTransition before writing anything when the state machine refuses."""
+    click, offer = command.click, command.offer
+    key = identity_key(offer.id, click.click_id, command.event, command.txid)
+    query = select(conversions).where(conversions.c.identity_key == key)
+    if row_locks:
+        query = query.with_for_update()
+    existing = conn.execute(query).first()
+    outcome = decide(existing.status if existing else None, command.status)
+    now = rows.to_us(command.received_at)
+    log = replace(command.log, result=outcome.value, advertiser_id=offer.advertiser_id)
+
+    if outcome is Outcome.DUPLICATE:
+        conversion = rows.conversion(existing)
+        _log(conn, replace(log, conversion_id=conversion.id))
+        return PostbackResult(outcome, conversion, 0)
+
+    if outcome is Outcome.CREATED:
+        revenue = command.revenue if command.revenue is not None else offer.revenue
+        values = {
+            "identity_key": key,
+            "click_id": click.click_id,
+            "offer_id": offer.id,
+            "affiliate_id": click.affiliate_id,
+            "advertiser_id": offer.advertiser_id,
+            "event": command.event,
+            "txid": command.txid,
+            "status": command.status,
+            "revenue": to_units(revenue),
+            "payout": to_units(offer.payout),
+            "currency": command.currency or offer.currency,
+            "created_at": now,
+            "updated_at": now,
+        }
+        stmt: Any = insert(conversions).values(values).returning(conversions)
+    else:
+        assert existing is not None
+        changes: dict[str, Any] = {"status": command.status, "updated_at": now}
+        if command.revenue is not None:
+            changes["revenue"] = to_units(command.revenue)
+        stmt = (
+            update(conversions)
+            .where(conversions.c.id == existing.id)
+            .values(changes)
+            .returning(conversions)
+        )
+    conversion = rows.conversion(conn.execute(stmt).one())
+    log_id = _log(conn, replace(log, conversion_id=conversion.id))
+    conn.execute(
+        insert(conversion_history).values(
+            conversion_id=conversion.id,
+            from_status=existing.status if existing else None,
+            to_status=conversion.status,
+            revenue=to_units(conversion.revenue),
+            incoming_id=log_id,
+            created_at=now,
+        )
+    )
+    owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at)
+    return PostbackResult(outcome, conversion, owed)
+
+
+def _log(conn: Connection, entry: Any) -> int:
+    stmt = insert(incoming_log).values(rows.incoming_values(entry)).returning(incoming_log.c.id)
+    return int(conn.execute(stmt).scalar_one())
+
+
+def enqueue_deliveries(
+    conn: Connection, conversion: Conversion, click: Click, offer: Offer, now: datetime
+) -> int:
+    """The transactional outbox: render every owed postback now, send it later."""
+    stmt = select(postback_configs).where(
+        postback_configs.c.deleted_at.is_(None),
+        postback_configs.c.active.is_(True),
+        or_(
+            postback_configs.c.affiliate_id == conversion.affiliate_id,
+            postback_configs.c.affiliate_id.is_(None),
+        ),
+    )
+    configs = [rows.postback_config(row) for row in conn.execute(stmt)]
+    chosen = select_configs(
+        configs, conversion.affiliate_id, offer.id, conversion.event, conversion.status
+    )
+    if not chosen:
+        return 0
+    now_us = rows.to_us(now)
+    values = []
+    for config in chosen:
+        fields = payload.event_fields(conversion, click, offer, now, config.network_level)
+        request = payload.render(config, fields)
+        values.append(
+            {
+                "message_id": new_message_id(),
+                "conversion_id": conversion.id,
+                "postback_id": config.id,
+                "event": conversion.event,
+                "status": conversion.status,
+                "method": request.method,
+                "url": request.url,
+                "body": request.body,
+                "content_type": request.content_type,
+                "state": "pending",
+                "attempts": 0,
+                "next_attempt_at": now_us,
+                "claim_token": None,
+                "claimed_until": None,
+                "last_error": None,
+                "created_at": now_us,
+                "updated_at": now_us,
+            }
+        )
+    conn.execute(insert(deliveries), values)
+    return len(values)
