@@ -196,17 +196,16 @@ class Dispatcher:
 
     async def _hand_back(self, claims: list[ClaimedDelivery]) -> None:
         until = _now() + timedelta(seconds=self._postpone_seconds)
-        for claim in claims:
-            try:
-                await self._store.postpone_claim(claim, until)
-            except StoreError as exc:
-                # The lease runs out on its own; the delivery is only late.
-                log.warning(
-                    "handing back delivery %s failed: %s",
-                    claim.delivery.id,
-                    exc,
-                    extra={"action": "postpone_failed", "delivery_id": claim.delivery.id},
-                )
+        try:
+            await self._store.postpone_claims(claims, until)
+        except StoreError as exc:
+            # The leases run out on their own; the deliveries are only late.
+            log.warning(
+                "handing back %d deliveries failed: %s",
+                len(claims),
+                exc,
+                extra={"action": "postpone_failed", "count": len(claims)},
+            )
         log.debug(
             "endpoint busy; %d deliveries postponed",
             len(claims),

@@ -245,8 +245,11 @@ class Store(abc.ABC):
         """Record an attempt and the delivery's new state; False when the lease was lost."""
 
     @abc.abstractmethod
+    async def postpone_claims(self, claims: Sequence[ClaimedDelivery], until: datetime) -> None:
+        """Give claimed deliveries back unsent, due again at `until` (no attempt counted)."""
+
     async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
-        """Give a claimed delivery back unsent, due again at `until` (no attempt counted)."""
+        await self.postpone_claims([claim], until)
 
     @abc.abstractmethod
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:

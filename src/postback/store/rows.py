@@ -202,3 +202,7 @@ def incoming_values(entry: IncomingEntry) -> dict[str, Any]:
         "conversion_id": entry.conversion_id,
         "advertiser_id": entry.advertiser_id,
     }
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)

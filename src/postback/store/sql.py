@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, insert, or_, select, update
+from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -30,6 +30,7 @@ from postback.domain.records import (
 )
 from postback.errors import DuplicateKey, StoreError, StoreUnavailable
 from postback.store import rows
+from postback.store.attempts import record_attempt
 from postback.store.base import (
     AttemptResult,
     IncomingEntry,
@@ -475,56 +476,21 @@ class SqlStore(Store):
         ]
 
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
-        now_us = _now_us()
-        if result.success:
-            state, next_at = "delivered", None
-        elif result.next_attempt_at is None:
-            state, next_at = "failed", None
-        else:
-            state, next_at = "pending", rows.to_us(result.next_attempt_at)
         async with self._write() as conn:
-            await conn.execute(
-                insert(delivery_attempts).values(
-                    delivery_id=claim.delivery.id,
-                    attempt_no=result.attempt_no,
-                    started_at=rows.to_us(result.started_at),
-                    duration_ms=result.duration_ms,
-                    url=result.url,
-                    method=result.method,
-                    status_code=result.status_code,
-                    response_excerpt=result.response_excerpt,
-                    error=result.error,
-                    success=result.success,
-                )
-            )
-            stmt = (
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claim.delivery.id,
-                    deliveries.c.claim_token == claim.claim_token,
-                )
-                .values(
-                    state=state,
-                    attempts=result.attempt_no,
-                    next_attempt_at=next_at,
-                    claim_token=None,
-                    claimed_until=None,
-                    last_error=None if result.success else result.error,
-                    updated_at=now_us,
-                )
-            )
-            return (await conn.execute(stmt)).rowcount > 0
+            return await conn.run_sync(record_attempt, claim, result)
 
-    async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
+    async def postpone_claims(self, claims: Sequence[ClaimedDelivery], until: datetime) -> None:
+        if not claims:
+            return
+        stmt = (
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .where(deliveries.c.claim_token == bindparam("b_token"))
+            .values(next_attempt_at=rows.to_us(until), claim_token=None, claimed_until=None)
+        )
+        params = [{"b_id": c.delivery.id, "b_token": c.claim_token} for c in claims]
         async with self._write() as conn:
-            await conn.execute(
-                update(deliveries)
-                .where(
-                    deliveries.c.id == claim.delivery.id,
-                    deliveries.c.claim_token == claim.claim_token,
-                )
-                .values(next_attempt_at=rows.to_us(until), claim_token=None, claimed_until=None)
-            )
+            await conn.execute(stmt, params)
 
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
         async with self._write() as conn:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from postback.batching import Batcher
-from postback.store.base import PostbackCommand, PostbackResult
+from postback.domain.records import ClaimedDelivery
+from postback.store.attempts import record_attempts
+from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import apply_batch
 from postback.store.sql import SqlStore
+
+T = TypeVar("T")
 
 
 class SqliteStore(SqlStore):
@@ -29,12 +33,17 @@ class SqliteStore(SqlStore):
         self._writer = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")
         # Postbacks run many statements each; a plain connection in one writer thread runs
         # a whole batch of them per hand-off, where the async driver hops per statement.
-        self._sync_writer = create_engine(url, connect_args={"check_same_thread": False})
+        self._sync_writer = create_engine(
+            url, connect_args={"check_same_thread": False}
+        ).execution_options(sqlite_begin="BEGIN IMMEDIATE")
         _configure(self._sync_writer)
         self._writer_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-writer")
         # Each commit is an fsync: concurrent postbacks share one transaction.
         self._postbacks: Batcher[PostbackCommand, PostbackResult] = Batcher(
             self._record_postback_batch, max_batch=500
+        )
+        self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
+            self._record_attempt_batch, max_batch=500
         )
 
     @contextlib.asynccontextmanager
@@ -50,17 +59,31 @@ class SqliteStore(SqlStore):
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
+        return await self._in_writer_thread(apply_batch, commands, False)
+
+    async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        return await self._attempts.submit((claim, result))
+
+    async def _record_attempt_batch(
+        self, finished: list[tuple[ClaimedDelivery, AttemptResult]]
+    ) -> list[bool | BaseException]:
+        return await self._in_writer_thread(record_attempts, finished)
+
+    async def _in_writer_thread(self, work: Callable[..., T], *args: Any) -> T:
+        """Run `work(connection, *args)` in one write transaction in the writer thread."""
+
+        def run() -> T:
+            with self._sync_writer.begin() as conn:
+                return work(conn, *args)
+
         loop = asyncio.get_running_loop()
         async with self._write_lock:
             with self._translate():
-                return await loop.run_in_executor(self._writer_thread, self._apply_batch, commands)
-
-    def _apply_batch(self, commands: list[PostbackCommand]) -> list[PostbackResult | BaseException]:
-        with self._sync_writer.execution_options(sqlite_begin="BEGIN IMMEDIATE").begin() as conn:
-            return apply_batch(conn, commands, row_locks=False)
+                return await loop.run_in_executor(self._writer_thread, run)
 
     async def close(self) -> None:
         await self._postbacks.stop()
+        await self._attempts.stop()
         self._writer_thread.shutdown(wait=True)
         self._sync_writer.dispose()
         await super().close()
