@@ -12,32 +12,10 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
 from postback.api.responses import ApiResponse
-from postback.errors import (
-    Conflict,
-    DuplicateKey,
-    Forbidden,
-    InvalidInput,
-    NotFound,
-    PostbackError,
-    StoreError,
-    TooLarge,
-    Unauthorized,
-    UnsupportedMediaType,
-)
+from postback.errors import PostbackError
+from postback.http_status import status_of
 
 log = logging.getLogger(__name__)
-
-STATUS_BY_ERROR: tuple[tuple[type[PostbackError], int], ...] = (
-    (InvalidInput, 400),
-    (Unauthorized, 401),
-    (Forbidden, 403),
-    (NotFound, 404),
-    (Conflict, 409),
-    (DuplicateKey, 409),
-    (TooLarge, 413),
-    (UnsupportedMediaType, 415),
-    (StoreError, 503),
-)
 
 CODE_BY_STATUS = {
     400: "bad_request",
@@ -121,16 +99,9 @@ async def _http_error(request: Request, exc: Exception) -> ApiResponse:
     return error_response(status, code, message, headers=exc.headers)
 
 
-def _status_of(exc: PostbackError) -> int:
-    for kind, status in STATUS_BY_ERROR:
-        if isinstance(exc, kind):
-            return status
-    return 500
-
-
 async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
     assert isinstance(exc, PostbackError)
-    status = _status_of(exc)
+    status = status_of(exc)
     if status == 500:
         log.error("unmapped error %r", exc, extra={"action": "api_error"})
         return error_response(500, "internal", "internal error")
