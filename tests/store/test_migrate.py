@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
@@ -44,3 +45,21 @@ async def test_fixture_store_is_ready(store: object) -> None:
     assert await store.is_ready() is True
     await store.migrate()
     assert await store.is_ready() is True
+
+
+async def test_migrations_build_exactly_the_declared_schema(store: object) -> None:
+    """The tables the code declares and the ones the migrations create do not drift apart."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from postback.store.schema import metadata
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+
+    def differences(connection: Any) -> list[Any]:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        return [d for d in compare_metadata(context, metadata) if d[0] != "remove_table"]
+
+    async with store.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Body, Path
 from pydantic import AfterValidator, BaseModel, Field, StrictBool
 
 from postback.api.auth import AdminDep
@@ -22,6 +23,10 @@ from postback.api.schemas import (
 from postback.domain.ids import new_postback_token
 from postback.domain.records import Advertiser
 from postback.errors import NotFound
+
+# Long enough for an advertiser to update its integration, short enough to matter.
+DEFAULT_GRACE_SECONDS = 24 * 3600
+MAX_GRACE_SECONDS = 30 * 24 * 3600
 
 StatusName = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
 
@@ -56,7 +61,18 @@ class AdvertiserPatch(PatchModel):
     status_map: StatusMap | None = None
     require_token: StrictBool | None = None
     rotate_token: StrictBool | None = Field(
-        default=None, description="true: issue a new postback_token (the old one stops working)"
+        default=None,
+        description="true: issue a new postback_token; the old one stops working at once",
+    )
+
+
+GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
+
+
+class TokenRotation(RequestModel):
+    grace_seconds: GraceSeconds = Field(
+        default=DEFAULT_GRACE_SECONDS,
+        description="how long the old token keeps working (0: stops at once; at most 30 days)",
     )
 
 
@@ -67,6 +83,9 @@ class AdvertiserOut(BaseModel):
     allowed_ips: list[str]
     status_map: dict[str, str]
     require_token: bool
+    previous_token_valid_until: Timestamp | None = Field(
+        description="after a rotation: until when the previous token is still accepted"
+    )
     created_at: Timestamp
     updated_at: Timestamp
 
@@ -79,9 +98,18 @@ class AdvertiserOut(BaseModel):
             allowed_ips=list(advertiser.allowed_ips),
             status_map=dict(advertiser.status_map),
             require_token=advertiser.require_token,
+            previous_token_valid_until=_grace_end(advertiser),
             created_at=advertiser.created_at,
             updated_at=advertiser.updated_at,
         )
+
+
+def _grace_end(advertiser: Advertiser) -> datetime | None:
+    if advertiser.previous_token_until is None:
+        return None
+    if advertiser.previous_token_until <= datetime.now(UTC):
+        return None
+    return advertiser.previous_token_until
 
 
 class AdvertiserList(BaseModel):
@@ -115,11 +143,40 @@ async def update_advertiser(
 ) -> ApiResponse:
     changes: dict[str, Any] = body.changes()
     if changes.pop("rotate_token", False):
-        changes["postback_token"] = new_postback_token()
+        changes.update(_rotation(None, 0))
     if changes:
         advertiser = await ctx.store.update_advertiser(advertiser_id, changes)
     else:
         advertiser = await ctx.store.get_advertiser(advertiser_id)
+    if advertiser is None:
+        raise NotFound(f"no advertiser {advertiser_id}")
+    return reply(AdvertiserOut.of(advertiser))
+
+
+def _rotation(current: Advertiser | None, grace_seconds: int) -> dict[str, Any]:
+    """Columns of a token rotation; the old token is kept only for a non-zero grace."""
+    keep_old = current is not None and grace_seconds > 0
+    return {
+        "postback_token": new_postback_token(),
+        "previous_token": current.postback_token if current is not None and keep_old else None,
+        "previous_token_until": (
+            datetime.now(UTC) + timedelta(seconds=grace_seconds) if keep_old else None
+        ),
+    }
+
+
+async def rotate_token(
+    advertiser_id: AdvertiserId,
+    ctx: ContextDep,
+    _: AdminDep,
+    body: Annotated[TokenRotation | None, Body()] = None,
+) -> ApiResponse:
+    """A new postback token; the old one is still accepted for `grace_seconds`."""
+    current = await ctx.store.get_advertiser(advertiser_id)
+    if current is None:
+        raise NotFound(f"no advertiser {advertiser_id}")
+    grace = body.grace_seconds if body is not None else DEFAULT_GRACE_SECONDS
+    advertiser = await ctx.store.update_advertiser(advertiser_id, _rotation(current, grace))
     if advertiser is None:
         raise NotFound(f"no advertiser {advertiser_id}")
     return reply(AdvertiserOut.of(advertiser))
@@ -131,4 +188,11 @@ def build_router() -> APIRouter:
     route(router, "GET /advertisers", list_advertisers, AdvertiserList, "List (admin)")
     route(router, "GET /advertisers/{advertiser_id}", get_advertiser, AdvertiserOut, "Get (admin)")
     route(router, "PATCH /advertisers/{advertiser_id}", update_advertiser, AdvertiserOut, "Change")
+    route(
+        router,
+        "POST /advertisers/{advertiser_id}/token",
+        rotate_token,
+        AdvertiserOut,
+        "Issue a new postback token; the old one keeps working for a grace period (admin)",
+    )
     return router

@@ -17,6 +17,19 @@ class Advertiser:
     status_map: dict[str, str]
     created_at: datetime
     updated_at: datetime
+    # The token replaced by the last rotation, still accepted until `previous_token_until`.
+    previous_token: str | None = None
+    previous_token_until: datetime | None = None
+
+    def tokens_accepted(self, now: datetime) -> tuple[str, ...]:
+        """The current token, and the previous one while its grace period lasts."""
+        if (
+            self.previous_token is not None
+            and self.previous_token_until is not None
+            and now < self.previous_token_until
+        ):
+            return (self.postback_token, self.previous_token)
+        return (self.postback_token,)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,8 @@ def advertiser(row: Any) -> Advertiser:
         status_map=dict(orjson.loads(row.status_map)),
         created_at=from_us(row.created_at),
         updated_at=from_us(row.updated_at),
+        previous_token=row.previous_token,
+        previous_token_until=maybe_from_us(row.previous_token_until),
     )
 
 

@@ -37,6 +37,9 @@ advertisers = Table(
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("name", String(255), nullable=False),
     Column("postback_token", String(128), nullable=False),
+    # After a rotation the old token keeps working until `previous_token_until`.
+    Column("previous_token", String(128)),
+    Column("previous_token_until", BigInteger),
     Column("require_token", Boolean, nullable=False),
     Column("allowed_ips", Text, nullable=False),  # JSON list of CIDRs
     Column("status_map", Text, nullable=False),  # JSON object
@@ -204,4 +207,24 @@ incoming_log = Table(
     Column("conversion_id", BigInteger),
     Column("advertiser_id", BigInteger),
     Index("ix_incoming_log_received_at", "received_at"),
+)
+
+postback_tests = Table(
+    "postback_tests",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("postback_id", BigInteger, nullable=False),
+    Column("conversion_id", BigInteger),  # null: sample values
+    Column("started_at", BigInteger, nullable=False),
+    Column("duration_ms", Integer, nullable=False),
+    Column("method", String(8), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("body", Text),
+    Column("content_type", String(64)),
+    Column("status_code", Integer),
+    Column("response_excerpt", Text),
+    Column("error", Text),
+    Column("kind", String(32), nullable=False),
+    Column("success", Boolean, nullable=False),
+    Index("ix_postback_tests_postback_id", "postback_id"),
 )

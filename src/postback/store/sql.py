@@ -70,6 +70,8 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
             value = orjson.dumps(value).decode()
         elif name in MONEY_COLUMNS and isinstance(value, Decimal):
             value = to_units(value)
+        elif isinstance(value, datetime):
+            value = rows.to_us(value)
         encoded[name] = value
     return encoded
 
