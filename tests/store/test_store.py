@@ -51,7 +51,7 @@ async def test_advertiser_round_trip(store: Store) -> None:
     assert created.created_at.tzinfo is not None
     assert created.updated_at == created.created_at
     assert await store.get_advertiser(created.id) == created
-    assert created in await store.list_advertisers()
+    assert created in (await store.list_advertisers()).items
 
 
 async def test_advertiser_update(store: Store) -> None:
@@ -73,12 +73,23 @@ async def test_missing_advertiser(store: Store) -> None:
     assert await store.update_advertiser(987_654_321, {"name": "x"}) is None
 
 
-async def test_list_advertisers_is_ordered_by_id(store: Store) -> None:
-    for _ in range(3):
-        await make.advertiser(store)
-    ids = [a.id for a in await store.list_advertisers()]
-    assert ids == sorted(ids)
+async def test_lists_are_newest_first_in_pages(store: Store) -> None:
+    made = [(await make.advertiser(store)).id for _ in range(5)]
+    ids = [a.id for a in (await store.list_advertisers()).items]
+    assert ids == sorted(ids, reverse=True)
     assert len(ids) == len(set(ids))
+
+    seen: list[int] = []
+    cursor = None
+    while True:
+        page = await store.list_advertisers(limit=2, cursor=cursor)
+        assert len(page.items) <= 2
+        seen += [a.id for a in page.items]
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == ids
+    assert set(made) <= set(seen)
 
 
 # ---- offers ----------------------------------------------------------------------------
@@ -121,7 +132,7 @@ async def test_offer_round_trip(store: Store) -> None:
     assert created.status == "paused"
     assert not created.active
     assert await store.get_offer(created.id) == created
-    assert created in await store.list_offers()
+    assert created in (await store.list_offers()).items
 
 
 async def test_offer_update(store: Store) -> None:
@@ -155,7 +166,7 @@ async def test_affiliate_round_trip(store: Store) -> None:
     assert await store.get_affiliate(created.id) == created
     assert await store.find_affiliate_by_key_hash(key_hash) == created
     assert await store.find_affiliate_by_key_hash(hash_key("nope")) is None
-    assert created in await store.list_affiliates()
+    assert created in (await store.list_affiliates()).items
 
 
 async def test_affiliate_update(store: Store) -> None:
@@ -211,7 +222,7 @@ async def test_network_level_postback(store: Store) -> None:
     assert created.network_level
     assert created.affiliate_id is None and created.offer_id is None
     assert await store.get_postback(created.id) == created
-    assert created in await store.list_postbacks()
+    assert created in (await store.list_postbacks()).items
     await store.delete_postback(created.id)
 
 
@@ -219,10 +230,10 @@ async def test_list_postbacks_by_affiliate(store: Store) -> None:
     aff, other = await make.affiliate(store), await make.affiliate(store)
     mine = [await make.postback(store, aff.id, None) for _ in range(3)]
     theirs = await make.postback(store, other.id, None)
-    listed = await store.list_postbacks(aff.id)
-    assert listed == mine
+    listed = (await store.list_postbacks(aff.id)).items
+    assert listed == mine[::-1]
     assert theirs not in listed
-    everything = await store.list_postbacks()
+    everything = (await store.list_postbacks()).items
     assert set(c.id for c in mine) | {theirs.id} <= {c.id for c in everything}
 
 
@@ -248,8 +259,8 @@ async def test_postback_soft_delete(store: Store) -> None:
     gone = await make.postback(store, aff.id, None)
     assert await store.delete_postback(gone.id) is True
     assert await store.get_postback(gone.id) is None
-    assert [c.id for c in await store.list_postbacks(aff.id)] == [kept.id]
-    assert gone.id not in {c.id for c in await store.list_postbacks()}
+    assert [c.id for c in (await store.list_postbacks(aff.id)).items] == [kept.id]
+    assert gone.id not in {c.id for c in (await store.list_postbacks()).items}
     # Deleting again, or changing a deleted config, finds nothing.
     assert await store.delete_postback(gone.id) is False
     assert await store.update_postback(gone.id, {"active": True}) is None

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Path
-from pydantic import AfterValidator, BaseModel, Field, StrictBool
+from pydantic import AfterValidator, BaseModel, Field, Strict, StrictBool
 
 from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
+from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import (
     MAX_ID,
@@ -66,7 +67,7 @@ class AdvertiserPatch(PatchModel):
     )
 
 
-GraceSeconds = Annotated[int, Field(ge=0, le=MAX_GRACE_SECONDS)]
+GraceSeconds = Annotated[int, Strict(), Field(ge=0, le=MAX_GRACE_SECONDS)]
 
 
 class TokenRotation(RequestModel):
@@ -126,9 +127,10 @@ async def create_advertiser(body: AdvertiserCreate, ctx: ContextDep, _: AdminDep
     return reply(AdvertiserOut.of(advertiser), 201)
 
 
-async def list_advertisers(ctx: ContextDep, _: AdminDep) -> ApiResponse:
-    found = await ctx.store.list_advertisers()
-    return reply(AdvertiserList(items=[AdvertiserOut.of(a) for a in found]))
+async def list_advertisers(ctx: ContextDep, _: AdminDep, page: PageDep) -> ApiResponse:
+    found = await ctx.store.list_advertisers(limit=page.limit, cursor=page.cursor)
+    items = [AdvertiserOut.of(a) for a in found.items]
+    return reply(AdvertiserList(items=items, next_cursor=found.next_cursor))
 
 
 async def get_advertiser(advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep) -> ApiResponse:

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 
 from postback.api.auth import AdminDep, CallerDep
 from postback.api.context import ContextDep
+from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import MAX_ID, Name, PatchModel, RequestModel, Timestamp
 from postback.domain.ids import hash_key, new_api_key
@@ -68,9 +69,10 @@ async def create_affiliate(body: AffiliateCreate, ctx: ContextDep, _: AdminDep) 
     return reply(AffiliateWithKey.with_key(affiliate, api_key), 201)
 
 
-async def list_affiliates(ctx: ContextDep, _: AdminDep) -> ApiResponse:
-    found = await ctx.store.list_affiliates()
-    return reply(AffiliateList(items=[AffiliateOut.of(a) for a in found]))
+async def list_affiliates(ctx: ContextDep, _: AdminDep, page: PageDep) -> ApiResponse:
+    found = await ctx.store.list_affiliates(limit=page.limit, cursor=page.cursor)
+    items = [AffiliateOut.of(a) for a in found.items]
+    return reply(AffiliateList(items=items, next_cursor=found.next_cursor))
 
 
 async def get_affiliate(

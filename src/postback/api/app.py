@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -69,4 +70,24 @@ def create_api(
     install_error_handlers(app)
     for resource in RESOURCES:
         app.include_router(resource.build_router(), prefix=PREFIX)
+    _describe_refusals_as_they_are(app)
     return app
+
+
+def _describe_refusals_as_they_are(app: FastAPI) -> None:
+    """Validation failures answer 400 with the error shape, never FastAPI's 422."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = build()
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = document.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

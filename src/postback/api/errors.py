@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from postback.api.responses import ApiResponse
 from postback.errors import PostbackError
@@ -96,7 +97,21 @@ async def _http_error(request: Request, exc: Exception) -> ApiResponse:
     else:
         message = HTTPStatus(status).phrase
     code = CODE_BY_STATUS.get(status, "http_error")
-    return error_response(status, code, message, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if status == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return error_response(status, code, message, headers=headers)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on this path (the router names only the first)."""
+    methods: set[str] = set()
+    for candidate in request.app.router.routes:
+        match, _ = candidate.matches(request.scope)
+        if match != Match.NONE:
+            methods.update(getattr(candidate, "methods", None) or ())
+    methods.discard("HEAD")
+    return sorted(methods)
 
 
 async def _postback_error(request: Request, exc: Exception) -> ApiResponse:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, BeforeValidator, StringConstraints
 
 from postback.api.auth import AdminDep, Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
+from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import (
     MAX_ID,
@@ -142,11 +143,21 @@ async def create_offer(body: OfferCreate, ctx: ContextDep, _: AdminDep) -> ApiRe
     return reply(OfferOut.of(offer), 201)
 
 
-async def list_offers(ctx: ContextDep, caller: CallerDep, request: Request) -> ApiResponse:
-    found = await ctx.store.list_offers()
+async def list_offers(
+    ctx: ContextDep,
+    caller: CallerDep,
+    request: Request,
+    page: PageDep,
+    status: OfferStatus | None = None,
+) -> ApiResponse:
     if not caller.is_admin:
-        found = [offer for offer in found if offer.active]
-    return reply({"items": [_view(o, caller, ctx, request) for o in found], "next_cursor": None})
+        # An affiliate sees active offers only: a paused one does not exist for it.
+        if status == "paused":
+            return reply({"items": [], "next_cursor": None})
+        status = "active"
+    found = await ctx.store.list_offers(status=status, limit=page.limit, cursor=page.cursor)
+    items = [_view(o, caller, ctx, request) for o in found.items]
+    return reply({"items": items, "next_cursor": found.next_cursor})
 
 
 async def get_offer(

@@ -23,6 +23,7 @@ from pydantic import (
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
+from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import (
     MAX_ID,
@@ -220,14 +221,19 @@ async def create_postback(body: PostbackCreate, ctx: ContextDep, caller: CallerD
 async def list_postbacks(
     ctx: ContextDep,
     caller: CallerDep,
+    page: PageDep,
     affiliate_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    offer_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> ApiResponse:
     if caller.affiliate is not None:
         if affiliate_id not in (None, caller.affiliate.id):
             return reply(PostbackList(items=[]))
         affiliate_id = caller.affiliate.id
-    found = await ctx.store.list_postbacks(affiliate_id)
-    return reply(PostbackList(items=[PostbackOut.of(c) for c in found]))
+    found = await ctx.store.list_postbacks(
+        affiliate_id, offer_id=offer_id, limit=page.limit, cursor=page.cursor
+    )
+    items = [PostbackOut.of(c) for c in found.items]
+    return reply(PostbackList(items=items, next_cursor=found.next_cursor))
 
 
 async def get_postback(postback_id: PostbackId, ctx: ContextDep, caller: CallerDep) -> ApiResponse:

@@ -12,8 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from postback.domain.payload import dumps
 
@@ -43,10 +44,11 @@ class ExactJsonRoute(APIRoute):
         return exact_handler
 
 
-class ApiResponse(Response):
-    """JSON rendered by payload.dumps: Decimal as an exact number."""
+class ApiResponse(JSONResponse):
+    """JSON rendered by payload.dumps: Decimal as an exact number.
 
-    media_type = "application/json"
+    A JSONResponse, so that the OpenAPI document describes each answer by its model.
+    """
 
     def render(self, content: Any) -> bytes:
         return dumps(plain(content))
@@ -71,6 +73,34 @@ def new_router(tag: str) -> APIRouter:
     return APIRouter(route_class=ExactJsonRoute, default_response_class=ApiResponse, tags=[tag])
 
 
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, machine-readable: invalid_param, not_found, ...")
+    message: str = Field(description="for people")
+    param: str | None = Field(default=None, description="the field at fault (400)")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal, whatever the status."""
+
+    error: ErrorDetail
+
+
+# What any route may answer besides its success.
+ERRORS: dict[int, str] = {
+    400: "a parameter or field is missing or malformed (`param` names it)",
+    401: "no API key, or an unknown one",
+    404: "no such resource, or not one this key may see",
+    405: "method not allowed on this path",
+    413: "the body is too large",
+    415: "the body is not application/json",
+}
+
+
+def error_responses(*extra: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    described = {**ERRORS, **dict(extra)}
+    return {status: {"model": ErrorBody, "description": text} for status, text in described.items()}
+
+
 def route(
     router: APIRouter,
     spec: str,
@@ -78,6 +108,9 @@ def route(
     model: Any,
     summary: str,
     status_code: int = 200,
+    *,
+    errors: tuple[tuple[int, str], ...] = (),
+    description: str | None = None,
 ) -> None:
     """Register `endpoint` for "METHOD /path"; `model` documents the answer."""
     method, path = spec.split(" ", 1)
@@ -88,5 +121,6 @@ def route(
         status_code=status_code,
         response_model=model,
         summary=summary,
-        responses={400: {"description": "invalid parameter"}, 401: {"description": "no key"}},
+        description=description or endpoint.__doc__ or "",
+        responses=error_responses(*errors),
     )

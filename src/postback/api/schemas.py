@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    Strict,
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
@@ -43,7 +44,8 @@ def clean_text(value: str) -> str:
     return value
 
 
-Id = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Strict: a JSON true is not the id 1.
+Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 Text = Annotated[str, AfterValidator(clean_text)]
 Name = Annotated[
     str,
@@ -149,10 +151,27 @@ class RequestModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _without_null(schema: dict[str, Any], model: type[Any]) -> None:
+    """Optional in a PATCH is not nullable: say so in the schema for every other field."""
+    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        options = prop.get("anyOf")
+        if name in nullable or not options:
+            continue
+        kept = [option for option in options if option.get("type") != "null"]
+        prop.pop("anyOf")
+        prop.pop("default", None)
+        if len(kept) == 1:
+            prop.update(kept[0])
+        else:
+            prop["anyOf"] = kept
+
+
 class PatchModel(RequestModel):
     """A partial update: only the fields sent change; null only where a field allows it."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
 
     @field_validator("*", mode="before")
     @classmethod

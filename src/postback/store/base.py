@@ -23,6 +23,9 @@ from postback.domain.records import (
     StatusChange,
 )
 
+# The most rows one page of any list may hold.
+MAX_PAGE = 1000
+
 
 @dataclass(frozen=True, slots=True)
 class IncomingEntry:
@@ -114,7 +117,8 @@ class Store(abc.ABC):
     async def get_advertiser(self, advertiser_id: int) -> Advertiser | None: ...
 
     @abc.abstractmethod
-    async def list_advertisers(self) -> list[Advertiser]: ...
+    async def list_advertisers(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
+        """Newest first, like every list; `cursor` is the previous page's next_cursor."""
 
     @abc.abstractmethod
     async def update_advertiser(
@@ -129,7 +133,9 @@ class Store(abc.ABC):
     async def get_offer(self, offer_id: int) -> Offer | None: ...
 
     @abc.abstractmethod
-    async def list_offers(self) -> list[Offer]: ...
+    async def list_offers(
+        self, *, status: str | None = None, limit: int = MAX_PAGE, cursor: str | None = None
+    ) -> Page: ...
 
     @abc.abstractmethod
     async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None: ...
@@ -145,7 +151,9 @@ class Store(abc.ABC):
     async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None: ...
 
     @abc.abstractmethod
-    async def list_affiliates(self) -> list[Affiliate]: ...
+    async def list_affiliates(
+        self, *, limit: int = MAX_PAGE, cursor: str | None = None
+    ) -> Page: ...
 
     @abc.abstractmethod
     async def update_affiliate(
@@ -162,7 +170,14 @@ class Store(abc.ABC):
     ) -> PostbackConfig | None: ...
 
     @abc.abstractmethod
-    async def list_postbacks(self, affiliate_id: int | None = None) -> list[PostbackConfig]: ...
+    async def list_postbacks(
+        self,
+        affiliate_id: int | None = None,
+        *,
+        offer_id: int | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
+    ) -> Page: ...
 
     @abc.abstractmethod
     async def update_postback(

@@ -32,6 +32,7 @@ from postback.errors import DuplicateKey, StoreError, StoreUnavailable
 from postback.store import rows
 from postback.store.attempts import record_attempt
 from postback.store.base import (
+    MAX_PAGE,
     AttemptResult,
     IncomingEntry,
     Page,
@@ -60,7 +61,6 @@ log = logging.getLogger(__name__)
 
 JSON_COLUMNS = frozenset({"allowed_ips", "status_map", "events", "statuses"})
 MONEY_COLUMNS = frozenset({"revenue", "payout"})
-MAX_PAGE = 1000
 
 
 def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -180,10 +180,6 @@ class SqlStore(Store):
             stmt = update(table).where(table.c.id == record_id).values(values).returning(table)
             return (await conn.execute(stmt)).first()
 
-    async def _all(self, table: Table) -> list[Any]:
-        async with self._read() as conn:
-            return list(await conn.execute(select(table).order_by(table.c.id)))
-
     # ---- advertisers, offers, affiliates ------------------------------------------
 
     async def create_advertiser(self, fields: Mapping[str, Any]) -> Advertiser:
@@ -199,8 +195,8 @@ class SqlStore(Store):
             self._advertisers.put(advertiser_id, found)
         return found
 
-    async def list_advertisers(self) -> list[Advertiser]:
-        return [rows.advertiser(row) for row in await self._all(advertisers)]
+    async def list_advertisers(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
+        return await self._page(select(advertisers), advertisers, limit, cursor, rows.advertiser)
 
     async def update_advertiser(
         self, advertiser_id: int, changes: Mapping[str, Any]
@@ -222,8 +218,13 @@ class SqlStore(Store):
             self._offers.put(offer_id, found)
         return found
 
-    async def list_offers(self) -> list[Offer]:
-        return [rows.offer(row) for row in await self._all(offers)]
+    async def list_offers(
+        self, *, status: str | None = None, limit: int = MAX_PAGE, cursor: str | None = None
+    ) -> Page:
+        stmt = select(offers)
+        if status is not None:
+            stmt = stmt.where(offers.c.status == status)
+        return await self._page(stmt, offers, limit, cursor, rows.offer)
 
     async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None:
         row = await self._update(offers, offer_id, changes)
@@ -250,8 +251,8 @@ class SqlStore(Store):
             row = (await conn.execute(stmt)).first()
         return rows.affiliate(row) if row else None
 
-    async def list_affiliates(self) -> list[Affiliate]:
-        return [rows.affiliate(row) for row in await self._all(affiliates)]
+    async def list_affiliates(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
+        return await self._page(select(affiliates), affiliates, limit, cursor, rows.affiliate)
 
     async def update_affiliate(
         self, affiliate_id: int, changes: Mapping[str, Any]
@@ -275,13 +276,20 @@ class SqlStore(Store):
             row = (await conn.execute(stmt)).first()
         return rows.postback_config(row) if row else None
 
-    async def list_postbacks(self, affiliate_id: int | None = None) -> list[PostbackConfig]:
+    async def list_postbacks(
+        self,
+        affiliate_id: int | None = None,
+        *,
+        offer_id: int | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
+    ) -> Page:
         stmt = select(postback_configs).where(postback_configs.c.deleted_at.is_(None))
         if affiliate_id is not None:
             stmt = stmt.where(postback_configs.c.affiliate_id == affiliate_id)
-        async with self._read() as conn:
-            result = await conn.execute(stmt.order_by(postback_configs.c.id))
-            return [rows.postback_config(row) for row in result]
+        if offer_id is not None:
+            stmt = stmt.where(postback_configs.c.offer_id == offer_id)
+        return await self._page(stmt, postback_configs, limit, cursor, rows.postback_config)
 
     async def update_postback(
         self, postback_id: int, changes: Mapping[str, Any]
