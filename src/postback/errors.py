@@ -55,6 +55,10 @@ class Conflict(PostbackError):
     code = "conflict"
 
 
+class InUse(Conflict):
+    code = "in_use"
+
+
 class InvalidTransition(Conflict):
     code = "invalid_transition"
 

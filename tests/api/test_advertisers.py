@@ -80,3 +80,15 @@ async def test_patch_refusals(api: Api) -> None:
     assert error_of(bad, 400, "invalid_param")["param"] == "status_map.x"
     error_of(await api.admin("PATCH", "/api/v1/advertisers/999999", json={}), 404, "not_found")
     error_of(await api.admin("GET", "/api/v1/advertisers/999999"), 404, "not_found")
+
+
+async def test_delete_only_without_offers(api: Api) -> None:
+    lonely = await api.advertiser()
+    busy = await api.advertiser()
+    await api.offer(advertiser_id=busy["id"])
+    refused = await api.admin("DELETE", f"/api/v1/advertisers/{busy['id']}")
+    assert "offers" in error_of(refused, 409, "in_use")["message"]
+    assert (await api.admin("GET", f"/api/v1/advertisers/{busy['id']}")).status_code == 200
+    assert (await api.admin("DELETE", f"/api/v1/advertisers/{lonely['id']}")).status_code == 204
+    error_of(await api.admin("GET", f"/api/v1/advertisers/{lonely['id']}"), 404, "not_found")
+    error_of(await api.admin("DELETE", f"/api/v1/advertisers/{lonely['id']}"), 404, "not_found")

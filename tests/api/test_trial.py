@@ -1,4 +1,4 @@
-"""POST /postbacks/{id}/test: one real send to a local receiver, nothing stored."""
+"""POST /postbacks/{id}/test: one real send to a local receiver, kept in the test log only."""
 
 from __future__ import annotations
 
@@ -91,6 +91,13 @@ async def test_sample_send(open_api: Api, receiver: Receiver) -> None:
     deliveries = await api.admin("GET", "/api/v1/deliveries", params={"postback_id": config["id"]})
     assert deliveries.json()["items"] == []
 
+    log = await api.admin("GET", f"/api/v1/postbacks/{config['id']}/tests")
+    assert log.status_code == 200, log.text
+    assert log.json() == {"items": [result], "next_cursor": None}
+    again = (await api.admin("POST", f"/api/v1/postbacks/{config['id']}/test")).json()
+    newest_first = (await api.admin("GET", f"/api/v1/postbacks/{config['id']}/tests")).json()
+    assert [t["id"] for t in newest_first["items"]] == [again["id"], result["id"]]
+
 
 async def test_real_conversion_and_isolation(open_api: Api, receiver: Receiver) -> None:
     api = open_api
@@ -113,6 +120,9 @@ async def test_real_conversion_and_isolation(open_api: Api, receiver: Receiver) 
     other = await api.admin("POST", path, json={"conversion_id": theirs.id})
     assert error_of(other, 400, "invalid_param")["param"] == "conversion_id"
     error_of(await api.as_key(bob["api_key"], "POST", path), 404, "not_found")
+    log_path = f"/api/v1/postbacks/{config_id}/tests"
+    error_of(await api.as_key(bob["api_key"], "GET", log_path), 404, "not_found")
+    assert len((await api.as_key(alice["api_key"], "GET", log_path)).json()["items"]) == 1
     error_of(await api.admin("POST", "/api/v1/postbacks/999999/test"), 404, "not_found")
     assert len(receiver.requests) == 1
 

@@ -6,7 +6,7 @@ import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Path
+from fastapi import APIRouter, Body, Path, Response
 from pydantic import AfterValidator, BaseModel, Field, Strict, StrictBool
 
 from postback.api.auth import AdminDep
@@ -184,12 +184,28 @@ async def rotate_token(
     return reply(AdvertiserOut.of(advertiser))
 
 
+async def delete_advertiser(advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep) -> Response:
+    """Only an advertiser without offers can go (409 otherwise: archive its offers instead)."""
+    if not await ctx.store.delete_advertiser(advertiser_id):
+        raise NotFound(f"no advertiser {advertiser_id}")
+    return Response(status_code=204)
+
+
 def build_router() -> APIRouter:
     router = new_router("advertisers")
     route(router, "POST /advertisers", create_advertiser, AdvertiserOut, "Create (admin)", 201)
     route(router, "GET /advertisers", list_advertisers, AdvertiserList, "List (admin)")
     route(router, "GET /advertisers/{advertiser_id}", get_advertiser, AdvertiserOut, "Get (admin)")
     route(router, "PATCH /advertisers/{advertiser_id}", update_advertiser, AdvertiserOut, "Change")
+    route(
+        router,
+        "DELETE /advertisers/{advertiser_id}",
+        delete_advertiser,
+        None,
+        "Delete an advertiser that has no offers (admin)",
+        204,
+        errors=((409, "the advertiser still has offers"),),
+    )
     route(
         router,
         "POST /advertisers/{advertiser_id}/token",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel
 
 from postback.api.auth import AdminDep, CallerDep
@@ -16,7 +16,9 @@ from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Affiliate
 from postback.errors import NotFound
 
-AffiliateStatus = Literal["active", "paused"]
+# Archived: deleted from the working set (its key is refused), kept for its records.
+AffiliateStatus = Literal["active", "paused", "archived"]
+WORKING_SET = ("active", "paused")
 KEY_PREFIX = "aff"
 
 
@@ -69,8 +71,16 @@ async def create_affiliate(body: AffiliateCreate, ctx: ContextDep, _: AdminDep) 
     return reply(AffiliateWithKey.with_key(affiliate, api_key), 201)
 
 
-async def list_affiliates(ctx: ContextDep, _: AdminDep, page: PageDep) -> ApiResponse:
-    found = await ctx.store.list_affiliates(limit=page.limit, cursor=page.cursor)
+async def list_affiliates(
+    ctx: ContextDep,
+    _: AdminDep,
+    page: PageDep,
+    status: Annotated[
+        AffiliateStatus | None, Query(description="default: active and paused, not archived")
+    ] = None,
+) -> ApiResponse:
+    statuses = WORKING_SET if status is None else (status,)
+    found = await ctx.store.list_affiliates(statuses=statuses, limit=page.limit, cursor=page.cursor)
     items = [AffiliateOut.of(a) for a in found.items]
     return reply(AffiliateList(items=items, next_cursor=found.next_cursor))
 
@@ -109,6 +119,13 @@ async def replace_key(affiliate_id: AffiliateId, ctx: ContextDep, caller: Caller
     return reply(AffiliateWithKey.with_key(affiliate, api_key))
 
 
+async def archive_affiliate(affiliate_id: AffiliateId, ctx: ContextDep, _: AdminDep) -> Response:
+    """Archive: its key and links stop working; its records and reports stay."""
+    if await ctx.store.update_affiliate(affiliate_id, {"status": "archived"}) is None:
+        raise NotFound(f"no affiliate {affiliate_id}")
+    return Response(status_code=204)
+
+
 def build_router() -> APIRouter:
     router = new_router("affiliates")
     route(router, "POST /affiliates", create_affiliate, AffiliateWithKey, "Create (admin)", 201)
@@ -121,6 +138,7 @@ def build_router() -> APIRouter:
         "One affiliate (admin, or the affiliate itself)",
     )
     route(router, "PATCH /affiliates/{affiliate_id}", update_affiliate, AffiliateOut, "Change")
+    route(router, "DELETE /affiliates/{affiliate_id}", archive_affiliate, None, "Archive", 204)
     route(
         router,
         "POST /affiliates/{affiliate_id}/key",

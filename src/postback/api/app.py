@@ -13,6 +13,7 @@ from postback.api import (
     conversions,
     deliveries,
     incoming,
+    links,
     offers,
     postbacks,
     trial,
@@ -33,6 +34,7 @@ RESOURCES = (
     conversions,
     deliveries,
     incoming,
+    links,
 )
 
 

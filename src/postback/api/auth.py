@@ -58,7 +58,7 @@ async def get_caller(
     if affiliate is None:
         raise Unauthorized("invalid API key")
     if not affiliate.active:
-        raise Unauthorized("this affiliate is paused; its key is refused")
+        raise Unauthorized("this affiliate is not active; its key is refused")
     return Caller(affiliate=affiliate)
 
 

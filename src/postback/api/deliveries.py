@@ -10,15 +10,16 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
 from postback.api.paging import PageDep
+from postback.api.postbacks import owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Timestamp
+from postback.api.schemas import MAX_ID, Id, RequestModel, Timestamp
 from postback.domain.records import Attempt, Delivery
-from postback.errors import NotFound
+from postback.errors import InvalidInput, NotFound
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 # Every delivery one conversion owes fits in one read.
@@ -164,6 +165,36 @@ async def retry_delivery(
     return reply((await with_attempts(ctx, [delivery]))[0], 202)
 
 
+class RetryFailed(RequestModel):
+    postback_id: Id = Field(description="the config whose failed deliveries go out again")
+    since: AwareDatetime | None = Field(
+        default=None, description="only deliveries created at or after this time"
+    )
+    until: AwareDatetime | None = Field(
+        default=None, description="only deliveries created before this time"
+    )
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"postback_id": 3, "since": "2026-11-20T00:00:00Z"}]},
+    )
+
+
+class RetriedCount(BaseModel):
+    retried: int = Field(description="how many failed deliveries are due again now")
+
+
+async def retry_failed(body: RetryFailed, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
+    """Every delivery of one config that gave up (optionally within a period) is due again now."""
+    if body.since is not None and body.until is not None and body.until < body.since:
+        raise InvalidInput("until", "must not be before since")
+    config = await owned_postback(ctx, caller, body.postback_id, include_deleted=True)
+    count = await ctx.store.retry_failed(config.id, body.since, body.until, datetime.now(UTC))
+    if count:
+        ctx.wake_dispatch()
+    return reply(RetriedCount(retried=count), 202)
+
+
 def build_router() -> APIRouter:
     router = new_router("deliveries")
     route(router, "GET /deliveries", list_deliveries, DeliveryList, "List deliveries")
@@ -174,6 +205,14 @@ def build_router() -> APIRouter:
         retry_delivery,
         DeliveryOut,
         "Send a delivery again now",
+        202,
+    )
+    route(
+        router,
+        "POST /deliveries/retry",
+        retry_failed,
+        RetriedCount,
+        "Send again everything that failed for one config",
         202,
     )
     return router

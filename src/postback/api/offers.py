@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, BeforeValidator, StringConstraints
 
 from postback.api.auth import AdminDep, Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
+from postback.api.links import public_base, tracking_url
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import (
@@ -28,6 +28,10 @@ from postback.domain.records import Offer
 from postback.errors import InvalidInput, NotFound
 
 OfferStatus = Literal["active", "paused"]
+# Archived: deleted from the working set, kept for the clicks, conversions and reports
+# that name it. PATCH status "active" brings it back.
+ListedStatus = Literal["active", "paused", "archived"]
+WORKING_SET = ("active", "paused")
 
 
 def _upper(value: object) -> object:
@@ -62,7 +66,7 @@ class OfferPatch(PatchModel):
     revenue: MoneyIn | None = None
     payout: MoneyIn | None = None
     currency: Currency | None = None
-    status: OfferStatus | None = None
+    status: ListedStatus | None = None
     fallback_url: ClickUrl | None = None
 
 
@@ -96,8 +100,8 @@ class AffiliateOfferOut(OfferBase):
 
     @classmethod
     def of(cls, offer: Offer, affiliate_id: int, base_url: str) -> AffiliateOfferOut:
-        query = urlencode({"offer_id": offer.id, "aff_id": affiliate_id})
-        return cls(**_common(offer), tracking_url=f"{base_url}/click?{query}")
+        url = tracking_url(base_url, offer.id, affiliate_id, with_subs=False)
+        return cls(**_common(offer), tracking_url=url)
 
 
 def _common(offer: Offer) -> dict[str, object]:
@@ -128,8 +132,7 @@ def _view(
 ) -> OfferOut | AffiliateOfferOut:
     if caller.affiliate is None:
         return OfferOut.of(offer)
-    base_url = ctx.settings.base_url or str(request.base_url).rstrip("/")
-    return AffiliateOfferOut.of(offer, caller.affiliate.id, base_url)
+    return AffiliateOfferOut.of(offer, caller.affiliate.id, public_base(ctx, request))
 
 
 async def _check_advertiser(ctx: ApiContext, advertiser_id: int) -> None:
@@ -148,14 +151,17 @@ async def list_offers(
     caller: CallerDep,
     request: Request,
     page: PageDep,
-    status: OfferStatus | None = None,
+    status: Annotated[
+        ListedStatus | None, Query(description="default: active and paused, not archived")
+    ] = None,
 ) -> ApiResponse:
+    statuses: tuple[str, ...] = WORKING_SET if status is None else (status,)
     if not caller.is_admin:
-        # An affiliate sees active offers only: a paused one does not exist for it.
-        if status == "paused":
+        # An affiliate sees active offers only: any other does not exist for it.
+        statuses = tuple(s for s in statuses if s == "active")
+        if not statuses:
             return reply({"items": [], "next_cursor": None})
-        status = "active"
-    found = await ctx.store.list_offers(status=status, limit=page.limit, cursor=page.cursor)
+    found = await ctx.store.list_offers(statuses=statuses, limit=page.limit, cursor=page.cursor)
     items = [_view(o, caller, ctx, request) for o in found.items]
     return reply({"items": items, "next_cursor": found.next_cursor})
 
@@ -184,6 +190,13 @@ async def update_offer(
     return reply(OfferOut.of(offer))
 
 
+async def archive_offer(offer_id: OfferId, ctx: ContextDep, _: AdminDep) -> Response:
+    """Archive: its links stop (fallback or 404); its records and reports stay."""
+    if await ctx.store.update_offer(offer_id, {"status": "archived"}) is None:
+        raise NotFound(f"no offer {offer_id}")
+    return Response(status_code=204)
+
+
 def build_router() -> APIRouter:
     router = new_router("offers")
     route(router, "POST /offers", create_offer, OfferOut, "Create an offer (admin)", 201)
@@ -196,4 +209,5 @@ def build_router() -> APIRouter:
         "One offer (affiliate: active only, without revenue)",
     )
     route(router, "PATCH /offers/{offer_id}", update_offer, OfferOut, "Change an offer (admin)")
+    route(router, "DELETE /offers/{offer_id}", archive_offer, None, "Archive an offer (admin)", 204)
     return router

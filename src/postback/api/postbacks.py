@@ -191,8 +191,10 @@ async def _check_refs(ctx: ApiContext, affiliate_id: int | None, offer_id: int |
         raise InvalidInput("offer_id", f"no offer {offer_id}")
 
 
-async def owned_postback(ctx: ApiContext, caller: Caller, postback_id: int) -> PostbackConfig:
-    config = await ctx.store.get_postback(postback_id)
+async def owned_postback(
+    ctx: ApiContext, caller: Caller, postback_id: int, *, include_deleted: bool = False
+) -> PostbackConfig:
+    config = await ctx.store.get_postback(postback_id, include_deleted=include_deleted)
     if config is None or not caller.owns(config.affiliate_id):
         raise NotFound(f"no postback {postback_id}")
     return config

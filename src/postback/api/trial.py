@@ -1,6 +1,7 @@
 """POST /postbacks/{id}/test: render a config for a sample (or real) conversion and send it once.
 
-Nothing is stored: the answer is the attempt itself. The send goes through the same
+The answer is the attempt itself; it is also kept in the config's test log (apart from
+real deliveries, so reports and retries never see it). The send goes through the same
 sender as deliveries (SSRF rules, no redirects, signatures on POST).
 """
 
@@ -15,13 +16,14 @@ from pydantic import BaseModel
 
 from postback.api.auth import CallerDep
 from postback.api.context import ApiContext, ContextDep
+from postback.api.paging import PageDep
 from postback.api.postbacks import PostbackId, owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import Id, RequestModel, Timestamp
 from postback.dispatch.sender import Sender
 from postback.domain import payload
 from postback.domain.ids import new_message_id
-from postback.domain.records import Click, Conversion, Offer, PostbackConfig
+from postback.domain.records import Click, Conversion, Offer, PostbackConfig, TrialSend
 from postback.errors import InvalidInput
 
 SAMPLE_CLICK_ID = "test_click_0000000000"
@@ -32,6 +34,9 @@ class TrialRequest(RequestModel):
 
 
 class TrialOut(BaseModel):
+    id: int
+    postback_id: int
+    conversion_id: int | None
     sample: bool
     method: str
     url: str
@@ -44,6 +49,31 @@ class TrialOut(BaseModel):
     error: str | None
     started_at: Timestamp
     duration_ms: int
+
+    @classmethod
+    def of(cls, trial: TrialSend) -> TrialOut:
+        return cls(
+            id=trial.id,
+            postback_id=trial.postback_id,
+            conversion_id=trial.conversion_id,
+            sample=trial.conversion_id is None,
+            method=trial.method,
+            url=trial.url,
+            body=trial.body,
+            content_type=trial.content_type,
+            success=trial.success,
+            kind=trial.kind,
+            status_code=trial.status_code,
+            response_excerpt=trial.response_excerpt,
+            error=trial.error,
+            started_at=trial.started_at,
+            duration_ms=trial.duration_ms,
+        )
+
+
+class TrialList(BaseModel):
+    items: list[TrialOut]
+    next_cursor: str | None = None
 
 
 def _first(values: tuple[str, ...], default: str) -> str:
@@ -119,7 +149,7 @@ async def test_postback(
     caller: CallerDep,
     body: Annotated[TrialRequest | None, Body()] = None,
 ) -> ApiResponse:
-    """Send the config once, now, and answer with what happened (nothing is stored)."""
+    """Send the config once, now, and answer with what happened (kept in its test log)."""
     config = await owned_postback(ctx, caller, postback_id)
     now = datetime.now(UTC)
     conversion_id = body.conversion_id if body is not None else None
@@ -139,22 +169,34 @@ async def test_postback(
             message_id=new_message_id(),
             secret=config.secret,
         )
-    return reply(
-        TrialOut(
-            sample=conversion_id is None,
-            method=request.method,
-            url=request.url,
-            body=request.body,
-            content_type=request.content_type,
-            success=outcome.success,
-            kind=outcome.kind,
-            status_code=outcome.status_code,
-            response_excerpt=outcome.response_excerpt,
-            error=outcome.error,
-            started_at=outcome.started_at,
-            duration_ms=outcome.duration_ms,
-        )
+    trial = await ctx.store.record_trial(
+        {
+            "postback_id": config.id,
+            "conversion_id": conversion_id,
+            "started_at": outcome.started_at,
+            "duration_ms": outcome.duration_ms,
+            "method": request.method,
+            "url": request.url,
+            "body": request.body,
+            "content_type": request.content_type,
+            "status_code": outcome.status_code,
+            "response_excerpt": outcome.response_excerpt,
+            "error": outcome.error,
+            "kind": outcome.kind,
+            "success": outcome.success,
+        }
     )
+    return reply(TrialOut.of(trial))
+
+
+async def list_tests(
+    postback_id: PostbackId, ctx: ContextDep, caller: CallerDep, page: PageDep
+) -> ApiResponse:
+    """The config's test log, newest first."""
+    config = await owned_postback(ctx, caller, postback_id)
+    found = await ctx.store.list_trials(config.id, limit=page.limit, cursor=page.cursor)
+    items = [TrialOut.of(t) for t in found.items]
+    return reply(TrialList(items=items, next_cursor=found.next_cursor))
 
 
 def build_router() -> APIRouter:
@@ -164,6 +206,7 @@ def build_router() -> APIRouter:
         "POST /postbacks/{postback_id}/test",
         test_postback,
         TrialOut,
-        "Send a config once with a sample (or the given) conversion; nothing is stored",
+        "Send a config once with a sample (or the given) conversion",
     )
+    route(router, "GET /postbacks/{postback_id}/tests", list_tests, TrialList, "The test log")
     return router

@@ -159,6 +159,26 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class TrialSend:
+    """One send of a config by its Test button: logged apart from real deliveries."""
+
+    id: int
+    postback_id: int
+    conversion_id: int | None  # None: sample values
+    started_at: datetime
+    duration_ms: int
+    method: str
+    url: str
+    body: str | None
+    content_type: str | None
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    kind: str
+    success: bool
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimedDelivery:
     """A delivery a worker holds under a lease, with what it needs to send it."""
 

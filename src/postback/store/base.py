@@ -21,6 +21,7 @@ from postback.domain.records import (
     Offer,
     PostbackConfig,
     StatusChange,
+    TrialSend,
 )
 
 # The most rows one page of any list may hold.
@@ -134,7 +135,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_offers(
-        self, *, status: str | None = None, limit: int = MAX_PAGE, cursor: str | None = None
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
     ) -> Page: ...
 
     @abc.abstractmethod
@@ -152,7 +157,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def list_affiliates(
-        self, *, limit: int = MAX_PAGE, cursor: str | None = None
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
     ) -> Page: ...
 
     @abc.abstractmethod
@@ -186,6 +195,19 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def delete_postback(self, postback_id: int) -> bool: ...
+
+    @abc.abstractmethod
+    async def record_trial(self, fields: Mapping[str, Any]) -> TrialSend:
+        """Log one Test-button send of a config."""
+
+    @abc.abstractmethod
+    async def list_trials(
+        self, postback_id: int, *, limit: int = MAX_PAGE, cursor: str | None = None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def delete_advertiser(self, advertiser_id: int) -> bool:
+        """False when there is no such advertiser; InUse while it has offers."""
 
     # clicks
     @abc.abstractmethod
@@ -265,6 +287,12 @@ class Store(abc.ABC):
 
     async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
         await self.postpone_claims([claim], until)
+
+    @abc.abstractmethod
+    async def retry_failed(
+        self, postback_id: int, since: datetime | None, until: datetime | None, now: datetime
+    ) -> int:
+        """Make every delivery of a config that gave up (created in [since, until)) due now."""
 
     @abc.abstractmethod
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:

@@ -18,6 +18,7 @@ from postback.domain.records import (
     Offer,
     PostbackConfig,
     StatusChange,
+    TrialSend,
 )
 from postback.store.base import IncomingEntry
 
@@ -186,6 +187,25 @@ def attempt(row: Any) -> Attempt:
         status_code=row.status_code,
         response_excerpt=row.response_excerpt,
         error=row.error,
+        success=bool(row.success),
+    )
+
+
+def trial_send(row: Any) -> TrialSend:
+    return TrialSend(
+        id=row.id,
+        postback_id=row.postback_id,
+        conversion_id=row.conversion_id,
+        started_at=from_us(row.started_at),
+        duration_ms=row.duration_ms,
+        method=row.method,
+        url=row.url,
+        body=row.body,
+        content_type=row.content_type,
+        status_code=row.status_code,
+        response_excerpt=row.response_excerpt,
+        error=row.error,
+        kind=row.kind,
         success=bool(row.success),
     )
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,8 +27,9 @@ from postback.domain.records import (
     Offer,
     PostbackConfig,
     StatusChange,
+    TrialSend,
 )
-from postback.errors import DuplicateKey, StoreError, StoreUnavailable
+from postback.errors import DuplicateKey, InUse, StoreError, StoreUnavailable
 from postback.store import rows
 from postback.store.attempts import record_attempt
 from postback.store.base import (
@@ -55,6 +56,7 @@ from postback.store.schema import (
     meta,
     offers,
     postback_configs,
+    postback_tests,
 )
 
 log = logging.getLogger(__name__)
@@ -219,11 +221,15 @@ class SqlStore(Store):
         return found
 
     async def list_offers(
-        self, *, status: str | None = None, limit: int = MAX_PAGE, cursor: str | None = None
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
     ) -> Page:
         stmt = select(offers)
-        if status is not None:
-            stmt = stmt.where(offers.c.status == status)
+        if statuses is not None:
+            stmt = stmt.where(offers.c.status.in_(list(statuses)))
         return await self._page(stmt, offers, limit, cursor, rows.offer)
 
     async def update_offer(self, offer_id: int, changes: Mapping[str, Any]) -> Offer | None:
@@ -251,8 +257,17 @@ class SqlStore(Store):
             row = (await conn.execute(stmt)).first()
         return rows.affiliate(row) if row else None
 
-    async def list_affiliates(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
-        return await self._page(select(affiliates), affiliates, limit, cursor, rows.affiliate)
+    async def list_affiliates(
+        self,
+        *,
+        statuses: Sequence[str] | None = None,
+        limit: int = MAX_PAGE,
+        cursor: str | None = None,
+    ) -> Page:
+        stmt = select(affiliates)
+        if statuses is not None:
+            stmt = stmt.where(affiliates.c.status.in_(list(statuses)))
+        return await self._page(stmt, affiliates, limit, cursor, rows.affiliate)
 
     async def update_affiliate(
         self, affiliate_id: int, changes: Mapping[str, Any]
@@ -260,6 +275,18 @@ class SqlStore(Store):
         row = await self._update(affiliates, affiliate_id, changes)
         self._affiliates.drop(affiliate_id)
         return rows.affiliate(row) if row else None
+
+    async def delete_advertiser(self, advertiser_id: int) -> bool:
+        async with self._write() as conn:
+            used = select(offers.c.id).where(offers.c.advertiser_id == advertiser_id).limit(1)
+            if (await conn.execute(used)).first() is not None:
+                raise InUse(
+                    f"advertiser {advertiser_id} has offers; archive them and keep the advertiser"
+                )
+            gone = delete(advertisers).where(advertisers.c.id == advertiser_id)
+            deleted = (await conn.execute(gone)).rowcount > 0
+        self._advertisers.drop(advertiser_id)
+        return deleted
 
     # ---- postback configs ----------------------------------------------------------
 
@@ -502,6 +529,20 @@ class SqlStore(Store):
         async with self._write() as conn:
             await conn.execute(stmt, params)
 
+    async def retry_failed(
+        self, postback_id: int, since: datetime | None, until: datetime | None, now: datetime
+    ) -> int:
+        stmt = update(deliveries).where(
+            deliveries.c.postback_id == postback_id, deliveries.c.state == "failed"
+        )
+        if since is not None:
+            stmt = stmt.where(deliveries.c.created_at >= rows.to_us(since))
+        if until is not None:
+            stmt = stmt.where(deliveries.c.created_at < rows.to_us(until))
+        stmt = stmt.values(state="pending", next_attempt_at=rows.to_us(now), updated_at=_now_us())
+        async with self._write() as conn:
+            return int((await conn.execute(stmt)).rowcount)
+
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
         async with self._write() as conn:
             stmt = (
@@ -510,6 +551,20 @@ class SqlStore(Store):
                 .values(state="pending", next_attempt_at=rows.to_us(now), updated_at=_now_us())
             )
             return (await conn.execute(stmt)).rowcount > 0
+
+    # ---- test sends -------------------------------------------------------------------
+
+    async def record_trial(self, fields: Mapping[str, Any]) -> TrialSend:
+        values = {**_encode(fields), "started_at": rows.to_us(fields["started_at"])}
+        async with self._write() as conn:
+            stmt = insert(postback_tests).values(values).returning(postback_tests)
+            return rows.trial_send((await conn.execute(stmt)).one())
+
+    async def list_trials(
+        self, postback_id: int, *, limit: int = MAX_PAGE, cursor: str | None = None
+    ) -> Page:
+        stmt = select(postback_tests).where(postback_tests.c.postback_id == postback_id)
+        return await self._page(stmt, postback_tests, limit, cursor, rows.trial_send)
 
     # ---- pagination -----------------------------------------------------------------
 
