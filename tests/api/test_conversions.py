@@ -153,3 +153,30 @@ async def test_affiliate_sees_own_without_revenue(api: Api) -> None:
     assert len(body["deliveries"]) == 1
     assert b"revenue" not in detail.content
     error_of(await api.as_key(key, "GET", f"/api/v1/conversions/{w['b'].id}"), 404, "not_found")
+
+
+async def test_walking_pages_while_conversions_arrive(api: Api) -> None:
+    """Newest first with an id cursor: arrivals land before page one, never inside the walk."""
+    offer = await api.offer()
+    aff = await api.affiliate()
+    for _ in range(10):
+        await convert(api.store, offer["id"], aff["id"])
+    params: dict[str, Any] = {"affiliate_id": aff["id"], "limit": 3}
+    first = (await api.admin("GET", "/api/v1/conversions", params=params)).json()
+    at_start = {c["id"] for c in first["items"]}
+    walked = [c["id"] for c in first["items"]]
+    cursor = first["next_cursor"]
+    arrived = []
+    while cursor is not None:
+        for _ in range(2):
+            arrived.append((await convert(api.store, offer["id"], aff["id"])).conversion.id)
+        page = (
+            await api.admin("GET", "/api/v1/conversions", params={**params, "cursor": cursor})
+        ).json()
+        walked += [c["id"] for c in page["items"]]
+        cursor = page["next_cursor"]
+    assert len(walked) == len(set(walked)) == 10
+    assert walked == sorted(walked, reverse=True)
+    assert at_start <= set(walked) and not set(arrived) & set(walked)
+    fresh = (await api.admin("GET", "/api/v1/conversions", params={**params, "limit": 100})).json()
+    assert [c["id"] for c in fresh["items"]] == sorted(arrived, reverse=True) + walked
