@@ -144,6 +144,7 @@ async def test_deleted_config_keeps_its_deliveries(api: Api) -> None:
 async def test_retry_everything_that_failed_for_one_config(api: Api) -> None:
     w = await world(api)
     alice_config = w["configs"]["alice"]["id"]
+    path = f"/api/v1/postbacks/{alice_config}/retry"
     await fail_once(api, w["a"].id)
     second = (await convert(api.store, w["a"].offer_id, w["alice"]["id"])).conversion
     await fail_once(api, second.id)
@@ -153,41 +154,29 @@ async def test_retry_everything_that_failed_for_one_config(api: Api) -> None:
     assert len(failed.json()["items"]) == 2
 
     # A period that holds neither: nothing moves.
-    early = {"postback_id": alice_config, "until": "2000-01-01T00:00:00Z"}
-    none = await api.admin("POST", "/api/v1/deliveries/retry", json=early)
+    none = await api.admin("POST", path, json={"until": "2000-01-01T00:00:00Z"})
     assert none.status_code == 202, none.text
     assert none.json() == {"retried": 0}
 
     key = w["alice"]["api_key"]
-    answer = await api.as_key(
-        key, "POST", "/api/v1/deliveries/retry", json={"postback_id": alice_config}
-    )
+    answer = await api.as_key(key, "POST", path)
     assert answer.status_code == 202, answer.text
     assert answer.json() == {"retried": 2}
     pending = await api.admin(
         "GET", "/api/v1/deliveries", params={"postback_id": alice_config, "state": "pending"}
     )
     assert len(pending.json()["items"]) == 2
-    again = await api.admin("POST", "/api/v1/deliveries/retry", json={"postback_id": alice_config})
+    again = await api.admin("POST", path, json={})
     assert again.json() == {"retried": 0}
 
     # Another affiliate's config does not exist for this key; bad bodies are 400.
-    bob_config = {"postback_id": w["configs"]["bob"]["id"]}
-    error_of(
-        await api.as_key(key, "POST", "/api/v1/deliveries/retry", json=bob_config), 404, "not_found"
-    )
+    bob_path = f"/api/v1/postbacks/{w['configs']['bob']['id']}/retry"
+    error_of(await api.as_key(key, "POST", bob_path), 404, "not_found")
     for body, param in (
-        ({}, "postback_id"),
-        ({"postback_id": alice_config, "since": "yesterday"}, "since"),
-        ({"postback_id": alice_config, "since": "2026-01-01T00:00:00"}, "since"),
-        (
-            {
-                "postback_id": alice_config,
-                "since": "2026-02-01T00:00:00Z",
-                "until": "2026-01-01T00:00:00Z",
-            },
-            "until",
-        ),
+        ({"postback_id": alice_config}, "postback_id"),
+        ({"since": "yesterday"}, "since"),
+        ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
     ):
-        refused = await api.admin("POST", "/api/v1/deliveries/retry", json=body)
+        refused = await api.admin("POST", path, json=body)
         assert error_of(refused, 400, "invalid_param")["param"] == param, body

@@ -95,7 +95,7 @@ OF_ALICE_OR_ADMIN: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/conversions/{conversion_id}", None),
     ("GET", "/deliveries/{delivery_id}", None),
     ("POST", "/deliveries/{delivery_id}/retry", None),
-    ("POST", "/deliveries/retry", {"postback_id": "{postback_id}"}),
+    ("POST", "/postbacks/{postback_id}/retry", {"since": "2026-01-01T00:00:00Z"}),
     ("GET", "/incoming", None),
     ("GET", "/tracking-link", {"offer_id": "{offer_id}", "aff_id": "{affiliate_id}"}),
 ]

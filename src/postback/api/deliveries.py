@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from postback.api.auth import Caller, CallerDep
@@ -17,7 +17,7 @@ from postback.api.context import ApiContext, ContextDep
 from postback.api.paging import PageDep
 from postback.api.postbacks import owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Id, RequestModel, Timestamp
+from postback.api.schemas import MAX_ID, RequestModel, Timestamp
 from postback.domain.records import Attempt, Delivery
 from postback.errors import InvalidInput, NotFound
 
@@ -166,7 +166,6 @@ async def retry_delivery(
 
 
 class RetryFailed(RequestModel):
-    postback_id: Id = Field(description="the config whose failed deliveries go out again")
     since: AwareDatetime | None = Field(
         default=None, description="only deliveries created at or after this time"
     )
@@ -176,7 +175,7 @@ class RetryFailed(RequestModel):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"postback_id": 3, "since": "2026-11-20T00:00:00Z"}]},
+        json_schema_extra={"examples": [{"since": "2026-11-20T00:00:00Z"}]},
     )
 
 
@@ -184,11 +183,17 @@ class RetriedCount(BaseModel):
     retried: int = Field(description="how many failed deliveries are due again now")
 
 
-async def retry_failed(body: RetryFailed, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
+async def retry_failed(
+    postback_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    ctx: ContextDep,
+    caller: CallerDep,
+    body: Annotated[RetryFailed | None, Body()] = None,
+) -> ApiResponse:
     """Every delivery of one config that gave up (optionally within a period) is due again now."""
+    body = body or RetryFailed()
     if body.since is not None and body.until is not None and body.until < body.since:
         raise InvalidInput("until", "must not be before since")
-    config = await owned_postback(ctx, caller, body.postback_id, include_deleted=True)
+    config = await owned_postback(ctx, caller, postback_id, include_deleted=True)
     count = await ctx.store.retry_failed(config.id, body.since, body.until, datetime.now(UTC))
     if count:
         ctx.wake_dispatch()
@@ -209,7 +214,7 @@ def build_router() -> APIRouter:
     )
     route(
         router,
-        "POST /deliveries/retry",
+        "POST /postbacks/{postback_id}/retry",
         retry_failed,
         RetriedCount,
         "Send again everything that failed for one config",

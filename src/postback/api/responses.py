@@ -28,9 +28,12 @@ class ExactJsonRequest(Request):
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            self._json = json.loads(
+            parsed = json.loads(
                 await self.body(), parse_float=Decimal, parse_constant=_refuse_constant
             )
+            # Every body is an object; a bare Decimal would slip through model validation
+            # where any other scalar is refused, so it goes on as the text it was.
+            self._json = str(parsed) if isinstance(parsed, Decimal) else parsed
         return self._json
 
 

@@ -47,9 +47,21 @@ def clean_text(value: str) -> str:
 # Strict: a JSON true is not the id 1.
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 Text = Annotated[str, AfterValidator(clean_text)]
+def _at_most(limit: int) -> BeforeValidator:
+    """A length limit on the text as sent, before any stripping (as the schema states it)."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > limit:
+            raise ValueError(f"must be at most {limit} characters")
+        return value
+
+    return BeforeValidator(check)
+
+
 Name = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=255),
+    _at_most(255),
     AfterValidator(clean_text),
 ]
 
