@@ -46,6 +46,13 @@ StatusMap = Annotated[dict[TheirStatus, StatusName], Field(max_length=200)]
 
 
 class AdvertiserCreate(RequestModel):
+    EXAMPLE = {
+        "name": "Shop Inc.",
+        "allowed_ips": ["203.0.113.0/24"],
+        "status_map": {"1": "approved", "0": "rejected", "2": "pending"},
+        "require_token": True,
+    }
+
     name: Name
     allowed_ips: AllowedIps = Field(
         default_factory=list, description="CIDRs allowed to send postbacks; empty = any"
@@ -57,6 +64,8 @@ class AdvertiserCreate(RequestModel):
 
 
 class AdvertiserPatch(PatchModel):
+    EXAMPLE = {"allowed_ips": ["203.0.113.0/24", "2001:db8::/32"]}
+
     name: Name | None = None
     allowed_ips: AllowedIps | None = None
     status_map: StatusMap | None = None
@@ -71,6 +80,8 @@ GraceSeconds = Annotated[int, Strict(), Field(ge=0, le=MAX_GRACE_SECONDS)]
 
 
 class TokenRotation(RequestModel):
+    EXAMPLE = {"grace_seconds": 86400}
+
     grace_seconds: GraceSeconds = Field(
         default=DEFAULT_GRACE_SECONDS,
         description="how long the old token keeps working (0: stops at once; at most 30 days)",

@@ -23,10 +23,14 @@ KEY_PREFIX = "aff"
 
 
 class AffiliateCreate(RequestModel):
+    EXAMPLE = {"name": "Media buyer 7"}
+
     name: Name
 
 
 class AffiliatePatch(PatchModel):
+    EXAMPLE = {"status": "paused"}
+
     name: Name | None = None
     status: AffiliateStatus | None = None
 

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
@@ -173,10 +173,7 @@ class RetryFailed(RequestModel):
         default=None, description="only deliveries created before this time"
     )
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"since": "2026-11-20T00:00:00Z"}]},
-    )
+    EXAMPLE = {"since": "2026-11-20T00:00:00Z"}
 
 
 class RetriedCount(BaseModel):

@@ -47,6 +47,16 @@ ClickUrl = Annotated[str, url_template(CLICK_MACROS)]
 
 
 class OfferCreate(RequestModel):
+    EXAMPLE = {
+        "advertiser_id": 1,
+        "name": "Summer sale",
+        "destination_url": "https://shop.example/landing?cid={click_id}&src={aff_id}",
+        "revenue": 12.5,
+        "payout": 9,
+        "currency": "USD",
+        "fallback_url": "https://shop.example/",
+    }
+
     advertiser_id: Id
     name: Name
     destination_url: ClickUrl
@@ -58,6 +68,8 @@ class OfferCreate(RequestModel):
 
 
 class OfferPatch(PatchModel):
+    EXAMPLE = {"payout": 9.5, "status": "paused"}
+
     NULLABLE = frozenset({"fallback_url"})
 
     advertiser_id: Id | None = None

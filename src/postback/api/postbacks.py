@@ -86,6 +86,15 @@ def _approved_only() -> list[StatusOrAll]:
 
 
 class PostbackCreate(RequestModel):
+    EXAMPLE = {
+        "affiliate_id": 7,
+        "offer_id": None,
+        "url": "https://tracker.example/postback?cid={sub1}&payout={payout}&status={status}",
+        "method": "GET",
+        "events": ["*"],
+        "statuses": ["approved", "rejected"],
+    }
+
     affiliate_id: Id | None = Field(
         default=None, description="null: a network-level integration that sees every conversion"
     )
@@ -109,6 +118,8 @@ class PostbackCreate(RequestModel):
 
 
 class PostbackPatch(PatchModel):
+    EXAMPLE = {"active": False}
+
     NULLABLE = frozenset({"offer_id", "body"})
 
     offer_id: Id | None = None

@@ -47,6 +47,8 @@ def clean_text(value: str) -> str:
 # Strict: a JSON true is not the id 1.
 Id = Annotated[int, Strict(), Field(ge=1, le=MAX_ID)]
 Text = Annotated[str, AfterValidator(clean_text)]
+
+
 def _at_most(limit: int) -> BeforeValidator:
     """A length limit on the text as sent, before any stripping (as the schema states it)."""
 
@@ -157,15 +159,24 @@ Timestamp = Annotated[
 # ---- base models ----------------------------------------------------------------------
 
 
+def _describe(schema: dict[str, Any], model: type[Any]) -> None:
+    """The model's example, and in a PATCH: optional is not nullable (except NULLABLE)."""
+    example = getattr(model, "EXAMPLE", None)
+    if example is not None:
+        schema["examples"] = [example]
+    nullable: frozenset[str] | None = getattr(model, "NULLABLE", None)
+    if nullable is not None:
+        _without_null(schema, nullable)
+
+
 class RequestModel(BaseModel):
     """A request body: unknown fields are refused."""
 
-    model_config = ConfigDict(extra="forbid")
+    EXAMPLE: ClassVar[dict[str, Any] | None] = None
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_describe)
 
 
-def _without_null(schema: dict[str, Any], model: type[Any]) -> None:
-    """Optional in a PATCH is not nullable: say so in the schema for every other field."""
-    nullable: frozenset[str] = getattr(model, "NULLABLE", frozenset())
+def _without_null(schema: dict[str, Any], nullable: frozenset[str]) -> None:
     for name, prop in schema.get("properties", {}).items():
         options = prop.get("anyOf")
         if name in nullable or not options:
@@ -183,7 +194,6 @@ class PatchModel(RequestModel):
     """A partial update: only the fields sent change; null only where a field allows it."""
 
     NULLABLE: ClassVar[frozenset[str]] = frozenset()
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_without_null)
 
     @field_validator("*", mode="before")
     @classmethod

@@ -30,6 +30,8 @@ SAMPLE_CLICK_ID = "test_click_0000000000"
 
 
 class TrialRequest(RequestModel):
+    EXAMPLE = {"conversion_id": 42}
+
     conversion_id: Id | None = None
 
 
