@@ -180,3 +180,31 @@ async def test_walking_pages_while_conversions_arrive(api: Api) -> None:
     assert at_start <= set(walked) and not set(arrived) & set(walked)
     fresh = (await api.admin("GET", "/api/v1/conversions", params={**params, "limit": 100})).json()
     assert [c["id"] for c in fresh["items"]] == sorted(arrived, reverse=True) + walked
+
+
+async def test_the_trace_runs_from_click_to_partner(api: Api) -> None:
+    offer = await api.offer()
+    aff = await api.affiliate()
+    first = await convert(api.store, offer["id"], aff["id"], status="pending", txid="T-trace")
+    conversion = first.conversion
+    await convert(
+        api.store,
+        offer["id"],
+        aff["id"],
+        status="approved",
+        txid="T-trace",
+        click_id=conversion.click_id,
+    )
+    trace = (await api.admin("GET", f"/api/v1/conversions/{conversion.id}")).json()
+    assert trace["click"]["click_id"] == conversion.click_id
+    assert trace["click"]["sub1"] == "s1" and trace["click"]["country"] == "DE"
+    assert [h["to_status"] for h in trace["history"]] == ["pending", "approved"]
+    assert [i["conversion_id"] for i in trace["incoming"]] == [conversion.id, conversion.id]
+    assert trace["incoming"][0]["id"] < trace["incoming"][1]["id"]
+
+    mine = (await api.as_key(aff["api_key"], "GET", f"/api/v1/conversions/{conversion.id}")).json()
+    assert mine["click"] == trace["click"]
+    assert "incoming" not in mine
+
+    touched = await api.admin("GET", "/api/v1/incoming", params={"conversion_id": conversion.id})
+    assert [i["id"] for i in touched.json()["items"]] == [i["id"] for i in trace["incoming"]][::-1]

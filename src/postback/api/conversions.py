@@ -10,14 +10,17 @@ from pydantic import BaseModel
 from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
 from postback.api.deliveries import DeliveryOut, deliveries_of_conversion
+from postback.api.incoming import IncomingOut
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import MAX_ID, Money, Text, Timestamp
-from postback.domain.records import Conversion, StatusChange
+from postback.domain.records import Click, Conversion, StatusChange
 from postback.errors import NotFound
 
 StatusFilter = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+# Incoming requests shown in one trace (a conversion rarely sees more than a few).
+MAX_TOUCHES = 200
 
 
 class ConversionBase(BaseModel):
@@ -56,13 +59,49 @@ class HistoryOut(BaseModel):
         )
 
 
+class ClickOut(BaseModel):
+    click_id: str
+    offer_id: int
+    affiliate_id: int
+    sub1: str | None
+    sub2: str | None
+    sub3: str | None
+    sub4: str | None
+    sub5: str | None
+    ip: str | None
+    user_agent: str | None
+    referrer: str | None
+    country: str | None
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, click: Click) -> ClickOut:
+        subs = dict(zip(("sub1", "sub2", "sub3", "sub4", "sub5"), click.subs, strict=True))
+        return cls(
+            click_id=click.click_id,
+            offer_id=click.offer_id,
+            affiliate_id=click.affiliate_id,
+            ip=click.ip,
+            user_agent=click.user_agent,
+            referrer=click.referrer,
+            country=click.country,
+            created_at=click.created_at,
+            **subs,
+        )
+
+
 class Trail(BaseModel):
+    """From click to partner: the click, each status change, each delivery and attempt."""
+
+    click: ClickOut | None
     history: list[HistoryOut]
     deliveries: list[DeliveryOut]
 
 
 class ConversionDetail(ConversionOut, Trail):
-    pass
+    """The admin's trace also holds every incoming postback that touched the conversion."""
+
+    incoming: list[IncomingOut]
 
 
 class AffiliateConversionDetail(ConversionBase, Trail):
@@ -135,14 +174,19 @@ async def get_conversion(
         raise NotFound(f"no conversion {conversion_id}")
     history = await ctx.store.conversion_history(conversion_id)
     deliveries = await deliveries_of_conversion(ctx, caller, conversion_id)
-    model: type[Trail] = ConversionDetail if caller.is_admin else AffiliateConversionDetail
-    return reply(
-        model(
-            **view(conversion, caller.is_admin),
-            history=[HistoryOut.of(h) for h in history],
-            deliveries=deliveries,
-        )
-    )
+    click = await ctx.store.get_click(conversion.click_id)
+    trail: dict[str, Any] = {
+        **view(conversion, caller.is_admin),
+        "click": None if click is None else ClickOut.of(click),
+        "history": [HistoryOut.of(h) for h in history],
+        "deliveries": deliveries,
+    }
+    if not caller.is_admin:
+        return reply(AffiliateConversionDetail(**trail))
+    # The advertiser's raw requests carry its token and revenue: the admin's eyes only.
+    touched = await ctx.store.list_incoming(conversion_id=conversion_id, limit=MAX_TOUCHES)
+    incoming = [IncomingOut.of(row) for row in reversed(touched.items)]
+    return reply(ConversionDetail(**trail, incoming=incoming))
 
 
 def build_router() -> APIRouter:

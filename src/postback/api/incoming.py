@@ -13,7 +13,9 @@ from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import Text, Timestamp
+from postback.api.schemas import MAX_ID, Text, Timestamp
+
+IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
 class IncomingOut(BaseModel):
@@ -61,11 +63,17 @@ async def list_incoming(
             description="created, updated, duplicate, or an error code (bad_token, ...)",
         ),
     ] = None,
+    conversion_id: IdFilter = None,
+    advertiser_id: IdFilter = None,
+    click_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
 ) -> ApiResponse:
     found = await ctx.store.list_incoming(
         result=result,
         since=period.start,
         until=period.end,
+        conversion_id=conversion_id,
+        advertiser_id=advertiser_id,
+        click_id=click_id,
         limit=page.limit,
         cursor=page.cursor,
     )

@@ -235,6 +235,9 @@ class Store(abc.ABC):
         result: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        conversion_id: int | None = None,
+        advertiser_id: int | None = None,
+        click_id: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:

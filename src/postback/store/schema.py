@@ -207,6 +207,7 @@ incoming_log = Table(
     Column("conversion_id", BigInteger),
     Column("advertiser_id", BigInteger),
     Index("ix_incoming_log_received_at", "received_at"),
+    Index("ix_incoming_log_conversion_id", "conversion_id"),
 )
 
 postback_tests = Table(

@@ -387,6 +387,9 @@ class SqlStore(Store):
         result: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        conversion_id: int | None = None,
+        advertiser_id: int | None = None,
+        click_id: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
@@ -397,6 +400,13 @@ class SqlStore(Store):
             stmt = stmt.where(incoming_log.c.received_at >= rows.to_us(since))
         if until is not None:
             stmt = stmt.where(incoming_log.c.received_at < rows.to_us(until))
+        for name, value in (
+            ("conversion_id", conversion_id),
+            ("advertiser_id", advertiser_id),
+            ("click_id", click_id),
+        ):
+            if value is not None:
+                stmt = stmt.where(incoming_log.c[name] == value)
         return await self._page(stmt, incoming_log, limit, cursor, lambda row: row._asdict())
 
     # ---- conversions --------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Advertiser token rotation with a grace period; the log of test sends.
+"""Advertiser token rotation with a grace period; the log of test sends; incoming log
+entries by conversion.
 
 Revision ID: 0002
 Revises: 0001
@@ -41,9 +42,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_postback_tests_postback_id", "postback_tests", ["postback_id"])
+    op.create_index("ix_incoming_log_conversion_id", "incoming_log", ["conversion_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_incoming_log_conversion_id", table_name="incoming_log")
     op.drop_index("ix_postback_tests_postback_id", table_name="postback_tests")
     op.drop_table("postback_tests")
     with op.batch_alter_table("advertisers") as batch:
