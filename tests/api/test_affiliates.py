@@ -62,12 +62,13 @@ async def test_replacing_the_key(api: Api) -> None:
     error_of(await api.admin("POST", "/api/v1/affiliates/999999/key"), 404, "not_found")
 
 
-async def test_delete_archives_and_refuses_the_key(api: Api) -> None:
+async def test_archive_refuses_the_key(api: Api) -> None:
     aff = await api.affiliate()
     path = f"/api/v1/affiliates/{aff['id']}"
     assert (await api.as_key(aff["api_key"], "GET", path)).status_code == 200
-    error_of(await api.as_key(aff["api_key"], "DELETE", path), 404, "not_found")
-    assert (await api.admin("DELETE", path)).status_code == 204
+    archived = await api.as_key(aff["api_key"], "PATCH", path, json={"status": "archived"})
+    error_of(archived, 404, "not_found")
+    assert (await api.admin("PATCH", path, json={"status": "archived"})).status_code == 200
     assert (await api.admin("GET", path)).json()["status"] == "archived"
     error_of(await api.as_key(aff["api_key"], "GET", path), 401, "unauthorized")
     listed = (await api.admin("GET", "/api/v1/affiliates")).json()["items"]

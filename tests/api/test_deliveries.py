@@ -176,6 +176,7 @@ async def test_retry_everything_that_failed_for_one_config(api: Api) -> None:
         ({"postback_id": alice_config}, "postback_id"),
         ({"since": "yesterday"}, "since"),
         ({"since": "2026-01-01T00:00:00"}, "since"),
+        ({"since": 0}, "since"),
         ({"since": "2026-02-01T00:00:00Z", "until": "2026-01-01T00:00:00Z"}, "until"),
     ):
         refused = await api.admin("POST", path, json=body)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
 from postback.api.auth import AdminDep, CallerDep
@@ -16,7 +16,8 @@ from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Affiliate
 from postback.errors import NotFound
 
-# Archived: deleted from the working set (its key is refused), kept for its records.
+# Archived (PATCH status "archived"): out of the working set, its key refused, its
+# records kept.
 AffiliateStatus = Literal["active", "paused", "archived"]
 WORKING_SET = ("active", "paused")
 KEY_PREFIX = "aff"
@@ -123,13 +124,6 @@ async def replace_key(affiliate_id: AffiliateId, ctx: ContextDep, caller: Caller
     return reply(AffiliateWithKey.with_key(affiliate, api_key))
 
 
-async def archive_affiliate(affiliate_id: AffiliateId, ctx: ContextDep, _: AdminDep) -> Response:
-    """Archive: its key and links stop working; its records and reports stay."""
-    if await ctx.store.update_affiliate(affiliate_id, {"status": "archived"}) is None:
-        raise NotFound(f"no affiliate {affiliate_id}")
-    return Response(status_code=204)
-
-
 def build_router() -> APIRouter:
     router = new_router("affiliates")
     route(router, "POST /affiliates", create_affiliate, AffiliateWithKey, "Create (admin)", 201)
@@ -142,7 +136,6 @@ def build_router() -> APIRouter:
         "One affiliate (admin, or the affiliate itself)",
     )
     route(router, "PATCH /affiliates/{affiliate_id}", update_affiliate, AffiliateOut, "Change")
-    route(router, "DELETE /affiliates/{affiliate_id}", archive_affiliate, None, "Archive", 204)
     route(
         router,
         "POST /affiliates/{affiliate_id}/key",

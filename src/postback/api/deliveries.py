@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
 from postback.api.paging import PageDep
 from postback.api.postbacks import owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, RequestModel, Timestamp
+from postback.api.schemas import MAX_ID, Moment, RequestModel, Timestamp
 from postback.domain.records import Attempt, Delivery
 from postback.errors import InvalidInput, NotFound
 
@@ -166,10 +166,10 @@ async def retry_delivery(
 
 
 class RetryFailed(RequestModel):
-    since: AwareDatetime | None = Field(
+    since: Moment | None = Field(
         default=None, description="only deliveries created at or after this time"
     )
-    until: AwareDatetime | None = Field(
+    until: Moment | None = Field(
         default=None, description="only deliveries created before this time"
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, BeforeValidator, StringConstraints
 
 from postback.api.auth import AdminDep, Caller, CallerDep
@@ -28,8 +28,8 @@ from postback.domain.records import Offer
 from postback.errors import InvalidInput, NotFound
 
 OfferStatus = Literal["active", "paused"]
-# Archived: deleted from the working set, kept for the clicks, conversions and reports
-# that name it. PATCH status "active" brings it back.
+# Archived (PATCH status "archived"): out of the working set, kept for the clicks,
+# conversions and reports that name it. PATCH status "active" brings it back.
 ListedStatus = Literal["active", "paused", "archived"]
 WORKING_SET = ("active", "paused")
 
@@ -202,13 +202,6 @@ async def update_offer(
     return reply(OfferOut.of(offer))
 
 
-async def archive_offer(offer_id: OfferId, ctx: ContextDep, _: AdminDep) -> Response:
-    """Archive: its links stop (fallback or 404); its records and reports stay."""
-    if await ctx.store.update_offer(offer_id, {"status": "archived"}) is None:
-        raise NotFound(f"no offer {offer_id}")
-    return Response(status_code=204)
-
-
 def build_router() -> APIRouter:
     router = new_router("offers")
     route(router, "POST /offers", create_offer, OfferOut, "Create an offer (admin)", 201)
@@ -221,5 +214,4 @@ def build_router() -> APIRouter:
         "One offer (affiliate: active only, without revenue)",
     )
     route(router, "PATCH /offers/{offer_id}", update_offer, OfferOut, "Change an offer (admin)")
-    route(router, "DELETE /offers/{offer_id}", archive_offer, None, "Archive an offer (admin)", 204)
     return router

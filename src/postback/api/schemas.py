@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -154,6 +155,16 @@ Timestamp = Annotated[
     PlainSerializer(iso_z, return_type=str),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
+
+
+def _text_only(value: Any) -> Any:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 date-time with its offset, as text")
+    return value
+
+
+# A moment in a body: ISO 8601 text with an offset ("Z", "+02:00"); no epoch numbers.
+Moment = Annotated[AwareDatetime, BeforeValidator(_text_only)]
 
 
 # ---- base models ----------------------------------------------------------------------
