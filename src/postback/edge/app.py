@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from postback.edge.errors import status_and_body
+from postback.edge.errors import error_headers, status_and_body
 from postback.edge.http import Receive, Scope, Send, reply, reply_error, reply_json
 from postback.metrics import CONTENT_TYPE
 
@@ -71,7 +71,7 @@ class EdgeApp:
             await handler(scope, receive, send)
         except Exception as exc:
             status, body = status_and_body(exc)
-            await reply_json(send, status, body)
+            await reply_json(send, status, body, error_headers(exc))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

@@ -106,8 +106,10 @@ async def reply(
 JSON_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
 
 
-async def reply_json(send: Send, status: int, data: object) -> None:
-    await reply(send, status, orjson.dumps(data), JSON_HEADERS)
+async def reply_json(
+    send: Send, status: int, data: object, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await reply(send, status, orjson.dumps(data), (*JSON_HEADERS, *headers))
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, bindparam, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.domain.money import to_units
@@ -28,7 +28,7 @@ from postback.domain.records import (
     PostbackConfig,
     StatusChange,
 )
-from postback.errors import DuplicateKey, StoreError, StoreUnavailable
+from postback.errors import DuplicateKey, StoreError
 from postback.store import rows
 from postback.store.attempts import record_attempt
 from postback.store.base import (
@@ -41,6 +41,7 @@ from postback.store.base import (
     Store,
 )
 from postback.store.cache import TtlCache
+from postback.store.failures import translated
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
 from postback.store.schema import (
@@ -114,18 +115,11 @@ class SqlStore(Store):
             async with self.engine.begin() as conn:
                 yield conn
 
-    @contextlib.contextmanager
-    def _translate(self) -> Any:
-        try:
-            yield
-        except IntegrityError as exc:
-            raise DuplicateKey(str(exc.orig)) from exc
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise StoreUnavailable(str(exc.orig)) from exc
-            raise StoreError(str(exc.orig)) from exc
-        except (OSError, ConnectionError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+    #: Driver exceptions that mean "connection lost" but can escape SQLAlchemy's wrapping.
+    connection_errors: tuple[type[BaseException], ...] = ()
+
+    def _translate(self) -> contextlib.AbstractContextManager[None]:
+        return translated(self.connection_errors)
 
     # ---- lifecycle ----------------------------------------------------------------
 
