@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postback.dispatch.ssrf import TargetPolicy, parse_allowed_targets
+
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 MIN_ADMIN_KEY_LENGTH = 16
 
@@ -20,6 +22,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     base_url: str | None = None
     allow_private_targets: bool = False
+    # CIDRs, addresses and host names outgoing postbacks may reach even though they are
+    # not global (comma-separated), for partners inside the operator's own network.
+    allowed_targets: str = ""
     # Kept as the raw comma-separated text so the environment format is the contract's.
     retry_schedule: str = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = Field(default=10.0, gt=0, le=300)
@@ -61,6 +66,12 @@ class Settings(BaseSettings):
         parse_retry_schedule(value)
         return value
 
+    @field_validator("allowed_targets")
+    @classmethod
+    def _check_allowed_targets(cls, value: str) -> str:
+        parse_allowed_targets(value.split(","))
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
@@ -74,6 +85,12 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @cached_property
+    def target_policy(self) -> TargetPolicy:
+        """Which non-global addresses outgoing postbacks may reach."""
+        listed = parse_allowed_targets(self.allowed_targets.split(","))
+        return TargetPolicy(self.allow_private_targets, listed.networks, listed.hosts)
 
     @property
     def is_sqlite(self) -> bool:

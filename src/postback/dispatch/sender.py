@@ -15,7 +15,13 @@ from yarl import URL
 
 from postback import __version__
 from postback.dispatch.signing import webhook_headers
-from postback.dispatch.ssrf import ALLOWED_SCHEMES, BlockedTarget, GuardedResolver, check_host
+from postback.dispatch.ssrf import (
+    ALLOWED_SCHEMES,
+    BlockedTarget,
+    GuardedResolver,
+    TargetPolicy,
+    check_host,
+)
 from postback.domain.records import ClaimedDelivery
 from postback.domain.retry import parse_retry_after
 from postback.settings import Settings
@@ -60,7 +66,7 @@ class Sender:
         limit: int | None = None,
     ) -> None:
         self._settings = settings
-        self._allow_private = settings.allow_private_targets
+        self._policy = settings.target_policy
         self._timeout = settings.delivery_timeout
         self._inner_resolver = resolver
         self._limit = limit if limit is not None else settings.worker_concurrency
@@ -81,7 +87,7 @@ class Sender:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._resolver = GuardedResolver(self._allow_private, self._inner_resolver)
+            self._resolver = GuardedResolver(self._policy, self._inner_resolver)
             connector = aiohttp.TCPConnector(
                 resolver=self._resolver,
                 limit=self._limit,
@@ -151,7 +157,7 @@ class Sender:
             target = parse_target(url)
         except (ValueError, TypeError) as exc:
             return finish("invalid_url", f"invalid URL: {exc}")
-        refusal = _precheck(target, self._allow_private)
+        refusal = _precheck(target, self._policy)
         if refusal is not None:
             return finish(*refusal)
 
@@ -219,14 +225,14 @@ def parse_target(url: str) -> URL:
     return URL(url)
 
 
-def _precheck(target: URL, allow_private: bool) -> tuple[str, str] | None:
+def _precheck(target: URL, policy: TargetPolicy) -> tuple[str, str] | None:
     """Scheme and host checks aiohttp's resolver cannot make (IP literals skip it)."""
     if target.scheme not in ALLOWED_SCHEMES:
         return "invalid_url", "invalid URL: scheme must be http or https"
     host = target.raw_host
     if not host:
         return "invalid_url", "invalid URL: no host"
-    refusal = check_host(host, allow_private)
+    refusal = check_host(host, policy)
     return None if refusal is None else ("blocked", refusal)
 
 
