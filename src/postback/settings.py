@@ -34,6 +34,17 @@ class Settings(BaseSettings):
     worker_per_endpoint: int = Field(default=8, ge=1, le=1_000)
     worker_poll_interval: float = Field(default=0.5, gt=0, le=60)
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
+    max_api_body_bytes: int = Field(default=1_048_576, ge=1_024, le=104_857_600)
+    # Failed authentications (API keys, postback tokens) one client address may make per
+    # minute before it is answered 429; 0 turns the limit off.
+    auth_failures_per_minute: int = Field(default=30, ge=0, le=1_000_000)
+    # Consecutive failed attempts that pause an endpoint, and how long the first pause
+    # lasts (each failed probe doubles it, up to the maximum).
+    breaker_threshold: int = Field(default=5, ge=1, le=10_000)
+    breaker_pause: float = Field(default=30.0, gt=0, le=86_400)
+    breaker_max_pause: float = Field(default=900.0, gt=0, le=86_400)
+    # A postback config failing without a single success for this long is disabled.
+    disable_failing_after: float = Field(default=5 * 86_400.0, gt=0, le=365 * 86_400.0)
 
     @field_validator("database_url")
     @classmethod

@@ -136,6 +136,10 @@ class PostbackOut(BaseModel):
     secret: str = Field(description="whsec_ key of the webhook-signature header (POST)")
     created_at: Timestamp
     updated_at: Timestamp
+    disabled_reason: str | None = Field(
+        default=None, description="why the workers switched it off; PATCH active=true resends"
+    )
+    disabled_at: Timestamp | None = None
 
     @classmethod
     def of(cls, config: PostbackConfig) -> PostbackOut:
@@ -153,6 +157,8 @@ class PostbackOut(BaseModel):
             secret=config.secret,
             created_at=config.created_at,
             updated_at=config.updated_at,
+            disabled_reason=config.disabled_reason,
+            disabled_at=config.disabled_at,
         )
 
 
