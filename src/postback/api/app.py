@@ -14,6 +14,7 @@ from postback.api import (
     deliveries,
     incoming,
     offers,
+    postback_secrets,
     postbacks,
     trial,
 )
@@ -29,6 +30,7 @@ RESOURCES = (
     offers,
     affiliates,
     postbacks,
+    postback_secrets,
     trial,
     conversions,
     deliveries,

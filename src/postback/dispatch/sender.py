@@ -14,7 +14,7 @@ import aiohttp
 from yarl import URL
 
 from postback import __version__
-from postback.dispatch.signing import webhook_headers
+from postback.dispatch.signing import signed_url, webhook_headers
 from postback.dispatch.ssrf import (
     ALLOWED_SCHEMES,
     BlockedTarget,
@@ -124,6 +124,8 @@ class Sender:
             message_id=delivery.message_id,
             secret=claim.secret,
             extra_headers=claim.extra_headers,
+            previous_secret=claim.previous_secret,
+            sign_get=claim.sign_get,
         )
 
     async def send_request(
@@ -136,8 +138,12 @@ class Sender:
         message_id: str,
         secret: str,
         extra_headers: Mapping[str, str] | None = None,
+        previous_secret: str | None = None,
+        sign_get: bool = False,
     ) -> AttemptOutcome:
-        """One attempt; a body-carrying request gets the Standard Webhooks headers."""
+        """One attempt; a body-carrying request gets the Standard Webhooks headers, a GET
+        one (with `sign_get`) a `signature` parameter. A `previous_secret` still in its
+        grace period signs as well."""
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
 
@@ -153,6 +159,20 @@ class Sender:
                 retry_after=answer.retry_after if answer else None,
             )
 
+        keys = (secret,) if previous_secret is None else (secret, previous_secret)
+        headers = dict(extra_headers or {})
+        data: bytes | None = None
+        try:
+            if method.upper() != "GET":
+                text = body or ""
+                data = text.encode("utf-8")
+                headers["Content-Type"] = content_type or "application/octet-stream"
+                headers.update(webhook_headers(keys, message_id, text, started_at))
+            elif sign_get:
+                url = signed_url(url, keys)
+        except Exception as exc:
+            return finish("error", f"cannot sign the request (webhook secret?): {exc}")
+
         try:
             target = parse_target(url)
         except (ValueError, TypeError) as exc:
@@ -160,17 +180,6 @@ class Sender:
         refusal = _precheck(target, self._policy)
         if refusal is not None:
             return finish(*refusal)
-
-        headers = dict(extra_headers or {})
-        data: bytes | None = None
-        if method.upper() != "GET":
-            text = body or ""
-            data = text.encode("utf-8")
-            headers["Content-Type"] = content_type or "application/octet-stream"
-            try:
-                headers.update(webhook_headers(secret, message_id, text, started_at))
-            except Exception as exc:
-                return finish("error", f"cannot sign the request (webhook secret?): {exc}")
 
         try:
             answer = await self._exchange(method.upper(), target, data, headers)
