@@ -34,6 +34,7 @@ def create_app(
         runtime.store,
         admin_key_hash=lambda: runtime.admin_key_hash,
         wake_dispatch=runtime.wake_dispatch,
+        auth_failures=runtime.auth_failures,
     )
     app = EdgeApp(
         click=ClickHandler(runtime.store, runtime.clicks, caller_ip, runtime.metrics),
@@ -44,6 +45,7 @@ def create_app(
             runtime.metrics,
             settings.max_body_bytes,
             runtime.wake_dispatch,
+            runtime.auth_failures,
         ),
         is_ready=runtime.store.is_ready,
         metrics=runtime.metrics.render,
