@@ -52,6 +52,7 @@ def create_app(
         fallback=api,
         startup=runtime.start,
         shutdown=runtime.stop,
+        max_api_body=settings.max_api_body_bytes,
     )
     app.runtime = runtime  # type: ignore[attr-defined]
     return app
