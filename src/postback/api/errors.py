@@ -15,8 +15,10 @@ from starlette.routing import Match
 from postback.api.responses import ApiResponse
 from postback.errors import PostbackError, StoreUnavailable
 from postback.http_status import retry_after_of, status_of
+from postback.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
+store_down = Throttled(log)
 
 CODE_BY_STATUS = {
     400: "bad_request",
@@ -122,7 +124,7 @@ async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
         log.error("unmapped error %r", exc, extra={"action": "api_error"})
         return error_response(500, "internal", "internal error")
     if status == 503:
-        log.warning("database unavailable: %s", exc, extra={"action": "api_store_down"})
+        store_down.warning("api_store_down", "database unavailable: %s", exc)
         message = (
             exc.public_message
             if isinstance(exc, StoreUnavailable)

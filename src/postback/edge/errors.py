@@ -7,8 +7,11 @@ import logging
 from postback.edge.http import error_body
 from postback.errors import PostbackError, StoreUnavailable
 from postback.http_status import retry_after_of, status_of
+from postback.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
+# While the database is away every request fails alike: one line a second says so.
+store_down = Throttled(log)
 
 UNAVAILABLE = "the database is unavailable, retry later"
 
@@ -16,7 +19,7 @@ UNAVAILABLE = "the database is unavailable, retry later"
 def status_and_body(exc: BaseException) -> tuple[int, dict[str, object]]:
     status = status_of(exc) if isinstance(exc, PostbackError) else 500
     if status == 503:
-        log.warning("database unavailable: %s", exc, extra={"action": "store_down"})
+        store_down.warning("store_down", "database unavailable: %s", exc)
         message = exc.public_message if isinstance(exc, StoreUnavailable) else UNAVAILABLE
         return status, error_body("unavailable", message)
     if isinstance(exc, PostbackError) and status < 500:
