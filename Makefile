@@ -1,10 +1,12 @@
 # Two entry points: `make demo` (the product on embedded SQLite) and `make test` (everything).
+# Reliability at full size: `make crash-test` (200 kills per backend) and `make reliability`
+# (every reliability suite at full size, then the figures for docs/RELIABILITY.md).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit clean
+.PHONY: install demo serve test lint typecheck unit clean crash-test reliability
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -31,5 +33,21 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest
 
+CRASH_KILLS ?= 200
+FUZZ_EXAMPLES ?= 1000
+REPORT := $(CURDIR)/reliability-report.jsonl
+RELIABILITY_TESTS := tests/e2e/test_crash.py tests/e2e/test_database_outage.py \
+	tests/dispatch/test_partner_faults.py tests/dispatch/test_target_policy.py \
+	tests/edge tests/e2e/test_hostile_http.py tests/e2e/test_authentication.py
+
+crash-test: install
+	POSTBACK_CRASH_KILLS=$(CRASH_KILLS) $(BIN)/pytest tests/e2e/test_crash.py
+
+reliability: install
+	rm -f $(REPORT)
+	POSTBACK_RELIABILITY_REPORT=$(REPORT) POSTBACK_CRASH_KILLS=$(CRASH_KILLS) \
+		POSTBACK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest $(RELIABILITY_TESTS)
+	$(BIN)/python -m tests.reliability_report $(REPORT)
+
 clean:
-	rm -rf $(VENV) postback.db postback.db-wal postback.db-shm postback-demo.db*
+	rm -rf $(VENV) postback.db postback.db-wal postback.db-shm postback-demo.db* $(REPORT)

@@ -34,6 +34,7 @@ def create_app(
         runtime.store,
         admin_key_hash=lambda: runtime.admin_key_hash,
         wake_dispatch=runtime.wake_dispatch,
+        auth_failures=runtime.auth_failures,
     )
     app = EdgeApp(
         click=ClickHandler(runtime.store, runtime.clicks, caller_ip, runtime.metrics),
@@ -44,12 +45,14 @@ def create_app(
             runtime.metrics,
             settings.max_body_bytes,
             runtime.wake_dispatch,
+            runtime.auth_failures,
         ),
         is_ready=runtime.store.is_ready,
         metrics=runtime.metrics.render,
         fallback=api,
         startup=runtime.start,
         shutdown=runtime.stop,
+        max_api_body=settings.max_api_body_bytes,
     )
     app.runtime = runtime  # type: ignore[attr-defined]
     return app

@@ -14,7 +14,10 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
+from postback.logthrottle import Throttled
+
 log = logging.getLogger(__name__)
+batch_failed = Throttled(log)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -60,7 +63,7 @@ class Batcher(Generic[T, R]):
             try:
                 outcomes = await self._flush([item for item, _ in batch])
             except Exception as exc:  # the whole batch failed: every waiter learns why
-                log.warning("group commit failed: %s", exc, extra={"action": "batch_failed"})
+                batch_failed.warning("batch_failed", "group commit failed: %s", exc)
                 outcomes = [exc] * len(batch)
             for (_, done), outcome in zip(batch, outcomes, strict=True):
                 if done.done():

@@ -12,9 +12,12 @@
     |   +-- InvalidTransition a status change the state machine refuses
     +-- TooLarge              a request body over the size limit
     +-- UnsupportedMediaType  a body in a format we do not read
+    +-- TooManyRequests       too many failed authentications from one address
     +-- StoreError            the database failed (translated driver errors)
         +-- DuplicateKey      a unique constraint refused a row
-        +-- StoreUnavailable  the database cannot be reached
+        +-- StoreUnavailable  the database cannot be reached or cannot write now
+            +-- StoreWriteFailed  the disk refused a write (full, file size limit)
+            +-- StoreLocked       another process holds the database's write lock
 
 HTTP status codes are chosen only in the HTTP layers (edge and api).
 """
@@ -82,6 +85,16 @@ class DuplicateKey(StoreError):
 
 class StoreUnavailable(StoreError):
     code = "unavailable"
+    #: What a client is told; the driver's own text goes only to the log.
+    public_message = "the database is unavailable, retry later"
+
+
+class StoreWriteFailed(StoreUnavailable):
+    public_message = "the database cannot write to its disk (is it full?), retry later"
+
+
+class StoreLocked(StoreUnavailable):
+    public_message = "the database is locked by another process, retry later"
 
 
 class UnknownClick(NotFound):
@@ -102,3 +115,11 @@ class TooLarge(PostbackError):
 
 class UnsupportedMediaType(PostbackError):
     code = "unsupported_media_type"
+
+
+class TooManyRequests(PostbackError):
+    code = "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.retry_after = retry_after

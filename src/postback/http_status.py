@@ -11,6 +11,7 @@ from postback.errors import (
     PostbackError,
     StoreError,
     TooLarge,
+    TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
 )
@@ -25,6 +26,7 @@ STATUS_BY_ERROR: tuple[tuple[type[PostbackError], int], ...] = (
     (DuplicateKey, 409),
     (TooLarge, 413),
     (UnsupportedMediaType, 415),
+    (TooManyRequests, 429),
     (StoreError, 503),
 )
 
@@ -34,3 +36,8 @@ def status_of(exc: PostbackError) -> int:
         if isinstance(exc, kind):
             return status
     return 500
+
+
+def retry_after_of(exc: PostbackError) -> int | None:
+    """Seconds for a Retry-After header, when the error tells the caller to wait."""
+    return exc.retry_after if isinstance(exc, TooManyRequests) else None

@@ -11,6 +11,7 @@ from postback.batching import GroupCommitter
 from postback.dispatch.worker import Dispatcher
 from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Click
+from postback.edge.ratelimit import FailureLimiter
 from postback.metrics import Metrics
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, Store
@@ -51,6 +52,8 @@ class Runtime:
         self.clicks: GroupCommitter[Click] = GroupCommitter(store.insert_clicks)
         self.incoming: GroupCommitter[IncomingEntry] = GroupCommitter(store.log_incoming)
         self.dispatcher = Dispatcher(store, settings, self.metrics) if run_worker else None
+        # One count of failed authentications for the API and /postback alike.
+        self.auth_failures = FailureLimiter(settings.auth_failures_per_minute)
         self.announce_key = announce_key
         self.admin_key_hash: str | None = None
         self._stop = asyncio.Event()

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from postback.dispatch.ssrf import TargetPolicy, parse_allowed_targets
+
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 MIN_ADMIN_KEY_LENGTH = 16
 
@@ -20,6 +22,9 @@ class Settings(BaseSettings):
     admin_key: SecretStr | None = None
     base_url: str | None = None
     allow_private_targets: bool = False
+    # CIDRs, addresses and host names outgoing postbacks may reach even though they are
+    # not global (comma-separated), for partners inside the operator's own network.
+    allowed_targets: str = ""
     # Kept as the raw comma-separated text so the environment format is the contract's.
     retry_schedule: str = DEFAULT_RETRY_SCHEDULE
     delivery_timeout: float = Field(default=10.0, gt=0, le=300)
@@ -29,6 +34,17 @@ class Settings(BaseSettings):
     worker_per_endpoint: int = Field(default=8, ge=1, le=1_000)
     worker_poll_interval: float = Field(default=0.5, gt=0, le=60)
     max_body_bytes: int = Field(default=65_536, ge=1_024, le=10_485_760)
+    max_api_body_bytes: int = Field(default=1_048_576, ge=1_024, le=104_857_600)
+    # Failed authentications (API keys, postback tokens) one client address may make per
+    # minute before it is answered 429; 0 turns the limit off.
+    auth_failures_per_minute: int = Field(default=30, ge=0, le=1_000_000)
+    # Consecutive failed attempts that pause an endpoint, and how long the first pause
+    # lasts (each failed probe doubles it, up to the maximum).
+    breaker_threshold: int = Field(default=5, ge=1, le=10_000)
+    breaker_pause: float = Field(default=30.0, gt=0, le=86_400)
+    breaker_max_pause: float = Field(default=900.0, gt=0, le=86_400)
+    # A postback config failing without a single success for this long is disabled.
+    disable_failing_after: float = Field(default=5 * 86_400.0, gt=0, le=365 * 86_400.0)
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +77,12 @@ class Settings(BaseSettings):
         parse_retry_schedule(value)
         return value
 
+    @field_validator("allowed_targets")
+    @classmethod
+    def _check_allowed_targets(cls, value: str) -> str:
+        parse_allowed_targets(value.split(","))
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
@@ -74,6 +96,12 @@ class Settings(BaseSettings):
     @cached_property
     def trusted_proxy_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
         return parse_networks(self.trusted_proxies)
+
+    @cached_property
+    def target_policy(self) -> TargetPolicy:
+        """Which non-global addresses outgoing postbacks may reach."""
+        listed = parse_allowed_targets(self.allowed_targets.split(","))
+        return TargetPolicy(self.allow_private_targets, listed.networks, listed.hosts)
 
     @property
     def is_sqlite(self) -> bool:

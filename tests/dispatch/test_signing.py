@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta, timezone
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from postback.dispatch.signing import webhook_headers
+from postback.dispatch.signing import signed_url, url_signature, webhook_headers
 from postback.domain.ids import new_webhook_secret
 
 BODY = '{"event":"sale","payout":1.5,"name":"caf\\u00e9 ☕"}'
@@ -50,3 +54,56 @@ def test_timestamp_of_any_time_zone_is_the_same_instant() -> None:
     assert webhook_headers(secret, "msg_tz", "", elsewhere) == expected
     assert webhook_headers(secret, "msg_tz", "", naive_utc) == expected
     Webhook(secret).verify("", expected, json_parse=False)
+
+
+def test_during_a_rotation_both_secrets_sign() -> None:
+    old, new = new_webhook_secret(), new_webhook_secret()
+    headers = webhook_headers((new, old), "msg_rot", BODY, datetime.now(UTC))
+    assert len(headers["webhook-signature"].split(" ")) == 2
+    # A partner holding either secret verifies with the reference library.
+    Webhook(old).verify(BODY, headers)
+    Webhook(new).verify(BODY, headers)
+    with pytest.raises(WebhookVerificationError):
+        Webhook(new_webhook_secret()).verify(BODY, headers)
+
+
+def partner_check(received_url: str, secret: str) -> bool:
+    """What the documentation tells a partner to do with a signed GET postback."""
+    cut = min(
+        (i for i in (received_url.find("?signature="), received_url.find("&signature=")) if i >= 0),
+        default=-1,
+    )
+    if cut < 0:
+        return False
+    signed, given = received_url[:cut], parse_qs(urlsplit(received_url).query)["signature"]
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    expected = hmac.new(key, signed.encode(), hashlib.sha256).hexdigest()
+    return any(hmac.compare_digest(expected, value) for value in given)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://tracker.example/pb?cid=abc&payout=1.50&s=%7Bx%7D",
+        "https://tracker.example/pb",
+        "https://tracker.example/pb?",
+        "https://tracker.example/pb?a=1&",
+        "https://tracker.example/pb?a=1#frag",
+    ],
+)
+def test_signed_get_urls_verify_as_documented(url: str) -> None:
+    old, new = new_webhook_secret(), new_webhook_secret()
+    assert partner_check(signed_url(url, [new]), new)
+    assert not partner_check(signed_url(url, [new]), old)
+    rotated = signed_url(url, [new, old])
+    assert partner_check(rotated, new) and partner_check(rotated, old)
+    # Changing anything signed breaks it.
+    tampered = signed_url(url, [new]).replace("tracker", "tracer")
+    assert not partner_check(tampered, new)
+
+
+def test_url_signature_is_the_hmac_of_the_url() -> None:
+    secret = new_webhook_secret()
+    key = base64.b64decode(secret[len("whsec_") :])
+    url = "https://t.example/pb?x=1"
+    assert url_signature(secret, url) == hmac.new(key, url.encode(), hashlib.sha256).hexdigest()

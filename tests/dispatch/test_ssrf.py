@@ -164,11 +164,11 @@ def test_literal_ip_handles_ipv6_and_names() -> None:
     ],
 )
 def test_check_url_refuses_private_targets(url: str) -> None:
-    reason = check_url(url, allow_private=False)
+    reason = check_url(url, policy=False)
     assert reason is not None
     assert reason.startswith("target refused")
     assert "POSTBACK_ALLOW_PRIVATE_TARGETS" in reason
-    assert check_url(url, allow_private=True) is None
+    assert check_url(url, policy=True) is None
 
 
 @pytest.mark.parametrize(
@@ -186,7 +186,7 @@ def test_check_url_refuses_private_targets(url: str) -> None:
     ],
 )
 def test_check_url_refuses_malformed_urls(url: str, words: str) -> None:
-    reason = check_url(url, allow_private=True)
+    reason = check_url(url, policy=True)
     assert reason is not None
     assert words in reason
 
@@ -201,7 +201,7 @@ def test_check_url_refuses_malformed_urls(url: str, words: str) -> None:
     ],
 )
 def test_check_url_accepts_public_targets(url: str) -> None:
-    assert check_url(url, allow_private=False) is None
+    assert check_url(url, policy=False) is None
 
 
 class FixedResolver(AbstractResolver):
@@ -234,7 +234,7 @@ class FixedResolver(AbstractResolver):
 
 async def test_resolver_passes_global_answers_through() -> None:
     inner = FixedResolver("8.8.8.8", "2001:4860:4860::8888")
-    resolver = GuardedResolver(allow_private=False, resolver=inner)
+    resolver = GuardedResolver(policy=False, resolver=inner)
     answers = await resolver.resolve("partner.example", 443)
     assert [a["host"] for a in answers] == ["8.8.8.8", "2001:4860:4860::8888"]
     assert inner.lookups == 1
@@ -243,7 +243,7 @@ async def test_resolver_passes_global_answers_through() -> None:
 
 
 async def test_resolver_refuses_when_any_answer_is_private() -> None:
-    resolver = GuardedResolver(allow_private=False, resolver=FixedResolver("8.8.8.8", "10.0.0.7"))
+    resolver = GuardedResolver(policy=False, resolver=FixedResolver("8.8.8.8", "10.0.0.7"))
     with pytest.raises(BlockedTarget) as caught:
         await resolver.resolve("rebind.example", 80)
     assert caught.value.address == "10.0.0.7"
@@ -253,19 +253,19 @@ async def test_resolver_refuses_when_any_answer_is_private() -> None:
 
 async def test_resolver_refuses_mapped_and_metadata_addresses() -> None:
     for address in ("::ffff:127.0.0.1", "169.254.169.254", "fd00::1"):
-        resolver = GuardedResolver(allow_private=False, resolver=FixedResolver(address))
+        resolver = GuardedResolver(policy=False, resolver=FixedResolver(address))
         with pytest.raises(BlockedTarget):
             await resolver.resolve("evil.example", 80)
 
 
 async def test_resolver_allows_private_when_configured() -> None:
-    resolver = GuardedResolver(allow_private=True, resolver=FixedResolver("127.0.0.1"))
+    resolver = GuardedResolver(policy=True, resolver=FixedResolver("127.0.0.1"))
     answers = await resolver.resolve("localhost", 80)
     assert answers[0]["host"] == "127.0.0.1"
 
 
 async def test_resolver_refuses_localhost_with_the_system_resolver() -> None:
-    resolver = GuardedResolver(allow_private=False)
+    resolver = GuardedResolver(policy=False)
     with pytest.raises(BlockedTarget, match="loopback"):
         await resolver.resolve("localhost", 80)
     await resolver.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,7 +30,10 @@ def free_port() -> int:
 class ServerProcess:
     """`python -m postback serve` as a child process that tests can kill and restart."""
 
-    def __init__(self, database_url: str, workdir: Path, **env: str) -> None:
+    def __init__(
+        self, database_url: str, workdir: Path, *, args: tuple[str, ...] = (), **env: str
+    ) -> None:
+        self.args = args
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = workdir / f"server-{self.port}.log"
@@ -48,7 +52,7 @@ class ServerProcess:
     def start(self, timeout: float = 30.0) -> None:
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "postback", "serve", "--port", str(self.port)],
+            [sys.executable, "-m", "postback", "serve", "--port", str(self.port), *self.args],
             env=self.env,
             cwd=self.workdir,
             stdout=log,
@@ -81,6 +85,13 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 self.kill()
 
+    @property
+    def pid(self) -> int | None:
+        return None if self.process is None else self.process.pid
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=10)
 
@@ -90,6 +101,40 @@ class ServerProcess:
             headers={"Authorization": f"Bearer {ADMIN_KEY}"},
             timeout=10,
         )
+
+
+class WorkerProcess:
+    """`python -m postback worker`: delivery workers only, killable like the server."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        self.env = server.env
+        self.workdir = server.workdir
+        self.log_path = server.workdir / f"worker-{server.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "postback", "worker"],
+            env=self.env,
+            cwd=self.workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
 
 
 @dataclass
@@ -108,6 +153,8 @@ class Receiver:
     port: int = 0
     requests: list[Received] = field(default_factory=list)
     plan: dict[str, list[int]] = field(default_factory=dict)
+    # Share of unplanned requests answered 500, to make deliveries retry.
+    failure_rate: float = 0.0
     _runner: web.AppRunner | None = None
 
     async def start(self) -> Receiver:
@@ -143,7 +190,10 @@ class Receiver:
             )
         )
         statuses = self.plan.get(request.path)
-        status = statuses.pop(0) if statuses else 200
+        if statuses:
+            status = statuses.pop(0)
+        else:
+            status = 500 if random.random() < self.failure_rate else 200
         return web.Response(status=status, text="ok" if status < 300 else "no")
 
     def at(self, path: str) -> list[Received]:

@@ -15,12 +15,14 @@ from postback.api import (
     incoming,
     links,
     offers,
+    postback_secrets,
     postbacks,
     trial,
 )
 from postback.api.context import ApiContext
 from postback.api.errors import install_error_handlers
 from postback.api.responses import ApiResponse
+from postback.edge.ratelimit import FailureLimiter
 from postback.settings import Settings
 from postback.store.base import Store
 
@@ -30,6 +32,7 @@ RESOURCES = (
     offers,
     affiliates,
     postbacks,
+    postback_secrets,
     trial,
     conversions,
     deliveries,
@@ -47,11 +50,13 @@ def create_api(
     store: Store,
     admin_key_hash: Callable[[], str | None],
     wake_dispatch: Callable[[], None] = _no_wake,
+    auth_failures: FailureLimiter | None = None,
 ) -> FastAPI:
     """The admin and affiliate REST API.
 
     `admin_key_hash` returns the sha256 hex of the admin key (None: no admin key yet);
-    `wake_dispatch` tells the delivery workers that something is due now.
+    `wake_dispatch` tells the delivery workers that something is due now;
+    `auth_failures` counts failed authentications per client (shared with /postback).
     """
     app = FastAPI(
         title="Postback API",
@@ -68,6 +73,7 @@ def create_api(
         store=store,
         admin_key_hash=admin_key_hash,
         wake_dispatch=wake_dispatch,
+        auth_failures=auth_failures or FailureLimiter(settings.auth_failures_per_minute),
     )
     install_error_handlers(app)
     for resource in RESOURCES:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from postback.api.context import ContextDep
+from postback.api.context import ApiContext, ContextDep
 from postback.domain.ids import hash_key, same_secret
 from postback.domain.records import Affiliate
-from postback.errors import NotFound, Unauthorized
+from postback.edge.http import client_ip
+from postback.errors import NotFound, TooManyRequests, Unauthorized
 
 MAX_KEY_LENGTH = 512
 
@@ -42,9 +43,26 @@ class Caller:
 
 
 async def get_caller(
+    request: Request,
     ctx: ContextDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Caller:
+    """The caller a key names. A client address that failed too often is answered 429
+    before its key is looked at (see edge/ratelimit.py)."""
+    ip = client_ip(request.scope, ctx.settings.trusted_proxy_networks)
+    wait = ctx.auth_failures.retry_after(ip)
+    if wait is not None:
+        raise TooManyRequests(
+            f"too many failed authentications from {ip}; retry in {wait} s", retry_after=wait
+        )
+    try:
+        return await _identify(ctx, credentials)
+    except Unauthorized:
+        ctx.auth_failures.failed(ip)
+        raise
+
+
+async def _identify(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | None) -> Caller:
     if credentials is None:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
     key = credentials.credentials.strip()

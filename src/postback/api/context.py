@@ -1,4 +1,5 @@
-"""What every handler may use: settings, store, admin key and the dispatcher's bell."""
+"""What every handler may use: settings, store, admin key, the dispatcher's bell and the
+count of failed authentications."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
+from postback.edge.ratelimit import FailureLimiter
 from postback.settings import Settings
 from postback.store.base import Store
 
@@ -18,6 +20,7 @@ class ApiContext:
     store: Store
     admin_key_hash: Callable[[], str | None]
     wake_dispatch: Callable[[], None]
+    auth_failures: FailureLimiter
 
 
 def get_context(request: Request) -> ApiContext:

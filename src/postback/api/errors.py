@@ -13,10 +13,12 @@ from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
 from postback.api.responses import ApiResponse
-from postback.errors import PostbackError
-from postback.http_status import status_of
+from postback.errors import PostbackError, StoreUnavailable
+from postback.http_status import retry_after_of, status_of
+from postback.logthrottle import Throttled
 
 log = logging.getLogger(__name__)
+store_down = Throttled(log)
 
 CODE_BY_STATUS = {
     400: "bad_request",
@@ -26,6 +28,7 @@ CODE_BY_STATUS = {
     405: "method_not_allowed",
     413: "too_large",
     415: "unsupported_media_type",
+    429: "too_many_requests",
 }
 
 _METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
@@ -125,9 +128,19 @@ async def _postback_error(request: Request, exc: Exception) -> ApiResponse:
         log.error("unmapped error %r", exc, extra={"action": "api_error"})
         return error_response(500, "internal", "internal error")
     if status == 503:
-        log.warning("database unavailable: %s", exc, extra={"action": "api_store_down"})
-        return error_response(503, "unavailable", "the database is unavailable, retry later")
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+        store_down.warning("api_store_down", "database unavailable: %s", exc)
+        message = (
+            exc.public_message
+            if isinstance(exc, StoreUnavailable)
+            else "the database is unavailable, retry later"
+        )
+        return error_response(503, "unavailable", message)
+    headers: dict[str, str] = {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = retry_after_of(exc)
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
     return error_response(status, exc.code, exc.message, headers=headers, **exc.details)
 
 

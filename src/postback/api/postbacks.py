@@ -37,6 +37,7 @@ from postback.api.schemas import (
     known_list,
     macro_problem,
 )
+from postback.dispatch.ssrf import Policy
 from postback.dispatch.ssrf import check_url as check_target
 from postback.domain.ids import new_webhook_secret
 from postback.domain.macros import (
@@ -146,6 +147,10 @@ class PostbackOut(BaseModel):
     secret: str = Field(description="whsec_ key of the webhook-signature header (POST)")
     created_at: Timestamp
     updated_at: Timestamp
+    disabled_reason: str | None = Field(
+        default=None, description="why the workers switched it off; PATCH active=true resends"
+    )
+    disabled_at: Timestamp | None = None
 
     @classmethod
     def of(cls, config: PostbackConfig) -> PostbackOut:
@@ -163,6 +168,8 @@ class PostbackOut(BaseModel):
             secret=config.secret,
             created_at=config.created_at,
             updated_at=config.updated_at,
+            disabled_reason=config.disabled_reason,
+            disabled_at=config.disabled_at,
         )
 
 
@@ -174,7 +181,7 @@ class PostbackList(BaseModel):
 PostbackId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-def check_templates(url: str, body: str | None, network: bool, allow_private: bool) -> None:
+def check_templates(url: str, body: str | None, network: bool, allow_private: Policy) -> None:
     """Every {macro} must be one this kind of config can expand, and the target allowed.
 
     The address policy is enforced again at connect time; this early check only makes a
@@ -224,7 +231,7 @@ async def create_postback(body: PostbackCreate, ctx: ContextDep, caller: CallerD
         fields["url"],
         fields["body"],
         network=fields["affiliate_id"] is None,
-        allow_private=ctx.settings.allow_private_targets,
+        allow_private=ctx.settings.target_policy,
     )
     fields["secret"] = new_webhook_secret()
     config = await ctx.store.create_postback(fields)
@@ -269,7 +276,7 @@ async def update_postback(
         changes.get("url", config.url),
         template,
         network=config.network_level,
-        allow_private=ctx.settings.allow_private_targets,
+        allow_private=ctx.settings.target_policy,
     )
     updated = await ctx.store.update_postback(postback_id, changes)
     if updated is None:

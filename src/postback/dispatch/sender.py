@@ -14,8 +14,14 @@ import aiohttp
 from yarl import URL
 
 from postback import __version__
-from postback.dispatch.signing import webhook_headers
-from postback.dispatch.ssrf import ALLOWED_SCHEMES, BlockedTarget, GuardedResolver, check_host
+from postback.dispatch.signing import signed_url, webhook_headers
+from postback.dispatch.ssrf import (
+    ALLOWED_SCHEMES,
+    BlockedTarget,
+    GuardedResolver,
+    TargetPolicy,
+    check_host,
+)
 from postback.domain.records import ClaimedDelivery
 from postback.domain.retry import parse_retry_after
 from postback.settings import Settings
@@ -60,7 +66,7 @@ class Sender:
         limit: int | None = None,
     ) -> None:
         self._settings = settings
-        self._allow_private = settings.allow_private_targets
+        self._policy = settings.target_policy
         self._timeout = settings.delivery_timeout
         self._inner_resolver = resolver
         self._limit = limit if limit is not None else settings.worker_concurrency
@@ -81,7 +87,7 @@ class Sender:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._resolver = GuardedResolver(self._allow_private, self._inner_resolver)
+            self._resolver = GuardedResolver(self._policy, self._inner_resolver)
             connector = aiohttp.TCPConnector(
                 resolver=self._resolver,
                 limit=self._limit,
@@ -118,6 +124,8 @@ class Sender:
             message_id=delivery.message_id,
             secret=claim.secret,
             extra_headers=claim.extra_headers,
+            previous_secret=claim.previous_secret,
+            sign_get=claim.sign_get,
         )
 
     async def send_request(
@@ -130,8 +138,12 @@ class Sender:
         message_id: str,
         secret: str,
         extra_headers: Mapping[str, str] | None = None,
+        previous_secret: str | None = None,
+        sign_get: bool = False,
     ) -> AttemptOutcome:
-        """One attempt; a body-carrying request gets the Standard Webhooks headers."""
+        """One attempt; a body-carrying request gets the Standard Webhooks headers, a GET
+        one (with `sign_get`) a `signature` parameter. A `previous_secret` still in its
+        grace period signs as well."""
         started_at = datetime.now(UTC)
         clock = time.perf_counter()
 
@@ -147,24 +159,27 @@ class Sender:
                 retry_after=answer.retry_after if answer else None,
             )
 
+        keys = (secret,) if previous_secret is None else (secret, previous_secret)
+        headers = dict(extra_headers or {})
+        data: bytes | None = None
+        try:
+            if method.upper() != "GET":
+                text = body or ""
+                data = text.encode("utf-8")
+                headers["Content-Type"] = content_type or "application/octet-stream"
+                headers.update(webhook_headers(keys, message_id, text, started_at))
+            elif sign_get:
+                url = signed_url(url, keys)
+        except Exception as exc:
+            return finish("error", f"cannot sign the request (webhook secret?): {exc}")
+
         try:
             target = parse_target(url)
         except (ValueError, TypeError) as exc:
             return finish("invalid_url", f"invalid URL: {exc}")
-        refusal = _precheck(target, self._allow_private)
+        refusal = _precheck(target, self._policy)
         if refusal is not None:
             return finish(*refusal)
-
-        headers = dict(extra_headers or {})
-        data: bytes | None = None
-        if method.upper() != "GET":
-            text = body or ""
-            data = text.encode("utf-8")
-            headers["Content-Type"] = content_type or "application/octet-stream"
-            try:
-                headers.update(webhook_headers(secret, message_id, text, started_at))
-            except Exception as exc:
-                return finish("error", f"cannot sign the request (webhook secret?): {exc}")
 
         try:
             answer = await self._exchange(method.upper(), target, data, headers)
@@ -219,14 +234,14 @@ def parse_target(url: str) -> URL:
     return URL(url)
 
 
-def _precheck(target: URL, allow_private: bool) -> tuple[str, str] | None:
+def _precheck(target: URL, policy: TargetPolicy) -> tuple[str, str] | None:
     """Scheme and host checks aiohttp's resolver cannot make (IP literals skip it)."""
     if target.scheme not in ALLOWED_SCHEMES:
         return "invalid_url", "invalid URL: scheme must be http or https"
     host = target.raw_host
     if not host:
         return "invalid_url", "invalid URL: no host"
-    refusal = check_host(host, allow_private)
+    refusal = check_host(host, policy)
     return None if refusal is None else ("blocked", refusal)
 
 

@@ -1,7 +1,8 @@
 """Which addresses an outgoing postback may reach.
 
 Only globally routable unicast addresses are allowed unless the operator sets
-POSTBACK_ALLOW_PRIVATE_TARGETS. Three places enforce it:
+POSTBACK_ALLOW_PRIVATE_TARGETS, or lists networks and host names in
+POSTBACK_ALLOWED_TARGETS (a ``TargetPolicy``). Three places enforce it:
 
 - ``check_url`` when a postback config is saved (scheme, host, IP literals, localhost);
 - ``GuardedResolver`` at send time: it resolves a host name once and refuses it when any
@@ -15,15 +16,21 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
-ALLOW_HINT = "set POSTBACK_ALLOW_PRIVATE_TARGETS=true to allow it"
+ALLOW_HINT = (
+    "set POSTBACK_ALLOW_PRIVATE_TARGETS=true or list it in POSTBACK_ALLOWED_TARGETS to allow it"
+)
+_HOST_LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
 
 
 def _nets4(*pairs: tuple[str, str]) -> tuple[tuple[ipaddress.IPv4Network, str], ...]:
@@ -75,6 +82,74 @@ BLOCKED_V6 = _nets6(
 
 GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
 NAT64_V6 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+@dataclass(frozen=True, slots=True)
+class TargetPolicy:
+    """Which non-global targets the operator allows.
+
+    `allow_private` opens everything. Otherwise a target is allowed when its host name is
+    listed in `hosts` (whatever it resolves to: the operator vouches for the name), or
+    when the address it is, or resolves to, lies in one of `networks`, or is global.
+    """
+
+    allow_private: bool = False
+    networks: tuple[Network, ...] = ()
+    hosts: frozenset[str] = field(default_factory=frozenset)
+
+    def trusts_host(self, host: str) -> bool:
+        return self.allow_private or normal_host(host) in self.hosts
+
+    def address_refusal(self, ip: IPAddress) -> str | None:
+        """Why an address may not be reached under this policy, or None."""
+        if self.allow_private or any(_contains(net, ip) for net in self.networks):
+            return None
+        return blocked_reason(ip)
+
+
+Policy = TargetPolicy | bool
+
+
+def as_policy(policy: Policy) -> TargetPolicy:
+    """A plain bool stands for POSTBACK_ALLOW_PRIVATE_TARGETS alone."""
+    return policy if isinstance(policy, TargetPolicy) else TargetPolicy(allow_private=policy)
+
+
+def _contains(network: Network, ip: IPAddress) -> bool:
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.version == network.version and ip in network
+
+
+def normal_host(host: str) -> str:
+    return host.strip("[]").lower().rstrip(".")
+
+
+def parse_allowed_targets(entries: Iterable[str]) -> TargetPolicy:
+    """POSTBACK_ALLOWED_TARGETS: CIDRs, addresses and host names; ValueError names a bad one."""
+    networks: list[Network] = []
+    hosts: set[str] = set()
+    for raw in entries:
+        entry = raw.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            continue
+        except ValueError:
+            pass
+        name = normal_host(entry)
+        labels = name.split(".")
+        # An address in a loose spelling, or an all-digit last label (RFC 3696), is no
+        # host name: most likely a mistyped address.
+        if (
+            literal_ip(name) is not None
+            or labels[-1].isdigit()
+            or not all(_HOST_LABEL.fullmatch(x) for x in labels)
+        ):
+            raise ValueError(f"not a CIDR, an IP address or a host name: {entry!r}")
+        hosts.add(name)
+    return TargetPolicy(allow_private=False, networks=tuple(networks), hosts=frozenset(hosts))
 
 
 class BlockedTarget(Exception):
@@ -178,20 +253,21 @@ def is_localhost_name(host: str) -> bool:
     return name == "localhost" or name.endswith(".localhost")
 
 
-def check_host(host: str, allow_private: bool) -> str | None:
+def check_host(host: str, policy: Policy) -> str | None:
     """Why a host (name or literal) is refused before any lookup, or None."""
-    if allow_private:
+    rules = as_policy(policy)
+    if rules.trusts_host(host):
         return None
     ip = literal_ip(host)
     if ip is not None:
-        reason = blocked_reason(ip)
+        reason = rules.address_refusal(ip)
         return None if reason is None else f"target refused: {host} ({reason}); {ALLOW_HINT}"
     if is_localhost_name(host):
         return f"target refused: {host} (loopback name); {ALLOW_HINT}"
     return None
 
 
-def check_url(url: str, allow_private: bool) -> str | None:
+def check_url(url: str, policy: Policy) -> str | None:
     """Why a postback URL is refused when a config is saved, or None when it is acceptable.
 
     Host names are judged again at every send, on the addresses they resolve to.
@@ -210,38 +286,41 @@ def check_url(url: str, allow_private: bool) -> str | None:
         return "URL has no host"
     if port == 0:
         return "URL port must be between 1 and 65535"
-    return check_host(host, allow_private)
+    return check_host(host, policy)
 
 
 class GuardedResolver(AbstractResolver):
     """Resolves once and refuses the host when any of its addresses is blocked.
 
     aiohttp connects to exactly the addresses returned here, so the addresses checked
-    are the addresses used.
+    are the addresses used: there is no second lookup a changed DNS answer could slip into.
     """
 
-    def __init__(self, allow_private: bool, resolver: AbstractResolver | None = None) -> None:
-        self._allow_private = allow_private
+    def __init__(self, policy: Policy, resolver: AbstractResolver | None = None) -> None:
+        self._policy = as_policy(policy)
         self._owns_resolver = resolver is None
         self._resolver = resolver if resolver is not None else DefaultResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        if not self._allow_private and is_localhost_name(host):
+        trusted = self._policy.trusts_host(host)
+        if not trusted and is_localhost_name(host):
             raise BlockedTarget(host, host, "loopback name")
         answers = await self._resolver.resolve(host, port, family)
-        if not self._allow_private:
+        if not trusted:
             for answer in answers:
-                address = answer["host"]
-                try:
-                    ip = ipaddress.ip_address(address)
-                except ValueError:
-                    raise BlockedTarget(host, address, "unreadable address") from None
-                reason = blocked_reason(ip)
-                if reason is not None:
-                    raise BlockedTarget(host, address, reason)
+                self._check_answer(host, answer["host"])
         return answers
+
+    def _check_answer(self, host: str, address: str) -> None:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            raise BlockedTarget(host, address, "unreadable address") from None
+        reason = self._policy.address_refusal(ip)
+        if reason is not None:
+            raise BlockedTarget(host, address, reason)
 
     async def close(self) -> None:
         if self._owns_resolver:

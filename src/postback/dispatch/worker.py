@@ -5,7 +5,12 @@ PostgreSQL make any number of worker processes safe), sends each as its own task
 records the attempt with the delivery's next state. Two limits keep one slow partner
 from holding up the others: a global cap on attempts in flight and a per-endpoint cap
 (scheme, host and port). A delivery claimed for an endpoint already at its cap is handed
-back, due again shortly, instead of waiting in this process.
+back, due again shortly, instead of waiting in this process; so is one for an endpoint
+the circuit breaker has paused (see breaker.py).
+
+A config whose partner answers 410 Gone, or that has failed without a success for
+POSTBACK_DISABLE_FAILING_AFTER, is switched off with the reason; its deliveries stay
+pending until it is switched on again.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
+from postback.dispatch.breaker import CircuitBreaker
 from postback.dispatch.sender import AttemptOutcome, Sender
 from postback.domain import retry
 from postback.domain.records import ClaimedDelivery
@@ -36,6 +42,9 @@ DRAIN_GRACE_SECONDS = 1.0
 MAX_STORE_BACKOFF_SECONDS = 30.0
 FINISH_RETRIES = 3
 PERMANENT_FAILURES = frozenset({"invalid_url"})
+# Outcomes that say the endpoint itself is unwell (they feed the circuit breaker).
+UNREACHABLE = frozenset({"timeout", "connection"})
+GONE = 410
 
 
 def endpoint_key(url: str) -> str:
@@ -90,6 +99,9 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._per_endpoint: Counter[str] = Counter()
+        self.breaker = CircuitBreaker(
+            settings.breaker_threshold, settings.breaker_pause, settings.breaker_max_pause
+        )
 
     @property
     def in_flight(self) -> int:
@@ -159,10 +171,13 @@ class Dispatcher:
                 await _wait_any((stop,), delay)
                 continue
             failures = 0
-            busy = self._start(sender, claims)
+            busy, paused = self._start(sender, claims)
             if busy:
-                await self._hand_back(busy)
-            if len(claims) < free or len(busy) == len(claims):
+                await self._hand_back(busy, self._postpone_seconds)
+            for seconds, held in paused.items():
+                await self._hand_back(held, seconds)
+            held_back = len(busy) + sum(len(held) for held in paused.values())
+            if len(claims) < free or held_back == len(claims):
                 # Nothing more is due now (or everything due waits on busy endpoints).
                 await _wait_any((stop, self._wakeup), self._settings.worker_poll_interval)
 
@@ -170,14 +185,22 @@ class Dispatcher:
         base = self._settings.worker_poll_interval
         return float(min(base * 2 ** min(failures - 1, 16), MAX_STORE_BACKOFF_SECONDS))
 
-    def _start(self, sender: Sender, claims: list[ClaimedDelivery]) -> list[ClaimedDelivery]:
-        """Start a task per claim; return the claims whose endpoint is at its cap."""
+    def _start(
+        self, sender: Sender, claims: list[ClaimedDelivery]
+    ) -> tuple[list[ClaimedDelivery], dict[float, list[ClaimedDelivery]]]:
+        """Start a task per claim; return the claims whose endpoint is at its cap, and
+        those whose endpoint is paused, by how long to hold them."""
         busy: list[ClaimedDelivery] = []
+        paused: dict[float, list[ClaimedDelivery]] = {}
         cap = self._settings.worker_per_endpoint
         for claim in claims:
             endpoint = endpoint_key(claim.delivery.url)
             if self._per_endpoint[endpoint] >= cap:
                 busy.append(claim)
+                continue
+            wait = self.breaker.wait_for(endpoint)
+            if wait is not None:
+                paused.setdefault(round(wait, 1), []).append(claim)
                 continue
             self._per_endpoint[endpoint] += 1
             task = asyncio.create_task(
@@ -185,7 +208,7 @@ class Dispatcher:
             )
             self._tasks[task] = claim
             task.add_done_callback(functools.partial(self._task_done, endpoint=endpoint))
-        return busy
+        return busy, paused
 
     def _task_done(self, task: asyncio.Task[None], endpoint: str) -> None:
         self._tasks.pop(task, None)
@@ -194,8 +217,8 @@ class Dispatcher:
             del self._per_endpoint[endpoint]
         self._slot_free.set()
 
-    async def _hand_back(self, claims: list[ClaimedDelivery]) -> None:
-        until = _now() + timedelta(seconds=self._postpone_seconds)
+    async def _hand_back(self, claims: list[ClaimedDelivery], seconds: float) -> None:
+        until = _now() + timedelta(seconds=seconds)
         try:
             await self._store.postpone_claims(claims, until)
         except StoreError as exc:
@@ -207,8 +230,9 @@ class Dispatcher:
                 extra={"action": "postpone_failed", "count": len(claims)},
             )
         log.debug(
-            "endpoint busy; %d deliveries postponed",
+            "endpoint busy or paused; %d deliveries postponed by %.1fs",
             len(claims),
+            seconds,
             extra={"action": "deliveries_postponed", "count": len(claims)},
         )
 
@@ -235,6 +259,7 @@ class Dispatcher:
         delivery = claim.delivery
         try:
             outcome = await sender.send(claim)
+            self._track_endpoint(endpoint_key(delivery.url), outcome)
             result = self._result(claim, outcome)
             recorded = await self._finish(claim, result)
         except asyncio.CancelledError:
@@ -256,12 +281,46 @@ class Dispatcher:
             return
         self._observe(claim, outcome, result, recorded)
 
+    def _track_endpoint(self, endpoint: str, outcome: AttemptOutcome) -> None:
+        """Feed the breaker: only answers and silences of the endpoint itself count."""
+        status = outcome.status_code
+        if outcome.kind in UNREACHABLE or (status is not None and (status >= 500 or status == 429)):
+            was_paused = self.breaker.paused(endpoint)
+            self.breaker.failed(endpoint, outcome.retry_after)
+            if not was_paused and self.breaker.paused(endpoint):
+                log.warning(
+                    "endpoint %s paused after repeated failures; it will be probed",
+                    endpoint,
+                    extra={"action": "endpoint_paused", "endpoint": endpoint},
+                )
+        elif status is not None:
+            self.breaker.succeeded(endpoint)
+
+    def _disable_reason(self, claim: ClaimedDelivery, outcome: AttemptOutcome) -> str | None:
+        """Why this attempt switches its config off, or None."""
+        if outcome.status_code == GONE:
+            return f"the partner answered {GONE} Gone at {outcome.started_at:%Y-%m-%dT%H:%M:%SZ}"
+        since = claim.failing_since
+        limit = self._settings.disable_failing_after
+        if outcome.success or since is None:
+            return None
+        if (outcome.started_at - since).total_seconds() < limit:
+            return None
+        return (
+            f"failing without a success since {since:%Y-%m-%dT%H:%M:%SZ} "
+            f"({limit / 86_400:g} days); last error: {outcome.error}"
+        )
+
     def _result(self, claim: ClaimedDelivery, outcome: AttemptOutcome) -> AttemptResult:
         delivery = claim.delivery
         attempt_no = delivery.attempts + 1
         next_attempt_at = None
+        disable = self._disable_reason(claim, outcome)
+        if disable is not None:
+            # Still owed: it waits, held, until the config is switched on again.
+            next_attempt_at = _now()
         # A URL that cannot be sent never becomes sendable: no point in waiting.
-        if not outcome.success and outcome.kind not in PERMANENT_FAILURES:
+        elif not outcome.success and outcome.kind not in PERMANENT_FAILURES:
             delay = retry.next_delay(self._settings.retry_delays, attempt_no, outcome.retry_after)
             if delay is not None:
                 next_attempt_at = _now() + timedelta(seconds=delay)
@@ -276,6 +335,7 @@ class Dispatcher:
             error=outcome.error,
             success=outcome.success,
             next_attempt_at=next_attempt_at,
+            disable_config=disable,
         )
 
     async def _finish(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
@@ -330,6 +390,13 @@ class Dispatcher:
             outcome.error or f"HTTP {outcome.status_code}",
             extra=extra,
         )
+        if result.disable_config is not None:
+            log.warning(
+                "postback config %s switched off: %s",
+                delivery.postback_id,
+                result.disable_config,
+                extra={"action": "config_disabled", "postback_id": delivery.postback_id},
+            )
         if not recorded:
             log.warning(
                 "delivery %s: lease lost before the attempt was recorded",

@@ -117,10 +117,30 @@ class PostbackConfig:
     secret: str
     created_at: datetime
     updated_at: datetime
+    # The secret replaced by the last rotation, still signing until `previous_secret_until`.
+    previous_secret: str | None = None
+    previous_secret_until: datetime | None = None
+    # GET deliveries carry a `signature` parameter (see dispatch/signing.py).
+    sign_get: bool = False
+    # Set when the config was switched off because its partner is gone or kept failing.
+    disabled_reason: str | None = None
+    disabled_at: datetime | None = None
+    # The first failed attempt since the last success; None while it succeeds.
+    failing_since: datetime | None = None
 
     @property
     def network_level(self) -> bool:
         return self.affiliate_id is None
+
+    def signing_secrets(self, now: datetime) -> tuple[str, ...]:
+        """The current secret, and the previous one while its grace period lasts."""
+        if (
+            self.previous_secret is not None
+            and self.previous_secret_until is not None
+            and now < self.previous_secret_until
+        ):
+            return (self.secret, self.previous_secret)
+        return (self.secret,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,3 +206,14 @@ class ClaimedDelivery:
     claim_token: str
     secret: str
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # During a secret rotation's grace period: the old secret, which signs as well.
+    previous_secret: str | None = None
+    sign_get: bool = False
+    # When the config's current run of failures began (None: its last attempt succeeded).
+    failing_since: datetime | None = None
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        if self.previous_secret is None:
+            return (self.secret,)
+        return (self.secret, self.previous_secret)

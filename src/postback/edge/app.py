@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from postback.edge.errors import status_and_body
-from postback.edge.http import Receive, Scope, Send, reply, reply_error, reply_json
+from postback.edge.errors import error_headers, status_and_body
+from postback.edge.http import Receive, Scope, Send, buffered, reply, reply_error, reply_json
+from postback.errors import TooLarge
 from postback.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,7 @@ class EdgeApp:
         fallback: Handler,
         startup: Callable[[], Awaitable[None]],
         shutdown: Callable[[], Awaitable[None]],
+        max_api_body: int = 1_048_576,
     ) -> None:
         self.click = click
         self.postback = postback
@@ -35,6 +37,7 @@ class EdgeApp:
         self.fallback = fallback
         self.startup = startup
         self.shutdown = shutdown
+        self.max_api_body = max_api_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -59,7 +62,16 @@ class EdgeApp:
         elif path == "/metrics" and method == "GET":
             await reply(send, 200, self.metrics(), ((b"content-type", CONTENT_TYPE.encode()),))
         else:
-            await self.fallback(scope, receive, send)
+            await self._to_api(scope, receive, send)
+
+    async def _to_api(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The API gets its body read and bounded here: FastAPI would read any size."""
+        try:
+            whole = await buffered(scope, receive, self.max_api_body)
+        except TooLarge as exc:
+            await reply_error(send, 413, exc.code, exc.message)
+            return
+        await self.fallback(scope, whole, send)
 
     async def _guarded(
         self, handler: Handler, methods: tuple[str, ...], scope: Scope, receive: Receive, send: Send
@@ -71,7 +83,7 @@ class EdgeApp:
             await handler(scope, receive, send)
         except Exception as exc:
             status, body = status_and_body(exc)
-            await reply_json(send, status, body)
+            await reply_json(send, status, body, error_headers(exc))
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
         while True:

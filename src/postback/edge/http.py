@@ -90,6 +90,25 @@ async def read_body(receive: Receive, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def buffered(scope: Scope, receive: Receive, limit: int) -> Receive:
+    """Read a request body of at most `limit` bytes now (TooLarge beyond, refused at once
+    when Content-Length says so) and hand it on as if it were arriving."""
+    declared = header(scope, b"content-length")
+    if declared is not None and declared.strip().isdigit() and int(declared) > limit:
+        raise TooLarge(f"the request body is larger than {limit} bytes")
+    body = await read_body(receive, limit)
+    delivered = False
+
+    async def replay() -> Message:
+        nonlocal delivered
+        if not delivered:
+            delivered = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
 async def reply(
     send: Send, status: int, body: bytes, headers: Sequence[tuple[bytes, bytes]] = ()
 ) -> None:
@@ -106,8 +125,10 @@ async def reply(
 JSON_HEADERS = ((b"content-type", b"application/json"), (b"cache-control", b"no-store"))
 
 
-async def reply_json(send: Send, status: int, data: object) -> None:
-    await reply(send, status, orjson.dumps(data), JSON_HEADERS)
+async def reply_json(
+    send: Send, status: int, data: object, headers: Sequence[tuple[bytes, bytes]] = ()
+) -> None:
+    await reply(send, status, orjson.dumps(data), (*JSON_HEADERS, *headers))
 
 
 def error_body(code: str, message: str, **details: object) -> dict[str, object]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Callable
 from dataclasses import replace
@@ -12,9 +11,9 @@ from typing import Any
 import orjson
 
 from postback.batching import GroupCommitter
-from postback.domain.ids import same_secret
 from postback.domain.incoming import read_fields, resolve_status
-from postback.domain.records import Advertiser
+from postback.domain.postback_signature import SIGNATURE_PARAM, TIMESTAMP_PARAM
+from postback.edge.advertiser_auth import Credentials, check_access
 from postback.edge.errors import status_and_body
 from postback.edge.http import (
     Params,
@@ -26,13 +25,8 @@ from postback.edge.http import (
     read_body,
     reply_json,
 )
-from postback.errors import (
-    BadToken,
-    InvalidInput,
-    IpNotAllowed,
-    UnknownClick,
-    UnsupportedMediaType,
-)
+from postback.edge.ratelimit import FailureLimiter
+from postback.errors import InvalidInput, UnknownClick, UnsupportedMediaType
 from postback.metrics import Metrics
 from postback.store.base import IncomingEntry, PostbackCommand, Store
 
@@ -68,37 +62,20 @@ def _json_params(body: bytes) -> Params:
     return params
 
 
+def _single(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if any(value != values[0] for value in values[1:]):
+        raise InvalidInput(name, f"{name} is given more than once with different values")
+    return values[0]
+
+
 def _merge(first: Params, second: Params) -> Params:
     merged = {name: list(values) for name, values in first.items()}
     for name, values in second.items():
         merged.setdefault(name, []).extend(values)
     return merged
-
-
-def _ip_allowed(ip: str | None, allowed: tuple[str, ...]) -> bool:
-    if not allowed:
-        return True
-    if ip is None:
-        return False
-    try:
-        address = ipaddress.ip_address(ip)
-    except ValueError:
-        return False
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
-
-
-def _check_access(advertiser: Advertiser, ip: str | None, token: str | None) -> None:
-    if not _ip_allowed(ip, advertiser.allowed_ips):
-        raise IpNotAllowed(f"{ip} is not in the advertiser's allowed IPs")
-    if advertiser.require_token:
-        if token is None:
-            raise BadToken("token is required")
-        # Every accepted token is compared, so timing tells nothing about which matched.
-        matches = [same_secret(token, t) for t in advertiser.tokens_accepted(datetime.now(UTC))]
-        if not any(matches):
-            raise BadToken("token is wrong")
 
 
 class PostbackHandler:
@@ -110,6 +87,7 @@ class PostbackHandler:
         metrics: Metrics,
         max_body: int,
         on_enqueued: Callable[[], None],
+        auth_failures: FailureLimiter,
     ) -> None:
         self.store = store
         self.log_writer = log_writer
@@ -117,6 +95,7 @@ class PostbackHandler:
         self.metrics = metrics
         self.max_body = max_body
         self.on_enqueued = on_enqueued
+        self.auth_failures = auth_failures
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = datetime.now(UTC)
@@ -154,7 +133,9 @@ class PostbackHandler:
     async def _handle(
         self, scope: Scope, receive: Receive, query: bytes, context: dict[str, Any]
     ) -> dict[str, Any]:
-        params = parse_params(query)
+        in_query = parse_params(query)
+        params = in_query
+        body = b""
         if scope["method"] == "POST":
             body = await read_body(receive, self.max_body)
             context["entry"] = replace(
@@ -173,8 +154,15 @@ class PostbackHandler:
             raise UnknownClick("the click's offer no longer exists")
         context["entry"] = replace(context["entry"], advertiser_id=advertiser.id)
 
-        token = fields.token or header(scope, b"x-postback-token")
-        _check_access(advertiser, context["entry"].ip, token)
+        credentials = Credentials(
+            token=fields.token or header(scope, b"x-postback-token"),
+            # Only from the query or a header: a body cannot carry its own signature.
+            signature=_single(in_query, SIGNATURE_PARAM) or header(scope, b"x-postback-signature"),
+            timestamp=_single(params, TIMESTAMP_PARAM),
+            raw_query=query,
+            body=body,
+        )
+        check_access(advertiser, context["entry"].ip, credentials, self.auth_failures)
         status = resolve_status(fields.raw_status, advertiser.status_map)
 
         result = await self.store.record_postback(

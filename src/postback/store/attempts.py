@@ -10,7 +10,7 @@ from sqlalchemy import Connection, insert, update
 from postback.domain.records import ClaimedDelivery
 from postback.store import rows
 from postback.store.base import AttemptResult
-from postback.store.schema import deliveries, delivery_attempts
+from postback.store.schema import deliveries, delivery_attempts, postback_configs
 
 
 def record_attempt(conn: Connection, claim: ClaimedDelivery, result: AttemptResult) -> bool:
@@ -49,7 +49,52 @@ def record_attempt(conn: Connection, claim: ClaimedDelivery, result: AttemptResu
             updated_at=rows.to_us(rows.utc_now()),
         )
     )
-    return conn.execute(stmt).rowcount > 0
+    recorded = conn.execute(stmt).rowcount > 0
+    track_config_health(conn, claim.delivery.postback_id, result)
+    return recorded
+
+
+def track_config_health(conn: Connection, config_id: int, result: AttemptResult) -> None:
+    """Keep when the config's run of failures began; switch it off when told to."""
+    config = postback_configs.c
+    if result.success:
+        conn.execute(
+            update(postback_configs)
+            .where(config.id == config_id, config.failing_since.is_not(None))
+            .values(failing_since=None)
+        )
+        return
+    conn.execute(
+        update(postback_configs)
+        .where(config.id == config_id, config.failing_since.is_(None))
+        .values(failing_since=rows.to_us(result.started_at))
+    )
+    if result.disable_config is not None:
+        disable_config(conn, config_id, result.disable_config)
+
+
+def disable_config(conn: Connection, config_id: int, reason: str) -> bool:
+    """Switch a config off and hold its pending deliveries (no next attempt) until it is
+    re-enabled; False when it was already off."""
+    now = rows.to_us(rows.utc_now())
+    config = postback_configs.c
+    switched = conn.execute(
+        update(postback_configs)
+        .where(config.id == config_id, config.disabled_at.is_(None), config.deleted_at.is_(None))
+        .values(active=False, disabled_reason=reason, disabled_at=now, updated_at=now)
+    ).rowcount
+    if not switched:
+        return False
+    conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.postback_id == config_id,
+            deliveries.c.state == "pending",
+            deliveries.c.claim_token.is_(None),
+        )
+        .values(next_attempt_at=None, updated_at=now)
+    )
+    return True
 
 
 def record_attempts(

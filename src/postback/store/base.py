@@ -81,6 +81,9 @@ class AttemptResult:
     error: str | None
     success: bool
     next_attempt_at: datetime | None  # None with success=False means: give up
+    # Switch the delivery's postback config off, for this reason (its partner is gone,
+    # or it has failed for too long); its pending deliveries wait until it is re-enabled.
+    disable_config: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

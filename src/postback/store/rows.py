@@ -151,6 +151,12 @@ def postback_config(row: Any) -> PostbackConfig:
         secret=row.secret,
         created_at=from_us(row.created_at),
         updated_at=from_us(row.updated_at),
+        previous_secret=row.previous_secret,
+        previous_secret_until=maybe_from_us(row.previous_secret_until),
+        sign_get=bool(row.sign_get),
+        disabled_reason=row.disabled_reason,
+        disabled_at=maybe_from_us(row.disabled_at),
+        failing_since=maybe_from_us(row.failing_since),
     )
 
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 
 metadata = MetaData()
@@ -145,6 +146,15 @@ postback_configs = Table(
     Column("updated_at", BigInteger, nullable=False),
     # Deleted configs stay so that their past deliveries remain readable.
     Column("deleted_at", BigInteger),
+    # After a secret rotation the old secret also signs until `previous_secret_until`.
+    Column("previous_secret", String(128)),
+    Column("previous_secret_until", BigInteger),
+    Column("sign_get", Boolean, nullable=False, default=False, server_default=false()),
+    # Switched off by the workers (partner gone, or failing for days); PATCH active=true
+    # clears it and resends what the config still owes.
+    Column("disabled_reason", Text),
+    Column("disabled_at", BigInteger),
+    Column("failing_since", BigInteger),
     Index("ix_postback_configs_affiliate_id", "affiliate_id"),
 )
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.domain.money import to_units
@@ -29,7 +29,7 @@ from postback.domain.records import (
     StatusChange,
     TrialSend,
 )
-from postback.errors import DuplicateKey, InUse, StoreError, StoreUnavailable
+from postback.errors import DuplicateKey, InUse, StoreError
 from postback.store import rows
 from postback.store.attempts import record_attempt
 from postback.store.base import (
@@ -42,6 +42,7 @@ from postback.store.base import (
     Store,
 )
 from postback.store.cache import TtlCache
+from postback.store.failures import translated
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
 from postback.store.schema import (
@@ -82,6 +83,21 @@ def _now_us() -> int:
     return rows.to_us(datetime.now().astimezone())
 
 
+def _claimed(
+    delivery: Delivery, token: str, config: PostbackConfig, now: datetime
+) -> ClaimedDelivery:
+    """A leased delivery with what sending it needs from its config."""
+    secrets_now = config.signing_secrets(now)
+    return ClaimedDelivery(
+        delivery=delivery,
+        claim_token=token,
+        secret=secrets_now[0],
+        previous_secret=secrets_now[1] if len(secrets_now) > 1 else None,
+        sign_get=config.sign_get,
+        failing_since=config.failing_since,
+    )
+
+
 def _cursor(value: str | None) -> int | None:
     if value is None:
         return None
@@ -116,18 +132,11 @@ class SqlStore(Store):
             async with self.engine.begin() as conn:
                 yield conn
 
-    @contextlib.contextmanager
-    def _translate(self) -> Any:
-        try:
-            yield
-        except IntegrityError as exc:
-            raise DuplicateKey(str(exc.orig)) from exc
-        except (OperationalError, DBAPIError) as exc:
-            if exc.connection_invalidated or isinstance(exc, OperationalError):
-                raise StoreUnavailable(str(exc.orig)) from exc
-            raise StoreError(str(exc.orig)) from exc
-        except (OSError, ConnectionError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+    #: Driver exceptions that mean "connection lost" but can escape SQLAlchemy's wrapping.
+    connection_errors: tuple[type[BaseException], ...] = ()
+
+    def _translate(self) -> contextlib.AbstractContextManager[None]:
+        return translated(self.connection_errors)
 
     # ---- lifecycle ----------------------------------------------------------------
 
@@ -321,17 +330,30 @@ class SqlStore(Store):
     async def update_postback(
         self, postback_id: int, changes: Mapping[str, Any]
     ) -> PostbackConfig | None:
-        values = {**_encode(changes), "updated_at": _now_us()}
+        """Change a config. Switching it on (active=true) after the workers switched it
+        off clears the reason and makes every delivery it still owes due now."""
+        now = _now_us()
+        values = {**_encode(changes), "updated_at": now}
+        if changes.get("active") is True:
+            values.update(disabled_reason=None, disabled_at=None, failing_since=None)
         async with self._write() as conn:
+            config = postback_configs.c
+            was_held = await conn.scalar(
+                select(config.disabled_at.is_not(None)).where(config.id == postback_id)
+            )
             stmt = (
                 update(postback_configs)
-                .where(
-                    postback_configs.c.id == postback_id, postback_configs.c.deleted_at.is_(None)
-                )
+                .where(config.id == postback_id, config.deleted_at.is_(None))
                 .values(values)
                 .returning(postback_configs)
             )
             row = (await conn.execute(stmt)).first()
+            if row is not None and was_held and row.active:
+                await conn.execute(
+                    update(deliveries)
+                    .where(deliveries.c.postback_id == postback_id, deliveries.c.state == "pending")
+                    .values(next_attempt_at=now, updated_at=now)
+                )
         return rows.postback_config(row) if row else None
 
     async def delete_postback(self, postback_id: int) -> bool:
@@ -486,12 +508,15 @@ class SqlStore(Store):
     ) -> list[ClaimedDelivery]:
         now_us = rows.to_us(now)
         token = secrets.token_hex(16)
+        # A config the workers switched off holds its deliveries until it is re-enabled.
+        held = select(postback_configs.c.id).where(postback_configs.c.disabled_at.is_not(None))
         due = (
             select(deliveries.c.id)
             .where(
                 deliveries.c.state == "pending",
                 deliveries.c.next_attempt_at <= now_us,
                 or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now_us),
+                deliveries.c.postback_id.not_in(held),
             )
             .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
             .limit(limit)
@@ -511,16 +536,13 @@ class SqlStore(Store):
             if not claimed:
                 return []
             result = await conn.execute(
-                select(postback_configs.c.id, postback_configs.c.secret).where(
+                select(postback_configs).where(
                     postback_configs.c.id.in_({d.postback_id for d in claimed})
                 )
             )
-            secrets_by_config = {row.id: row.secret for row in result}
+            configs = {row.id: rows.postback_config(row) for row in result}
         claimed.sort(key=lambda d: (d.next_attempt_at or now, d.id))
-        return [
-            ClaimedDelivery(delivery=d, claim_token=token, secret=secrets_by_config[d.postback_id])
-            for d in claimed
-        ]
+        return [_claimed(d, token, configs[d.postback_id], now) for d in claimed]
 
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
         async with self._write() as conn:

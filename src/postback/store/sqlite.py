@@ -13,12 +13,18 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from postback.batching import Batcher
 from postback.domain.records import ClaimedDelivery
+from postback.errors import StoreLocked
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import apply_batch
 from postback.store.sql import SqlStore
 
 T = TypeVar("T")
+
+# How long a writer waits for the write lock: SQLite's busy timeout for other processes,
+# and as long again for this process's own queue, so a request held up by a lock that
+# is not let go gets its 503 within about twice this, however many wait before it.
+LOCK_WAIT_SECONDS = 10.0
 
 
 class SqliteStore(SqlStore):
@@ -48,10 +54,24 @@ class SqliteStore(SqlStore):
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
-        async with self._write_lock:
+        async with self._writer_turn():
             with self._translate():
                 async with self._writer.begin() as conn:
                     yield conn
+
+    @contextlib.asynccontextmanager
+    async def _writer_turn(self) -> AsyncIterator[None]:
+        """This process's write lock, waited for no longer than LOCK_WAIT_SECONDS."""
+        try:
+            await asyncio.wait_for(self._write_lock.acquire(), LOCK_WAIT_SECONDS)
+        except TimeoutError:
+            raise StoreLocked(
+                f"no turn to write within {LOCK_WAIT_SECONDS:g}s (database locked or overloaded)"
+            ) from None
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
         return await self._postbacks.submit(command)
@@ -77,7 +97,7 @@ class SqliteStore(SqlStore):
                 return work(conn, *args)
 
         loop = asyncio.get_running_loop()
-        async with self._write_lock:
+        async with self._writer_turn():
             with self._translate():
                 return await loop.run_in_executor(self._writer_thread, run)
 
@@ -97,7 +117,7 @@ def _configure(sync_engine: Any) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
 
