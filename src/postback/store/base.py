@@ -22,6 +22,7 @@ from postback.domain.records import (
     PostbackConfig,
     StatusChange,
 )
+from postback.domain.report import Report, ReportQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,3 +255,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
         """Make a delivery due now again, whatever its state; False if it does not exist."""
+
+    # reports
+    @abc.abstractmethod
+    async def report(self, query: ReportQuery) -> Report:
+        """Figures grouped as asked, read from the rollups; InvalidInput when the time
+        zone cannot be bucketed exactly over those dates or the answer is too large."""

@@ -15,6 +15,7 @@ from sqlalchemy import Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postback.domain.buckets import plan
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -28,6 +29,7 @@ from postback.domain.records import (
     PostbackConfig,
     StatusChange,
 )
+from postback.domain.report import Report, ReportQuery, build_report
 from postback.errors import DuplicateKey, StoreError, StoreUnavailable
 from postback.store import rows
 from postback.store.attempts import record_attempt
@@ -42,6 +44,8 @@ from postback.store.base import (
 from postback.store.cache import TtlCache
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
+from postback.store.reports import check_size, report_select
+from postback.store.rollups import Deltas
 from postback.store.schema import (
     advertisers,
     affiliates,
@@ -316,8 +320,12 @@ class SqlStore(Store):
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
         if not batch:
             return
+        values = [rows.click_values(item) for item in batch]
+        deltas = Deltas()
+        deltas.add_clicks(batch)
         async with self._write() as conn:
-            await conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
+            await conn.execute(insert(clicks), values)
+            await conn.run_sync(deltas.write)
 
     async def get_click(self, click_id: str) -> Click | None:
         async with self._read() as conn:
@@ -502,6 +510,18 @@ class SqlStore(Store):
                 .values(state="pending", next_attempt_at=rows.to_us(now), updated_at=_now_us())
             )
             return (await conn.execute(stmt)).rowcount > 0
+
+    # ---- reports --------------------------------------------------------------------
+
+    async def report(self, query: ReportQuery) -> Report:
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        if query.matches_nothing or not pieces:
+            return build_report(query, [])
+        stmt, decode = report_select(query, pieces)
+        async with self._read() as conn:
+            groups = [decode(row) for row in await conn.execute(stmt)]
+        check_size(groups)
+        return build_report(query, groups)
 
     # ---- pagination -----------------------------------------------------------------
 

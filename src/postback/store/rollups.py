@@ -1,0 +1,206 @@
+"""Keeping report rollups: counter deltas gathered in memory, written as upserts.
+
+Whatever writes clicks or changes a conversion also writes what it changes in the
+rollups, in the same transaction, so a report never lags or disagrees with the rows:
+a batch of clicks adds its counts per bucket; a new conversion adds itself to the
+buckets of its creation time; a status change adds (new contribution - old contribution)
+to those same buckets, which moves the conversion between columns there.
+
+Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day) of each cube
+(table). Deltas are summed per rollup key first, so a batch costs one upsert statement
+per table whatever its size, and rows go in key order: on PostgreSQL concurrent writers
+then lock shared rollup rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+from postback.domain.buckets import GRAINS, QUARTER, bucket_start
+from postback.domain.records import Click
+from postback.domain.report import CLICK, COUNTERS, SUBS, Figures
+from postback.store import rows
+from postback.store.schema import rollup_all, rollup_base, rollup_events, rollup_subs
+
+Subs = tuple[str, str, str, str, str]
+NO_SUBS: Subs = ("", "", "", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Cube:
+    """A rollup table and the report dimensions it keeps (`slot`: which sub, for subs)."""
+
+    table: Table
+    dimensions: frozenset[str]
+    slot: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.table.name if self.slot is None else f"{self.table.name}[sub{self.slot}]"
+
+
+#: From the smallest to the largest: a report reads the first one that keeps what it needs.
+CUBES: tuple[Cube, ...] = (
+    Cube(rollup_base, frozenset({"offer_id", "affiliate_id"})),
+    Cube(rollup_events, frozenset({"offer_id", "affiliate_id", "event"})),
+    *(
+        Cube(rollup_subs, frozenset({"affiliate_id", sub}), slot)
+        for slot, sub in enumerate(SUBS, start=1)
+    ),
+    Cube(rollup_all, frozenset({"offer_id", "affiliate_id", "event", *SUBS})),
+)
+
+
+def choose_cube(dimensions: Iterable[str]) -> Cube:
+    needed = frozenset(dimensions)
+    return next(cube for cube in CUBES if needed <= cube.dimensions)
+
+
+def subs_of(values: Sequence[str | None]) -> Subs:
+    """Subs as the rollups key them: a missing (or empty) sub is ''."""
+    a, b, c, d, e = (value or "" for value in values)
+    return (a, b, c, d, e)
+
+
+def subs_key(subs: Subs) -> str:
+    """A 128-bit digest of the five subs (length-prefixed, so no two lists share one)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for value in subs:
+        encoded = value.encode()
+        digest.update(len(encoded).to_bytes(4, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+_KEYS: dict[Table, tuple[str, ...]] = {
+    rollup_base: ("grain", "bucket_at", "offer_id", "affiliate_id"),
+    rollup_events: ("grain", "bucket_at", "offer_id", "affiliate_id", "event"),
+    rollup_subs: ("slot", "grain", "bucket_at", "affiliate_id", "value"),
+    rollup_all: (
+        "grain",
+        "bucket_at",
+        "offer_id",
+        "affiliate_id",
+        "event",
+        "subs_key",
+        *SUBS,
+    ),
+}
+#: Table order of the writes (part of the lock order on PostgreSQL).
+TABLES = (rollup_base, rollup_events, rollup_subs, rollup_all)
+
+# (offer_id, affiliate_id, event, subs, quarter bucket start in microseconds)
+_Cell = tuple[int, int, str, Subs, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Counters that change in the buckets holding `at_us`, for one set of dimensions."""
+
+    offer_id: int
+    affiliate_id: int
+    event: str
+    subs: Subs
+    at_us: int
+    figures: Figures
+
+
+class Deltas:
+    """Counter changes to write: add what happened, then `write` in the transaction."""
+
+    def __init__(self) -> None:
+        self._cells: dict[_Cell, list[int]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._cells)
+
+    def add(self, change: Change) -> None:
+        cell = (
+            change.offer_id,
+            change.affiliate_id,
+            change.event,
+            change.subs,
+            bucket_start(change.at_us, QUARTER),
+        )
+        counters = self._cells.get(cell)
+        if counters is None:
+            self._cells[cell] = list(change.figures.counters())
+        else:
+            for index, value in enumerate(change.figures.counters()):
+                counters[index] += value
+
+    def add_clicks(self, clicks: Iterable[Click]) -> None:
+        for click in clicks:
+            self.add(
+                Change(
+                    click.offer_id,
+                    click.affiliate_id,
+                    "",
+                    subs_of(click.subs),
+                    rows.to_us(click.created_at),
+                    CLICK,
+                )
+            )
+
+    def table_rows(self) -> dict[Table, list[dict[str, Any]]]:
+        """Rows to upsert per table: summed per key, zero rows left out, in key order."""
+        summed: dict[Table, dict[tuple[Any, ...], list[int]]] = {t: {} for t in TABLES}
+        digests: dict[Subs, str] = {}
+        for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items():
+            key = digests.get(subs)
+            if key is None:
+                key = digests[subs] = subs_key(subs)
+            for grain in GRAINS:
+                at = bucket_start(quarter, grain)
+                _sum(summed[rollup_base], (grain, at, offer_id, affiliate_id), counters)
+                _sum(summed[rollup_events], (grain, at, offer_id, affiliate_id, event), counters)
+                for slot, value in enumerate(subs, start=1):
+                    _sum(summed[rollup_subs], (slot, grain, at, affiliate_id, value), counters)
+                _sum(
+                    summed[rollup_all],
+                    (grain, at, offer_id, affiliate_id, event, key, *subs),
+                    counters,
+                )
+        found: dict[Table, list[dict[str, Any]]] = {}
+        for table, cells in summed.items():
+            names = (*_KEYS[table], *COUNTERS)
+            found[table] = [
+                dict(zip(names, (*key, *counters), strict=True))
+                for key, counters in sorted(cells.items())
+                if any(counters)
+            ]
+        return found
+
+    def write(self, conn: Connection) -> None:
+        """Add the deltas to the rollups on `conn` (inside the caller's transaction)."""
+        if not self._cells:
+            return
+        for table, values in self.table_rows().items():
+            if values:
+                conn.execute(_upsert(conn, table), values)
+
+
+def _sum(cells: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], add: list[int]) -> None:
+    counters = cells.get(key)
+    if counters is None:
+        cells[key] = list(add)
+    else:
+        for index, value in enumerate(add):
+            counters[index] += value
+
+
+def _upsert(conn: Connection, table: Table) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(table)
+    # rollup_all keys its subs by digest; the sub columns ride along unchanged.
+    keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},
+    )
