@@ -14,6 +14,7 @@ from postback.api import (
     incoming,
     offers,
     postbacks,
+    reports,
     trial,
 )
 from postback.api.context import ApiContext
@@ -32,6 +33,7 @@ RESOURCES = (
     conversions,
     deliveries,
     incoming,
+    reports,
 )
 
 
