@@ -17,12 +17,14 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from operator import add
 from typing import Any
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Dialect, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-from postback.domain.buckets import GRAINS, QUARTER, bucket_start
+from postback.domain.buckets import GRAINS, QUARTER, US
 from postback.domain.records import Click
 from postback.domain.report import CLICK, COUNTERS, SUBS, Figures
 from postback.store import rows
@@ -97,6 +99,8 @@ TABLES = (rollup_base, rollup_events, rollup_subs, rollup_all)
 
 # (offer_id, affiliate_id, event, subs, quarter bucket start in microseconds)
 _Cell = tuple[int, int, str, Subs, int]
+_QUARTER_US = QUARTER * US
+_GRAIN_US = tuple((grain, grain * US) for grain in GRAINS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,67 +119,62 @@ class Deltas:
     """Counter changes to write: add what happened, then `write` in the transaction."""
 
     def __init__(self) -> None:
-        self._cells: dict[_Cell, list[int]] = {}
+        self._cells: dict[_Cell, tuple[int, ...]] = {}
 
     def __bool__(self) -> bool:
         return bool(self._cells)
 
+    def _add(self, cell: _Cell, counters: tuple[int, ...]) -> None:
+        found = self._cells.get(cell)
+        self._cells[cell] = counters if found is None else tuple(map(add, found, counters))
+
     def add(self, change: Change) -> None:
-        cell = (
-            change.offer_id,
-            change.affiliate_id,
-            change.event,
-            change.subs,
-            bucket_start(change.at_us, QUARTER),
-        )
-        counters = self._cells.get(cell)
-        if counters is None:
-            self._cells[cell] = list(change.figures.counters())
-        else:
-            for index, value in enumerate(change.figures.counters()):
-                counters[index] += value
+        quarter = change.at_us - change.at_us % _QUARTER_US
+        cell = (change.offer_id, change.affiliate_id, change.event, change.subs, quarter)
+        self._add(cell, change.figures.counters())
 
     def add_clicks(self, clicks: Iterable[Click]) -> None:
+        one = CLICK.counters()
         for click in clicks:
-            self.add(
-                Change(
-                    click.offer_id,
-                    click.affiliate_id,
-                    "",
-                    subs_of(click.subs),
-                    rows.to_us(click.created_at),
-                    CLICK,
-                )
-            )
+            at = rows.to_us(click.created_at)
+            subs = subs_of(click.subs)
+            self._add((click.offer_id, click.affiliate_id, "", subs, at - at % _QUARTER_US), one)
 
-    def table_rows(self) -> dict[Table, list[dict[str, Any]]]:
-        """Rows to upsert per table: summed per key, zero rows left out, in key order."""
-        summed: dict[Table, dict[tuple[Any, ...], list[int]]] = {t: {} for t in TABLES}
+    def table_rows(self) -> dict[Table, list[tuple[Any, ...]]]:
+        """Rows to upsert per table, as (key..., counters...) in the table's column order:
+        summed per key, zero rows left out, sorted by key."""
+        base: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        events: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        subs_rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        every: dict[tuple[Any, ...], tuple[int, ...]] = {}
         digests: dict[Subs, str] = {}
         for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items():
-            key = digests.get(subs)
-            if key is None:
-                key = digests[subs] = subs_key(subs)
-            for grain in GRAINS:
-                at = bucket_start(quarter, grain)
-                _sum(summed[rollup_base], (grain, at, offer_id, affiliate_id), counters)
-                _sum(summed[rollup_events], (grain, at, offer_id, affiliate_id, event), counters)
-                for slot, value in enumerate(subs, start=1):
-                    _sum(summed[rollup_subs], (slot, grain, at, affiliate_id, value), counters)
-                _sum(
-                    summed[rollup_all],
-                    (grain, at, offer_id, affiliate_id, event, key, *subs),
-                    counters,
-                )
-        found: dict[Table, list[dict[str, Any]]] = {}
-        for table, cells in summed.items():
-            names = (*_KEYS[table], *COUNTERS)
-            found[table] = [
-                dict(zip(names, (*key, *counters), strict=True))
-                for key, counters in sorted(cells.items())
-                if any(counters)
-            ]
-        return found
+            digest = digests.get(subs)
+            if digest is None:
+                digest = digests[subs] = subs_key(subs)
+            for grain, size in _GRAIN_US:
+                at = quarter - quarter % size
+                for cells, key in (
+                    (base, (grain, at, offer_id, affiliate_id)),
+                    (events, (grain, at, offer_id, affiliate_id, event)),
+                    (subs_rows, (1, grain, at, affiliate_id, subs[0])),
+                    (subs_rows, (2, grain, at, affiliate_id, subs[1])),
+                    (subs_rows, (3, grain, at, affiliate_id, subs[2])),
+                    (subs_rows, (4, grain, at, affiliate_id, subs[3])),
+                    (subs_rows, (5, grain, at, affiliate_id, subs[4])),
+                    (every, (grain, at, offer_id, affiliate_id, event, digest, *subs)),
+                ):
+                    found = cells.get(key)
+                    cells[key] = counters if found is None else tuple(map(add, found, counters))
+        return {
+            table: [(*key, *counters) for key, counters in sorted(cells.items()) if any(counters)]
+            for table, cells in (
+                (rollup_base, base),
+                (rollup_events, events),
+                (rollup_subs, subs_rows),
+                (rollup_all, every),
+            )
+        }
 
     def write(self, conn: Connection) -> None:
         """Add the deltas to the rollups on `conn` (inside the caller's transaction)."""
@@ -183,24 +182,22 @@ class Deltas:
             return
         for table, values in self.table_rows().items():
             if values:
-                conn.execute(_upsert(conn, table), values)
+                conn.exec_driver_sql(_upsert_sql(conn.dialect, table), values)
 
 
-def _sum(cells: dict[tuple[Any, ...], list[int]], key: tuple[Any, ...], add: list[int]) -> None:
-    counters = cells.get(key)
-    if counters is None:
-        cells[key] = list(add)
-    else:
-        for index, value in enumerate(add):
-            counters[index] += value
-
-
-def _upsert(conn: Connection, table: Table) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(table)
+@lru_cache(maxsize=32)
+def _upsert_sql(dialect: Dialect, table: Table) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE adding the counters, compiled once per dialect from
+    the SQLAlchemy statement; rows are passed to the driver as tuples in column order
+    (building the statement and its parameters per batch cost more than the writes)."""
+    module = postgresql if dialect.name == "postgresql" else sqlite
+    stmt = module.insert(table)
     # rollup_all keys its subs by digest; the sub columns ride along unchanged.
     keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
-    return stmt.on_conflict_do_update(
+    stmt = stmt.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},
     )
+    compiled = stmt.compile(dialect=dialect)
+    assert tuple(compiled.positiontup or ()) == (*_KEYS[table], *COUNTERS)
+    return str(compiled)

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -78,6 +78,14 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
             value = rows.to_us(value)
         encoded[name] = value
     return encoded
+
+
+def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
+    """A batch of clicks and what it adds to the report rollups, on one connection."""
+    deltas = Deltas()
+    deltas.add_clicks(batch)
+    conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
+    deltas.write(conn)
 
 
 def _now_us() -> int:
@@ -318,14 +326,9 @@ class SqlStore(Store):
     # ---- clicks ---------------------------------------------------------------------
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
-        if not batch:
-            return
-        values = [rows.click_values(item) for item in batch]
-        deltas = Deltas()
-        deltas.add_clicks(batch)
-        async with self._write() as conn:
-            await conn.execute(insert(clicks), values)
-            await conn.run_sync(deltas.write)
+        if batch:
+            async with self._write() as conn:
+                await conn.run_sync(write_clicks, batch)
 
     async def get_click(self, click_id: str) -> Click | None:
         async with self._read() as conn:
