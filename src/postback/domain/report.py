@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from postback.domain.buckets import DAY, HOUR, load_zone
-from postback.domain.money import SCALE, format_amount, from_units
+from postback.domain.money import SCALE, format_amount
 from postback.errors import InvalidInput
 
 SUBS = ("sub1", "sub2", "sub3", "sub4", "sub5")
@@ -129,6 +129,11 @@ def _ratio(numerator: int, denominator: int) -> int:
     return quotient if numerator >= 0 else -quotient
 
 
+def _decimal(units: int) -> Decimal:
+    """Ten-thousandths as an exact Decimal with four places (from_units, made cheaper)."""
+    return Decimal(units).scaleb(-4)
+
+
 def metric_values(figures: Figures, admin: bool) -> dict[str, int | Decimal]:
     values: dict[str, int | Decimal] = {
         "clicks": figures.clicks,
@@ -136,15 +141,14 @@ def metric_values(figures: Figures, admin: bool) -> dict[str, int | Decimal]:
         "approved": figures.approved,
         "pending": figures.pending,
         "rejected": figures.rejected,
-        "revenue": from_units(figures.revenue),
-        "payout": from_units(figures.payout),
-        "profit": from_units(figures.profit),
-        "cr": from_units(figures.cr_units),
-        "epc": from_units(figures.epc_units),
     }
-    if not admin:
-        for name in ADMIN_ONLY:
-            del values[name]
+    if admin:
+        values["revenue"] = _decimal(figures.revenue)
+    values["payout"] = _decimal(figures.payout)
+    if admin:
+        values["profit"] = _decimal(figures.profit)
+    values["cr"] = _decimal(figures.cr_units)
+    values["epc"] = _decimal(figures.epc_units)
     return values
 
 
@@ -396,11 +400,16 @@ def _key_order(value: Key) -> tuple[bool, Any]:
     return (value is not None, value)
 
 
-def build_report(query: ReportQuery, groups: Iterable[Group]) -> Report:
-    """Totals over every group; rows sorted (group keys last, ascending) and limited."""
+def build_report(query: ReportQuery, groups: Iterable[Group], in_key_order: bool = False) -> Report:
+    """Totals over every group; rows sorted (group keys last, ascending) and limited.
+
+    `in_key_order`: the groups already come sorted by their keys, missing values first.
+    """
     rows = [group for group in groups if not group.figures.is_zero]
-    totals = sum((group.figures for group in rows), Figures())
-    rows.sort(key=lambda group: tuple(_key_order(key) for key in group.keys))
+    columns = zip(*(group.figures.counters() for group in rows), strict=True)
+    totals = Figures(*(sum(column) for column in columns)) if rows else Figures()
+    if not in_key_order:
+        rows.sort(key=lambda group: tuple(_key_order(key) for key in group.keys))
     positions = {name: index for index, name in enumerate(query.group_by)}
     for key in reversed(query.sort):
         if key.name in positions:

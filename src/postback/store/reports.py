@@ -9,7 +9,7 @@ are summed by the database and stay integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Integer,
     Select,
     and_,
+    cast,
     column,
     func,
     select,
@@ -32,8 +33,6 @@ from postback.store.rollups import Cube, choose_cube
 #: More groups than this is a question to narrow, not an answer to send.
 MAX_GROUPS = 200_000
 
-Decode = Callable[[Any], Group]
-
 
 def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     if cube.slot is not None and name in SUBS:
@@ -41,18 +40,8 @@ def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     return cube.table.c[name]
 
 
-def _decode_key(name: str, value: Any) -> Key:
-    if name == "day":
-        return day_of(int(value)).isoformat()
-    if name == "hour":
-        return int(value)
-    if name in {"offer_id", "affiliate_id"}:
-        return int(value)
-    return value or None  # '' stands for no event (clicks) or no sub
-
-
-def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> tuple[Select[Any], Decode]:
-    """The grouped query over the rollups and how to read its rows."""
+def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
+    """The grouped query over the rollups: group_by keys, then the counters."""
     cube = choose_cube(query.dimensions)
     table = cube.table
     spans = (
@@ -80,8 +69,10 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> tuple[Select[A
         conditions.append(table.c.slot == cube.slot)
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
-    stmt = (
-        select(*keys, *(func.sum(table.c[name]).label(name) for name in COUNTERS))
+    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error.
+    sums = (cast(func.sum(table.c[name]), BigInteger).label(name) for name in COUNTERS)
+    return (
+        select(*keys, *sums)
         .select_from(
             table.join(
                 spans,
@@ -96,20 +87,32 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> tuple[Select[A
         .group_by(*keys)
         .limit(MAX_GROUPS + 1)
     )
-    names = query.group_by
-    width = len(names)
-
-    def decode(row: Any) -> Group:
-        found = tuple(row)
-        key = tuple(_decode_key(name, value) for name, value in zip(names, found, strict=False))
-        return Group(key, Figures(*(int(value or 0) for value in found[width:])))
-
-    return stmt, decode
 
 
-def check_size(groups: list[Group]) -> None:
-    if len(groups) > MAX_GROUPS:
+def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
+    """The query's rows as groups, in key order (a missing event or sub, '', first)."""
+    if len(found) > MAX_GROUPS:
         raise InvalidInput(
             "group_by",
             f"more than {MAX_GROUPS} rows: group by fewer keys, filter, or shorten the range",
         )
+    width = len(query.group_by)
+    if width == 0:
+        return [Group((), Figures(*(int(value or 0) for value in row))) for row in found]
+    rows = sorted(tuple(row) for row in found)
+    days = [i for i, name in enumerate(query.group_by) if name == "day"]
+    texts = [i for i, name in enumerate(query.group_by) if name == "event" or name in SUBS]
+    iso: dict[int, str] = {}
+    groups = []
+    for row in rows:
+        keys: list[Key] = list(row[:width])
+        for index in days:
+            label = row[index]
+            text = iso.get(label)
+            if text is None:
+                text = iso[label] = day_of(label).isoformat()
+            keys[index] = text
+        for index in texts:
+            keys[index] = row[index] or None  # '' stands for no event (clicks) or no sub
+        groups.append(Group(tuple(keys), Figures(*row[width:])))
+    return groups

@@ -44,7 +44,7 @@ from postback.store.base import (
 from postback.store.cache import TtlCache
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
-from postback.store.reports import check_size, report_select
+from postback.store.reports import read_groups, report_select
 from postback.store.rollups import Deltas
 from postback.store.schema import (
     advertisers,
@@ -520,11 +520,9 @@ class SqlStore(Store):
         pieces = plan(query.tz, query.first, query.last, query.period)
         if query.matches_nothing or not pieces:
             return build_report(query, [])
-        stmt, decode = report_select(query, pieces)
         async with self._read() as conn:
-            groups = [decode(row) for row in await conn.execute(stmt)]
-        check_size(groups)
-        return build_report(query, groups)
+            found = (await conn.execute(report_select(query, pieces))).all()
+        return build_report(query, read_groups(query, found), in_key_order=True)
 
     # ---- pagination -----------------------------------------------------------------
 
