@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit clean
+.PHONY: install demo serve test lint typecheck unit clean bench-reports
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ typecheck: install
 
 test: lint typecheck
 	$(BIN)/pytest
+
+# Not part of the tests: loads 10M clicks per backend (SQLite, PostgreSQL on 127.0.0.1).
+bench-reports: install
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) postback.db postback.db-wal postback.db-shm postback-demo.db*
