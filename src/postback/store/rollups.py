@@ -21,7 +21,7 @@ from functools import lru_cache
 from operator import add
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table
+from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from postback.domain.buckets import GRAINS, QUARTER, US
@@ -180,24 +180,45 @@ class Deltas:
         """Add the deltas to the rollups on `conn` (inside the caller's transaction)."""
         if not self._cells:
             return
+        postgres = conn.dialect.name == "postgresql"
         for table, values in self.table_rows().items():
-            if values:
+            if not values:
+                continue
+            if postgres:
+                # One statement per table: every column as an array, unnested in order.
+                columns = tuple(list(column) for column in zip(*values, strict=True))
+                conn.exec_driver_sql(_upsert_sql(conn.dialect, table), columns)
+            else:
                 conn.exec_driver_sql(_upsert_sql(conn.dialect, table), values)
+
+
+def _conflict_update(stmt: Any, table: Table) -> Any:
+    # rollup_all keys its subs by digest; the sub columns ride along unchanged.
+    keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},
+    )
 
 
 @lru_cache(maxsize=32)
 def _upsert_sql(dialect: Dialect, table: Table) -> str:
     """INSERT ... ON CONFLICT DO UPDATE adding the counters, compiled once per dialect from
-    the SQLAlchemy statement; rows are passed to the driver as tuples in column order
-    (building the statement and its parameters per batch cost more than the writes)."""
-    module = postgresql if dialect.name == "postgresql" else sqlite
-    stmt = module.insert(table)
-    # rollup_all keys its subs by digest; the sub columns ride along unchanged.
-    keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=keys,
-        set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},
-    )
+    the SQLAlchemy statement (building it and its parameters per batch cost more than the
+    writes). SQLite takes the rows as tuples in column order, one execution each;
+    PostgreSQL takes each column as one array and unnests them in key order, one statement
+    for the whole batch instead of a round of execution per row."""
+    names = (*_KEYS[table], *COUNTERS)
+    if dialect.name == "postgresql":
+        arrays = [bindparam(f"a_{c.name}", type_=postgresql.ARRAY(c.type)) for c in table.c]
+        rows = func.unnest(*arrays).table_valued(*(c.name for c in table.c)).render_derived("u")
+        ordered = select(*(rows.c[c.name] for c in table.c)).order_by(
+            *(rows.c[name] for name in _KEYS[table])
+        )
+        stmt = _conflict_update(postgresql.insert(table).from_select(names, ordered), table)
+    else:
+        stmt = _conflict_update(sqlite.insert(table), table)
     compiled = stmt.compile(dialect=dialect)
-    assert tuple(compiled.positiontup or ()) == (*_KEYS[table], *COUNTERS)
+    expected = names if dialect.name != "postgresql" else tuple(f"a_{name}" for name in names)
+    assert tuple(compiled.positiontup or ()) == expected
     return str(compiled)
