@@ -17,6 +17,7 @@ from postback.domain.buckets import (
     GRAINS,
     HOUR,
     QUARTER,
+    WEEK,
     bucket_start,
     load_zone,
     offset_segments,
@@ -114,6 +115,16 @@ def test_plan_without_time_grouping_covers_the_same_range(
 def test_a_utc_month_is_one_run_of_day_buckets() -> None:
     pieces = plan("UTC", date(2024, 1, 1), date(2024, 1, 30), DAY)
     assert [(p.grain, p.end - p.start) for p in pieces] == [(DAY, 30 * DAY)]
+
+
+def test_without_days_whole_weeks_are_one_bucket_each() -> None:
+    # 2024-03-01 is a Friday; epoch weeks start on Thursdays (1970-01-01 was one).
+    pieces = plan("UTC", date(2024, 3, 1), date(2024, 3, 30), None)
+    assert [(p.grain, (p.end - p.start) // p.grain) for p in pieces] == [
+        (DAY, 6),
+        (WEEK, 3),
+        (DAY, 3),
+    ]
 
 
 @pytest.mark.parametrize(

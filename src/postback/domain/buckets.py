@@ -1,13 +1,15 @@
 """Report time buckets: which stored buckets make up a report's days and hours, exactly,
 in any IANA time zone.
 
-Rollups count in UTC buckets of four sizes (GRAINS): 15 minutes, 1 hour, 6 hours and
-1 day, each aligned on the Unix epoch. Every UTC offset in use today is a whole number of
+Rollups count in UTC buckets of five sizes (GRAINS): 15 minutes, 1 hour, 6 hours, 1 day
+and 7 days, each aligned on the Unix epoch (weeks start on Thursdays, as 1970-01-01 did).
+Every UTC offset in use today is a whole number of
 quarter hours (+05:30 India, +05:45 Nepal, +08:45 Eucla, +12:45 Chatham, -09:30 Marquesas,
 the 30-minute DST of Lord Howe), so every local midnight and every local hour starts on
 a quarter-hour boundary in UTC: a report's days and hours are unions of whole buckets.
 A report reads the largest buckets that fit inside each day (or hour), so a UTC day is
-one bucket and a day in New York or Kathmandu about ten.
+one bucket and a day in New York or Kathmandu about ten; without grouping by day, whole
+weeks inside the range are one bucket each.
 
 Where a zone's history has an offset that is not a whole number of quarter hours
 (local mean time before standard time, Liberia until 1972), a day or hour boundary falls
@@ -29,8 +31,9 @@ from postback.errors import InvalidInput
 QUARTER = 900
 HOUR = 3_600
 DAY = 86_400
+WEEK = 7 * DAY
 #: Bucket sizes in seconds, largest first; each one divides the next larger one.
-GRAINS = (DAY, 6 * HOUR, HOUR, QUARTER)
+GRAINS = (WEEK, DAY, 6 * HOUR, HOUR, QUARTER)
 US = 1_000_000
 
 #: Offsets are sampled this often to find a zone's transitions, then bisected.

@@ -10,6 +10,7 @@ are summed by the database and stay integers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
@@ -99,13 +100,17 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
     width = len(query.group_by)
     if width == 0:
         return [Group((), Figures(*(int(value or 0) for value in row))) for row in found]
-    rows = sorted(tuple(row) for row in found)
+    key_of = itemgetter(*range(width)) if width > 1 else (lambda row: (row[0],))
+    counters_of = itemgetter(*range(width, width + len(COUNTERS)))
+    rows = sorted(found, key=key_of)
     days = [i for i, name in enumerate(query.group_by) if name == "day"]
     texts = [i for i, name in enumerate(query.group_by) if name == "event" or name in SUBS]
+    if not days and not texts:
+        return [Group(key_of(row), Figures(*counters_of(row))) for row in rows]
     iso: dict[int, str] = {}
     groups = []
     for row in rows:
-        keys: list[Key] = list(row[:width])
+        keys: list[Key] = list(key_of(row))
         for index in days:
             label = row[index]
             text = iso.get(label)
@@ -114,5 +119,5 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
             keys[index] = text
         for index in texts:
             keys[index] = row[index] or None  # '' stands for no event (clicks) or no sub
-        groups.append(Group(tuple(keys), Figures(*row[width:])))
+        groups.append(Group(tuple(keys), Figures(*counters_of(row))))
     return groups

@@ -6,7 +6,7 @@ a batch of clicks adds its counts per bucket; a new conversion adds itself to th
 buckets of its creation time; a status change adds (new contribution - old contribution)
 to those same buckets, which moves the conversion between columns there.
 
-Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day) of each cube
+Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day, 7 days) of each cube
 (table). Deltas are summed per rollup key first, so a batch costs one upsert statement
 per table whatever its size, and rows go in key order: on PostgreSQL concurrent writers
 then lock shared rollup rows in the same order and cannot deadlock.

@@ -235,7 +235,7 @@ postback_tests = Table(
 
 
 # ---- report rollups ---------------------------------------------------------------------
-# Counters per UTC time bucket (`grain` seconds: 900, 3600, 21600 or 86400, starting at
+# Counters per UTC time bucket (`grain` seconds: 900, 3600, 21600, 86400 or 604800, from
 # `bucket_at` microseconds), one table per set of dimensions kept ("cube"). They are
 # written in the transaction that writes the clicks or conversions they count
 # (store/rollups.py); reports read them (store/reports.py). A missing sub or event is ''.
