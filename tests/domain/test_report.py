@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
@@ -13,6 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postback.domain.buckets import DAY, HOUR
+from postback.domain.payload import dumps
 from postback.domain.report import (
     MAX_DAYS,
     Figures,
@@ -25,6 +27,7 @@ from postback.domain.report import (
     parse_query,
     report_csv,
     report_fields,
+    report_json,
 )
 from postback.errors import InvalidInput
 
@@ -312,3 +315,27 @@ def test_csv_has_the_same_columns_and_defuses_formulas() -> None:
     assert text.endswith("\r\n")
     affiliate = report_csv(build_report(query(admin=False), rows))
     assert "revenue" not in affiliate.splitlines()[0] and "profit" not in affiliate
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=10**6),
+            st.integers(min_value=0, max_value=10**4),
+            st.integers(min_value=-(10**17), max_value=10**17),
+            st.integers(min_value=-(10**17), max_value=10**17),
+        ),
+        max_size=5,
+    ),
+    st.booleans(),
+)
+def test_fast_json_writes_what_the_decimals_say(
+    values: list[tuple[int, int, int, int]], admin: bool
+) -> None:
+    rows = [
+        Group((f"2024-06-0{i % 9 + 1}", i), Figures(clicks=c, conversions=v, revenue=r, payout=p))
+        for i, (c, v, r, p) in enumerate(values)
+    ]
+    report = build_report(query(group_by=("day", "offer_id"), admin=admin), rows)
+    assert report_json(report) == dumps(report_fields(report))
+    assert json.loads(report_json(report)) == json.loads(dumps(report_fields(report)))

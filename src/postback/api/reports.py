@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
 from postback.api.responses import ApiResponse, new_router
-from postback.domain.payload import dumps
 from postback.domain.report import (
     DEFAULT_LIMIT,
     DIMENSIONS,
@@ -21,7 +20,7 @@ from postback.domain.report import (
     METRICS,
     parse_query,
     report_csv,
-    report_fields,
+    report_json,
 )
 from postback.errors import InvalidInput
 
@@ -108,8 +107,7 @@ async def get_report(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
-    # Rendered straight from plain dicts: a large report need not be walked for models.
-    return Response(dumps(report_fields(report)), media_type="application/json")
+    return Response(report_json(report), media_type="application/json")
 
 
 def build_router() -> APIRouter:

@@ -22,6 +22,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+import orjson
+
 from postback.domain.buckets import DAY, HOUR, load_zone
 from postback.domain.money import SCALE, format_amount
 from postback.errors import InvalidInput
@@ -438,6 +440,45 @@ def report_fields(report: Report) -> dict[str, Any]:
         "totals": metric_values(report.totals, query.admin),
         "row_count": report.row_count,
     }
+
+
+def _money_json(units: int) -> orjson.Fragment:
+    """Ten-thousandths as the JSON number format_amount writes (12.5, 3, -0.0001)."""
+    whole, part = divmod(abs(units), SCALE)
+    text = f"{whole}.{part:04d}".rstrip("0") if part else str(whole)
+    return orjson.Fragment(f"-{text}" if units < 0 else text)
+
+
+def report_json(report: Report) -> bytes:
+    """report_fields as JSON, money as exact numbers, written without a Decimal per cell
+    (a report can hold a hundred thousand rows of five amounts each)."""
+    query = report.query
+    admin = query.admin
+
+    def figures(found: Figures) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "clicks": found.clicks,
+            "conversions": found.conversions,
+            "approved": found.approved,
+            "pending": found.pending,
+            "rejected": found.rejected,
+        }
+        if admin:
+            values["revenue"] = _money_json(found.revenue)
+        values["payout"] = _money_json(found.payout)
+        if admin:
+            values["profit"] = _money_json(found.profit)
+        values["cr"] = _money_json(found.cr_units)
+        values["epc"] = _money_json(found.epc_units)
+        return values
+
+    names = query.group_by
+    rows = [
+        {**dict(zip(names, group.keys, strict=True)), **figures(group.figures)}
+        for group in report.rows
+    ]
+    answer = {"rows": rows, "totals": figures(report.totals), "row_count": report.row_count}
+    return orjson.dumps(answer)
 
 
 def _cell(value: Any) -> str:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     column,
     func,
     select,
+    true,
     values,
 )
 
@@ -41,8 +42,14 @@ def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     return cube.table.c[name]
 
 
-def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
-    """The grouped query over the rollups: group_by keys, then the counters."""
+def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> Select[Any]:
+    """The grouped query over the rollups: group_by keys, then the counters.
+
+    Each piece must be read as an index range (grain, bucket_at between its bounds). The
+    SQLite planner does so for a plain join; PostgreSQL would rather hash-join on grain
+    over a scan of the whole table, so there each piece's rows come from a LATERAL
+    subquery, which can only be a range read per piece.
+    """
     cube = choose_cube(query.dimensions)
     table = cube.table
     spans = (
@@ -56,7 +63,25 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
         .data([(p.grain, p.start * US, p.end * US, p.offset * US) for p in pieces])
         .cte("pieces")
     )
-    local = table.c.bucket_at + spans.c.offset_us
+    names = {_dimension(cube, name).name for name in query.dimensions}
+    wanted = [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
+    conditions: list[ColumnElement[bool]] = [
+        table.c.grain == spans.c.grain,
+        table.c.bucket_at >= spans.c.start_at,
+        table.c.bucket_at < spans.c.end_at,
+    ]
+    if cube.slot is not None:
+        conditions.append(table.c.slot == cube.slot)
+    for name, allowed in query.filters.items():
+        conditions.append(_dimension(cube, name).in_(list(allowed)))
+    if dialect == "postgresql":
+        # OFFSET 0 keeps the planner from flattening the subquery back into a join.
+        rows: Any = select(*wanted).where(*conditions).offset(0).lateral("r")
+        source = spans.join(rows, true())
+    else:
+        rows = table
+        source = table.join(spans, and_(*conditions))
+    local = rows.c.bucket_at + spans.c.offset_us
     keys: list[ColumnElement[Any]] = []
     for name in query.group_by:
         if name == "day":
@@ -64,30 +89,10 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
         elif name == "hour":
             keys.append(((local // (HOUR * US)) % 24).label("hour"))
         else:
-            keys.append(_dimension(cube, name).label(name))
-    conditions: list[ColumnElement[bool]] = []
-    if cube.slot is not None:
-        conditions.append(table.c.slot == cube.slot)
-    for name, allowed in query.filters.items():
-        conditions.append(_dimension(cube, name).in_(list(allowed)))
+            keys.append(rows.c[_dimension(cube, name).name].label(name))
     # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error.
-    sums = (cast(func.sum(table.c[name]), BigInteger).label(name) for name in COUNTERS)
-    return (
-        select(*keys, *sums)
-        .select_from(
-            table.join(
-                spans,
-                and_(
-                    table.c.grain == spans.c.grain,
-                    table.c.bucket_at >= spans.c.start_at,
-                    table.c.bucket_at < spans.c.end_at,
-                ),
-            )
-        )
-        .where(*conditions)
-        .group_by(*keys)
-        .limit(MAX_GROUPS + 1)
-    )
+    sums = (cast(func.sum(rows.c[name]), BigInteger).label(name) for name in COUNTERS)
+    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
 
 
 def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:

@@ -533,11 +533,16 @@ class SqlStore(Store):
         if query.matches_nothing or not pieces:
             return build_report(query, [])
         async with self._read() as conn:
-            found = (await conn.execute(report_select(query, pieces))).all()
+            await self._before_report(conn)
+            stmt = report_select(query, pieces, conn.dialect.name)
+            found = (await conn.execute(stmt)).all()
         # Tens of thousands of small objects that all live on, and no cycles among them:
         # the cyclic collector would walk the whole heap several times meanwhile.
         with _collector_paused():
             return build_report(query, read_groups(query, found), in_key_order=True)
+
+    async def _before_report(self, conn: AsyncConnection) -> None:
+        """Backend settings for the report query's transaction."""
 
     # ---- pagination -----------------------------------------------------------------
 
