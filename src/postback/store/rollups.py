@@ -42,10 +42,6 @@ class Cube:
     dimensions: frozenset[str]
     slot: int | None = None
 
-    @property
-    def name(self) -> str:
-        return self.table.name if self.slot is None else f"{self.table.name}[sub{self.slot}]"
-
 
 #: From the smallest to the largest: a report reads the first one that keeps what it needs.
 CUBES: tuple[Cube, ...] = (
@@ -94,8 +90,6 @@ _KEYS: dict[Table, tuple[str, ...]] = {
         *SUBS,
     ),
 }
-#: Table order of the writes (part of the lock order on PostgreSQL).
-TABLES = (rollup_base, rollup_events, rollup_subs, rollup_all)
 
 # (offer_id, affiliate_id, event, subs, quarter bucket start in microseconds)
 _Cell = tuple[int, int, str, Subs, int]
@@ -166,6 +160,7 @@ class Deltas:
                 ):
                     found = cells.get(key)
                     cells[key] = counters if found is None else tuple(map(add, found, counters))
+        # Tables in a fixed order, keys sorted: the lock order on PostgreSQL.
         return {
             table: [(*key, *counters) for key, counters in sorted(cells.items()) if any(counters)]
             for table, cells in (
