@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit clean crash-test reliability
+.PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,10 @@ reliability: install
 	POSTBACK_RELIABILITY_REPORT=$(REPORT) POSTBACK_CRASH_KILLS=$(CRASH_KILLS) \
 		POSTBACK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest $(RELIABILITY_TESTS)
 	$(BIN)/python -m tests.reliability_report $(REPORT)
+
+# Not part of the tests: loads 10M clicks per backend (SQLite, PostgreSQL on 127.0.0.1).
+bench-reports: install
+	$(BIN)/python bench/reports.py
 
 clean:
 	rm -rf $(VENV) postback.db postback.db-wal postback.db-shm postback-demo.db* $(REPORT)

@@ -1,4 +1,4 @@
-"""The `postback` command line: serve, worker, migrate, demo."""
+"""The `postback` command line: serve, worker, migrate, report, demo."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -102,6 +102,104 @@ def migrate() -> None:
 
     asyncio.run(run())
     console.print("[green]database is up to date[/green]")
+
+
+Many = Annotated[list[str] | None, typer.Option(help="Only these (repeat or comma-separate).")]
+SubValues = Annotated[
+    list[str] | None, typer.Option(help="Only these values (repeat; '' for clicks without).")
+]
+
+
+@cli.command()
+def report(
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: --to).")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Last day, inclusive (default: today).")
+    ] = None,
+    tz: Annotated[str, typer.Option(help="IANA time zone where days and hours start.")] = "UTC",
+    group_by: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--group-by",
+            "-g",
+            help="day, hour, offer_id, affiliate_id, event, sub1..sub5 (repeat or comma-separate).",
+        ),
+    ] = None,
+    offer_id: Many = None,
+    affiliate_id: Many = None,
+    event: Many = None,
+    sub1: SubValues = None,
+    sub2: SubValues = None,
+    sub3: SubValues = None,
+    sub4: SubValues = None,
+    sub5: SubValues = None,
+    sort: Annotated[
+        list[str] | None,
+        typer.Option(help="A figure or group-by key, - first for descending: --sort=-revenue."),
+    ] = None,
+    limit: Annotated[str | None, typer.Option(help="Rows to show (1..100000).")] = None,
+    output: Annotated[
+        str, typer.Option("--format", help="table, csv or json (the API's answer).")
+    ] = "table",
+) -> None:
+    """Print a report from the database: the figures of GET /api/v1/reports, same options."""
+    from postback.domain.payload import dumps
+    from postback.domain.report import parse_query, report_csv, report_fields
+    from postback.errors import InvalidInput, StoreError
+    from postback.report_table import print_report
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+    if output not in {"table", "csv", "json"}:
+        console.print("[red]invalid --format:[/red] use table, csv or json")
+        raise typer.Exit(2)
+    filters = {
+        "offer_id": offer_id,
+        "affiliate_id": affiliate_id,
+        "event": event,
+        "sub1": sub1,
+        "sub2": sub2,
+        "sub3": sub3,
+        "sub4": sub4,
+        "sub5": sub5,
+    }
+
+    async def run() -> Any:
+        query = parse_query(
+            first=first,
+            last=last,
+            tz=tz,
+            group_by=group_by or [],
+            filters={name: values for name, values in filters.items() if values},
+            sort=sort or [],
+            limit=limit,
+        )
+        store = open_store(settings)
+        try:
+            if not await store.is_ready():
+                console.print("[red]the database is not migrated:[/red] run postback migrate")
+                raise typer.Exit(1)
+            return await store.report(query)
+        finally:
+            await store.close()
+
+    try:
+        found = asyncio.run(run())
+    except InvalidInput as exc:
+        option = "--" + exc.param.replace("_", "-")
+        console.print(f"[red]invalid {option}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    if output == "csv":
+        sys.stdout.write(report_csv(found))
+    elif output == "json":
+        sys.stdout.write(dumps(report_fields(found)).decode() + "\n")
+    else:
+        print_report(found)
 
 
 @cli.command()

@@ -17,6 +17,7 @@ from postback.api import (
     offers,
     postback_secrets,
     postbacks,
+    reports,
     trial,
 )
 from postback.api.context import ApiContext
@@ -38,6 +39,7 @@ RESOURCES = (
     deliveries,
     incoming,
     links,
+    reports,
 )
 
 

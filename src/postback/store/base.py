@@ -23,6 +23,7 @@ from postback.domain.records import (
     StatusChange,
     TrialSend,
 )
+from postback.domain.report import Report, ReportQuery
 
 # The most rows one page of any list may hold.
 MAX_PAGE = 1000
@@ -303,3 +304,9 @@ class Store(abc.ABC):
     @abc.abstractmethod
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
         """Make a delivery due now again, whatever its state; False if it does not exist."""
+
+    # reports
+    @abc.abstractmethod
+    async def report(self, query: ReportQuery) -> Report:
+        """Figures grouped as asked, read from the rollups; InvalidInput when the time
+        zone cannot be bucketed exactly over those dates or the answer is too large."""

@@ -1,5 +1,5 @@
-"""Applying incoming postbacks: conversion, history, owed deliveries and log, in one
-transaction.
+"""Applying incoming postbacks: conversion, history, owed deliveries, log and report
+rollups, in one transaction.
 
 Written against a synchronous SQLAlchemy connection so that the same code runs on a
 PostgreSQL connection (through `AsyncConnection.run_sync`) and, for SQLite, on a plain
@@ -22,11 +22,14 @@ from postback.domain.conversion import Outcome, decide, identity_key
 from postback.domain.ids import new_message_id
 from postback.domain.money import to_units
 from postback.domain.records import Click, Conversion, Offer
+from postback.domain.report import conversion_figures
 from postback.domain.routing import select_configs
 from postback.errors import DuplicateKey, PostbackError
 from postback.store import rows
 from postback.store.base import PostbackCommand, PostbackResult
+from postback.store.rollups import NO_SUBS, Change, Deltas, Subs, subs_of
 from postback.store.schema import (
+    clicks,
     conversion_history,
     conversions,
     deliveries,
@@ -39,21 +42,39 @@ def apply_batch(
     conn: Connection, commands: Sequence[PostbackCommand], row_locks: bool
 ) -> list[PostbackResult | BaseException]:
     """Many postbacks in the caller's transaction, each in its own savepoint, so one
-    refused postback leaves the others intact."""
+    refused postback leaves the others intact. Their rollup changes go in at the end, in
+    one upsert per rollup table."""
     outcomes: list[PostbackResult | BaseException] = []
+    deltas = Deltas()
     for command in commands:
         try:
             with conn.begin_nested():
-                outcomes.append(apply_postback(conn, command, row_locks))
+                result, change = _apply(conn, command, row_locks)
         except IntegrityError as exc:
             outcomes.append(DuplicateKey(str(exc.orig)))
         except PostbackError as exc:
             outcomes.append(exc)
+        else:
+            outcomes.append(result)
+            if change is not None:
+                deltas.add(change)
+    deltas.write(conn)
     return outcomes
 
 
 def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) -> PostbackResult:
     """Raises InvalidTransition before writing anything when the state machine refuses."""
+    result, change = _apply(conn, command, row_locks)
+    if change is not None:
+        deltas = Deltas()
+        deltas.add(change)
+        deltas.write(conn)
+    return result
+
+
+def _apply(
+    conn: Connection, command: PostbackCommand, row_locks: bool
+) -> tuple[PostbackResult, Change | None]:
     click, offer = command.click, command.offer
     key = identity_key(offer.id, click.click_id, command.event, command.txid)
     query = select(conversions).where(conversions.c.identity_key == key)
@@ -67,7 +88,7 @@ def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) 
     if outcome is Outcome.DUPLICATE:
         conversion = rows.conversion(existing)
         _log(conn, replace(log, conversion_id=conversion.id))
-        return PostbackResult(outcome, conversion, 0)
+        return PostbackResult(outcome, conversion, 0), None
 
     if outcome is Outcome.CREATED:
         revenue = command.revenue if command.revenue is not None else offer.revenue
@@ -111,7 +132,46 @@ def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) 
         )
     )
     owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at)
-    return PostbackResult(outcome, conversion, owed)
+    return PostbackResult(outcome, conversion, owed), _rollup_change(
+        conn, click, existing, conversion
+    )
+
+
+def _rollup_change(conn: Connection, click: Click, existing: Any, conversion: Conversion) -> Change:
+    """What the report gains: a new conversion, or its move from the old status to the new,
+    in the buckets of its creation time."""
+    after = conversion_figures(
+        conversion.status, to_units(conversion.revenue), to_units(conversion.payout)
+    )
+    if existing is None:
+        subs = subs_of(click.subs)
+        return Change(
+            conversion.offer_id,
+            conversion.affiliate_id,
+            conversion.event,
+            subs,
+            rows.to_us(conversion.created_at),
+            after,
+        )
+    before = conversion_figures(existing.status, existing.revenue, existing.payout)
+    return Change(
+        existing.offer_id,
+        existing.affiliate_id,
+        existing.event,
+        _subs_of_click(conn, existing.click_id, click),
+        existing.created_at,
+        after - before,
+    )
+
+
+def _subs_of_click(conn: Connection, click_id: str, known: Click) -> Subs:
+    """The subs of the conversion's own click: a status change identified by txid may
+    arrive on another click of the same offer."""
+    if click_id == known.click_id:
+        return subs_of(known.subs)
+    columns = [clicks.c[name] for name in ("sub1", "sub2", "sub3", "sub4", "sub5")]
+    row = conn.execute(select(*columns).where(clicks.c.click_id == click_id)).first()
+    return NO_SUBS if row is None else subs_of(tuple(row))
 
 
 def _log(conn: Connection, entry: Any) -> int:

@@ -14,11 +14,15 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
     false,
 )
+
+from postback.domain.report import COUNTERS
 
 metadata = MetaData()
 
@@ -238,4 +242,77 @@ postback_tests = Table(
     Column("kind", String(32), nullable=False),
     Column("success", Boolean, nullable=False),
     Index("ix_postback_tests_postback_id", "postback_id"),
+)
+
+
+# ---- report rollups ---------------------------------------------------------------------
+# Counters per UTC time bucket (`grain` seconds: 900, 3600, 21600, 86400 or 604800, from
+# `bucket_at` microseconds), one table per set of dimensions kept ("cube"). They are
+# written in the transaction that writes the clicks or conversions they count
+# (store/rollups.py); reports read them (store/reports.py). A missing sub or event is ''.
+# SQLite keeps them as clustered (WITHOUT ROWID) tables: the key is the table.
+
+
+def _counters() -> list[Column[int]]:
+    return [Column(name, BigInteger, nullable=False) for name in COUNTERS]
+
+
+rollup_base = Table(
+    "rollup_base",
+    metadata,
+    Column("grain", Integer, nullable=False),
+    Column("bucket_at", BigInteger, nullable=False),
+    Column("offer_id", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    *_counters(),
+    PrimaryKeyConstraint("grain", "bucket_at", "offer_id", "affiliate_id"),
+    sqlite_with_rowid=False,
+)
+
+rollup_events = Table(
+    "rollup_events",
+    metadata,
+    Column("grain", Integer, nullable=False),
+    Column("bucket_at", BigInteger, nullable=False),
+    Column("offer_id", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    Column("event", String(64), nullable=False),
+    *_counters(),
+    PrimaryKeyConstraint("grain", "bucket_at", "offer_id", "affiliate_id", "event"),
+    sqlite_with_rowid=False,
+)
+
+# One sub at a time (`slot` 1..5): an affiliate's sub values without the other dimensions.
+rollup_subs = Table(
+    "rollup_subs",
+    metadata,
+    Column("slot", SmallInteger, nullable=False),
+    Column("grain", Integer, nullable=False),
+    Column("bucket_at", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    Column("value", String(255), nullable=False),
+    *_counters(),
+    PrimaryKeyConstraint("slot", "grain", "bucket_at", "affiliate_id", "value"),
+    sqlite_with_rowid=False,
+)
+
+# Every dimension. Five subs of up to 255 characters are too long for one index entry, so
+# the key holds `subs_key`, a 128-bit digest of the five.
+rollup_all = Table(
+    "rollup_all",
+    metadata,
+    Column("grain", Integer, nullable=False),
+    Column("bucket_at", BigInteger, nullable=False),
+    Column("offer_id", BigInteger, nullable=False),
+    Column("affiliate_id", BigInteger, nullable=False),
+    Column("event", String(64), nullable=False),
+    Column("subs_key", String(32), nullable=False),
+    Column("sub1", String(255), nullable=False),
+    Column("sub2", String(255), nullable=False),
+    Column("sub3", String(255), nullable=False),
+    Column("sub4", String(255), nullable=False),
+    Column("sub5", String(255), nullable=False),
+    *_counters(),
+    PrimaryKeyConstraint("grain", "bucket_at", "offer_id", "affiliate_id", "event", "subs_key"),
+    sqlite_with_rowid=False,
 )

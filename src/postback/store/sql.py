@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postback.domain.buckets import plan
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -29,6 +31,7 @@ from postback.domain.records import (
     StatusChange,
     TrialSend,
 )
+from postback.domain.report import Report, ReportQuery, build_report
 from postback.errors import DuplicateKey, InUse, StoreError
 from postback.store import rows
 from postback.store.attempts import record_attempt
@@ -45,6 +48,8 @@ from postback.store.cache import TtlCache
 from postback.store.failures import translated
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
+from postback.store.reports import read_groups, report_select
+from postback.store.rollups import Deltas
 from postback.store.schema import (
     advertisers,
     affiliates,
@@ -77,6 +82,25 @@ def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
             value = rows.to_us(value)
         encoded[name] = value
     return encoded
+
+
+def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
+    """A batch of clicks and what it adds to the report rollups, on one connection."""
+    deltas = Deltas()
+    deltas.add_clicks(batch)
+    conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
+    deltas.write(conn)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _now_us() -> int:
@@ -371,10 +395,9 @@ class SqlStore(Store):
     # ---- clicks ---------------------------------------------------------------------
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
-        if not batch:
-            return
-        async with self._write() as conn:
-            await conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
+        if batch:
+            async with self._write() as conn:
+                await conn.run_sync(write_clicks, batch)
 
     async def get_click(self, click_id: str) -> Click | None:
         async with self._read() as conn:
@@ -597,6 +620,24 @@ class SqlStore(Store):
     ) -> Page:
         stmt = select(postback_tests).where(postback_tests.c.postback_id == postback_id)
         return await self._page(stmt, postback_tests, limit, cursor, rows.trial_send)
+
+    # ---- reports --------------------------------------------------------------------
+
+    async def report(self, query: ReportQuery) -> Report:
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        if query.matches_nothing or not pieces:
+            return build_report(query, [])
+        async with self._read() as conn:
+            await self._before_report(conn)
+            stmt = report_select(query, pieces, conn.dialect.name)
+            found = (await conn.execute(stmt)).all()
+        # Tens of thousands of small objects that all live on, and no cycles among them:
+        # the cyclic collector would walk the whole heap several times meanwhile.
+        with _collector_paused():
+            return build_report(query, read_groups(query, found), in_key_order=True)
+
+    async def _before_report(self, conn: AsyncConnection) -> None:
+        """Backend settings for the report query's transaction."""
 
     # ---- pagination -----------------------------------------------------------------
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -12,12 +12,12 @@ from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from postback.batching import Batcher
-from postback.domain.records import ClaimedDelivery
+from postback.domain.records import ClaimedDelivery, Click
 from postback.errors import StoreLocked
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import apply_batch
-from postback.store.sql import SqlStore
+from postback.store.sql import SqlStore, write_clicks
 
 T = TypeVar("T")
 
@@ -80,6 +80,11 @@ class SqliteStore(SqlStore):
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
         return await self._in_writer_thread(apply_batch, commands, False)
+
+    async def insert_clicks(self, batch: Sequence[Click]) -> None:
+        # The clicks and their rollup upserts in one hand-off to the writer thread.
+        if batch:
+            await self._in_writer_thread(write_clicks, batch)
 
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
         return await self._attempts.submit((claim, result))

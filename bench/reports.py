@@ -1,0 +1,623 @@
+"""Report benchmark: reports read from rollups against a plain GROUP BY over the raw rows.
+
+Loads clicks and conversions over a number of days into a fresh database on each backend
+through the store's own write paths (Store.insert_clicks in large batches, and
+Store.record_postback for every conversion and status change), so the rollups come from
+the production code. Then, for a 30-day window, it checks that each report equals the
+same figures computed by a GROUP BY over the clicks and conversions tables, and times
+both. Only 127.0.0.1 is touched; the databases it creates are dropped at the end.
+
+    .venv/bin/python bench/reports.py                       # 10M clicks, 200k conversions
+    .venv/bin/python bench/reports.py --clicks 1000000 --conversions 20000 --backend sqlite
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+
+from postback.api import create_api
+from postback.domain.buckets import offset_segments
+from postback.domain.ids import hash_key, new_api_key, new_click_id
+from postback.domain.records import Click, Offer
+from postback.domain.report import Figures, Group, ReportQuery, parse_query
+from postback.settings import Settings
+from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.store.factory import open_store
+from postback.store.schema import clicks, conversions
+from postback.store.sql import SqlStore
+
+console = Console(stderr=True)
+US = 1_000_000
+DAY_US = 86_400 * US
+FIRST_DAY = date(2024, 1, 1)
+DEVICES = ["desktop", "mobile", "tablet", "tv"]
+DEVICE_WEIGHTS = [50, 40, 8, 2]
+# (statuses in order, weight): each conversion's history.
+HISTORIES = [
+    (["approved"], 55),
+    (["approved", "refunded"], 10),
+    (["approved", "chargeback"], 3),
+    (["pending", "approved"], 12),
+    (["pending", "rejected"], 8),
+    (["pending"], 5),
+    (["rejected"], 5),
+    (["rejected", "approved"], 2),
+]
+ADMIN_KEY = "bench-admin-key-0123456789"
+
+
+# ---- the traffic ----------------------------------------------------------------------
+
+
+@dataclass
+class World:
+    offers: list[Offer]
+    pairs: list[tuple[Offer, int]]  # (offer, affiliate id) an affiliate runs
+    pair_weights: list[float]
+    placements: dict[int, list[str]]  # sub1 values per affiliate
+    placement_weights: list[float]
+    conversions: list[Click] = field(default_factory=list)  # clicks that convert
+
+
+def zipf(count: int, exponent: float) -> list[float]:
+    return [1 / (rank**exponent) for rank in range(1, count + 1)]
+
+
+def cumulative(weights: list[float]) -> list[float]:
+    total, found = 0.0, []
+    for weight in weights:
+        total += weight
+        found.append(total)
+    return found
+
+
+async def make_world(store: Store, rng: random.Random, offers: int, affiliates: int) -> World:
+    advertisers = [
+        await store.create_advertiser(
+            {
+                "name": f"adv{n}",
+                "postback_token": secrets.token_urlsafe(18),
+                "require_token": True,
+                "allowed_ips": [],
+                "status_map": {},
+            }
+        )
+        for n in range(4)
+    ]
+    made = []
+    for n in range(offers):
+        revenue = Decimal(rng.randint(10_000, 500_000)) / 10_000
+        payout = (revenue * Decimal(rng.randint(60, 80)) / 100).quantize(Decimal("0.0001"))
+        made.append(
+            await store.create_offer(
+                {
+                    "advertiser_id": advertisers[n % len(advertisers)].id,
+                    "name": f"offer{n}",
+                    "destination_url": "https://shop.example/?c={click_id}",
+                    "fallback_url": None,
+                    "revenue": revenue,
+                    "payout": payout,
+                    "currency": "USD",
+                    "status": "active",
+                }
+            )
+        )
+    pairs, weights, placements = [], [], {}
+    for rank, weight in enumerate(zipf(affiliates, 1.1)):
+        affiliate = await store.create_affiliate(f"aff{rank}", hash_key(new_api_key("aff")))
+        for share, offer in zip((0.6, 0.3, 0.1), rng.sample(made, 3), strict=True):
+            pairs.append((offer, affiliate.id))
+            weights.append(weight * share)
+        placements[affiliate.id] = [f"p{affiliate.id}-{k}" for k in range(25)]
+    return World(made, pairs, cumulative(weights), placements, cumulative(zipf(25, 1.0)))
+
+
+def day_of_clicks(world: World, rng: random.Random, day: int, count: int) -> list[Click]:
+    start = datetime.combine(FIRST_DAY + timedelta(days=day), datetime.min.time(), UTC)
+    seconds = sorted(rng.randrange(86_400) for _ in range(count))
+    pairs = rng.choices(world.pairs, cum_weights=world.pair_weights, k=count)
+    places = rng.choices(range(25), cum_weights=world.placement_weights, k=count)
+    devices = rng.choices(DEVICES, weights=DEVICE_WEIGHTS, k=count)
+    made = []
+    for second, (offer, affiliate), place, device in zip(
+        seconds, pairs, places, devices, strict=True
+    ):
+        made.append(
+            Click(
+                click_id=new_click_id(),
+                offer_id=offer.id,
+                affiliate_id=affiliate,
+                subs=(world.placements[affiliate][place], device, None, None, None),
+                ip="203.0.113.7",
+                user_agent="Mozilla/5.0 (bench)",
+                referrer=None,
+                country="DE",
+                created_at=start + timedelta(seconds=second, microseconds=rng.randrange(US)),
+            )
+        )
+    return made
+
+
+def history_plan(rng: random.Random, count: int) -> list[list[str]]:
+    statuses = [h for h, _ in HISTORIES]
+    return rng.choices(statuses, weights=[w for _, w in HISTORIES], k=count)
+
+
+def command(
+    click: Click,
+    offer: Offer,
+    txid: str,
+    status: str,
+    at: datetime,
+    revenue: Decimal | None,
+    event: str,
+) -> PostbackCommand:
+    log = IncomingEntry(
+        received_at=at,
+        method="GET",
+        ip="198.51.100.1",
+        query=f"click_id={click.click_id}&txid={txid}&status={status}",
+        body=None,
+        http_status=200,
+        result="pending",
+        click_id=click.click_id,
+    )
+    return PostbackCommand(click, offer, event, txid, status, revenue, None, at, log)
+
+
+# ---- loading ----------------------------------------------------------------------------
+
+
+async def gather_limited(jobs: Iterator[Awaitable[Any]], limit: int) -> None:
+    pending: set[asyncio.Task[Any]] = set()
+    for job in jobs:
+        pending.add(asyncio.ensure_future(job))
+        if len(pending) >= limit:
+            done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                task.result()
+    if pending:
+        for task in (await asyncio.wait(pending))[0]:
+            task.result()
+
+
+async def load(store: Store, args: argparse.Namespace, rng: random.Random) -> dict[str, float]:
+    timings: dict[str, float] = {}
+    world = await make_world(store, rng, args.offers, args.affiliates)
+    offers = {offer.id: offer for offer in world.offers}
+    per_day, extra = divmod(args.clicks, args.days)
+    convert_share = args.conversions / args.clicks
+    chosen: list[Click] = []
+    started = time.perf_counter()
+    with progress() as bar:
+        task = bar.add_task("clicks", total=args.clicks)
+        for day in range(args.days):
+            batch = day_of_clicks(world, rng, day, per_day + (1 if day < extra else 0))
+            chosen.extend(c for c in batch if rng.random() < convert_share)
+            for at in range(0, len(batch), args.batch):
+                await store.insert_clicks(batch[at : at + args.batch])
+                bar.advance(task, len(batch[at : at + args.batch]))
+    timings["load clicks (s)"] = time.perf_counter() - started
+
+    plans = history_plan(rng, len(chosen))
+    created: list[tuple[Click, str, datetime, list[str]]] = []
+    for number, (click, plan) in enumerate(zip(chosen, plans, strict=True)):
+        delay = timedelta(seconds=min(rng.expovariate(1 / 7200), 3 * 86_400))
+        created.append((click, f"T{number}", click.created_at + delay, plan))
+    revenue_of = {
+        txid: (Decimal(rng.randint(1, 9_999_999)) / 10_000 if rng.random() < 0.3 else None)
+        for _, txid, _, _ in created
+    }
+    event_of = {txid: "sale" if rng.random() < 0.7 else "lead" for _, txid, _, _ in created}
+    started = time.perf_counter()
+    with progress() as bar:
+        steps = sum(len(plan) for *_, plan in created)
+        task = bar.add_task("postbacks", total=steps)
+        for step in range(max(len(p) for *_, p in created)):
+
+            def jobs(step: int = step) -> Iterator[Awaitable[Any]]:
+                for click, txid, at, plan in created:
+                    if step < len(plan):
+                        later = at + timedelta(days=2 * step)
+                        revenue = revenue_of[txid] if step == 0 else None
+                        offer = offers[click.offer_id]
+                        status, event = plan[step], event_of[txid]
+                        cmd = command(click, offer, txid, status, later, revenue, event)
+                        yield counted(store.record_postback(cmd), bar, task)
+
+            await gather_limited(jobs(), args.concurrency)
+    timings["load postbacks (s)"] = time.perf_counter() - started
+    timings["postbacks"] = steps
+    return timings
+
+
+async def counted(job: Awaitable[Any], bar: Progress, task: Any) -> None:
+    await job
+    bar.advance(task)
+
+
+def progress() -> Progress:
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+# ---- the raw GROUP BY -----------------------------------------------------------------
+
+
+def local_day(created_at: ColumnElement[int], tz: str, lo: int, hi: int) -> ColumnElement[Any]:
+    """Days since the epoch in `tz`: (time + offset) / day, the offset by segment."""
+    segments = offset_segments(tz, lo // US - 86_400, hi // US + 86_400)
+    if len(segments) == 1:
+        return (created_at + segments[0].offset * US) // DAY_US
+    whens = [
+        (created_at < segment.end * US, (created_at + segment.offset * US) // DAY_US)
+        for segment in segments[:-1]
+    ]
+    return case(*whens, else_=(created_at + segments[-1].offset * US) // DAY_US)
+
+
+def raw_select(query: ReportQuery, lo: int, hi: int) -> Any:
+    """The report's figures straight from clicks and conversions (current status)."""
+    by_sub1 = "sub1" in query.group_by
+    click_keys: list[ColumnElement[Any]] = []
+    conv_keys: list[ColumnElement[Any]] = []
+    if "day" in query.group_by:
+        click_keys.append(local_day(clicks.c.created_at, query.tz, lo, hi).label("day"))
+        conv_keys.append(local_day(conversions.c.created_at, query.tz, lo, hi).label("day"))
+    for name in ("offer_id", "affiliate_id"):
+        if name in query.group_by:
+            click_keys.append(clicks.c[name].label(name))
+            conv_keys.append(conversions.c[name].label(name))
+    if by_sub1:
+        click_keys.append(clicks.c.sub1.label("sub1"))
+        conv_keys.append(clicks.c.sub1.label("sub1"))
+    zero = literal(0, BigInteger)
+    approved = conversions.c.status == "approved"
+    click_part = (
+        select(
+            *click_keys,
+            func.count().label("clicks"),
+            *(zero.label(n) for n in ("conv", "appr", "pend", "rej", "rev", "pay")),
+        )
+        .where(clicks.c.created_at >= lo, clicks.c.created_at < hi)
+        .group_by(*click_keys)
+    )
+    conv_from = (
+        conversions.join(clicks, clicks.c.click_id == conversions.c.click_id)
+        if by_sub1
+        else conversions
+    )
+    conv_part = (
+        select(
+            *conv_keys,
+            zero.label("clicks"),
+            func.count().label("conv"),
+            func.sum(case((approved, 1), else_=0)).label("appr"),
+            func.sum(case((conversions.c.status == "pending", 1), else_=0)).label("pend"),
+            func.sum(case((conversions.c.status == "rejected", 1), else_=0)).label("rej"),
+            func.sum(case((approved, conversions.c.revenue), else_=0)).label("rev"),
+            func.sum(case((approved, conversions.c.payout), else_=0)).label("pay"),
+        )
+        .select_from(conv_from)
+        .where(conversions.c.created_at >= lo, conversions.c.created_at < hi)
+        .group_by(*conv_keys)
+    )
+    both = union_all(click_part, conv_part).subquery("raw")
+    keys = [both.c[name] for name in query.group_by]
+    sums = [func.sum(both.c[n]) for n in ("clicks", "conv", "appr", "pend", "rej", "rev", "pay")]
+    return select(*keys, *sums).group_by(*keys)
+
+
+def raw_groups(query: ReportQuery, found: list[Any]) -> list[Group]:
+    width = len(query.group_by)
+    groups = []
+    for row in found:
+        keys = []
+        for name, value in zip(query.group_by, row[:width], strict=True):
+            if name == "day":
+                value = (date(1970, 1, 1) + timedelta(days=int(value))).isoformat()
+            keys.append(value or None if name.startswith("sub") else value)
+        groups.append(Group(tuple(keys), Figures(*(int(v or 0) for v in row[width:]))))
+    return groups
+
+
+def utc_bounds(query: ReportQuery) -> tuple[int, int]:
+    zone = ZoneInfo(query.tz)
+
+    def start(day: date) -> int:
+        moment = datetime.combine(day, datetime.min.time(), zone).astimezone(UTC)
+        return int(moment.timestamp()) * US
+
+    return start(query.first), start(query.last + timedelta(days=1))
+
+
+async def raw_report(store: SqlStore, query: ReportQuery) -> tuple[list[Group], Figures]:
+    lo, hi = utc_bounds(query)
+    async with store.engine.connect() as conn:
+        found = list(await conn.execute(raw_select(query, lo, hi)))
+    groups = [g for g in raw_groups(query, found) if not g.figures.is_zero]
+    return groups, sum((g.figures for g in groups), Figures())
+
+
+# ---- timing -----------------------------------------------------------------------------
+
+
+async def median_ms(run: Callable[[], Awaitable[Any]], times: int) -> float:
+    await run()  # warm the caches
+    found = []
+    for _ in range(times):
+        started = time.perf_counter()
+        await run()
+        found.append((time.perf_counter() - started) * 1000)
+    return statistics.median(found)
+
+
+@dataclass
+class Result:
+    backend: str
+    name: str
+    rows: int
+    rollup_ms: float
+    api_ms: float
+    raw_ms: float
+
+
+async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> list[Result]:
+    last = FIRST_DAY + timedelta(days=args.days - 1)
+    first = last - timedelta(days=29)
+    app = create_api(Settings(), store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    transport = httpx.ASGITransport(app=app)
+    results = []
+    headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+        for tz in args.zones:
+            for name, group_by in (
+                ("day x offer x affiliate", "day,offer_id,affiliate_id"),
+                ("sub1", "sub1"),
+            ):
+                query = parse_query(
+                    first=first.isoformat(),
+                    last=last.isoformat(),
+                    tz=tz,
+                    group_by=[group_by],
+                    limit="100000",
+                )
+                report = await store.report(query)
+                raw, raw_totals = await raw_report(store, query)
+                mine = {g.keys: g.figures for g in report.rows}
+                theirs = {g.keys: g.figures for g in raw}
+                if mine != theirs or report.totals != raw_totals:
+                    diff = [k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)]
+                    raise SystemExit(f"{backend} {tz} {name}: reports differ, e.g. {diff[:3]}")
+                params = {
+                    "from": first.isoformat(),
+                    "to": last.isoformat(),
+                    "tz": tz,
+                    "group_by": group_by,
+                    "limit": "100000",
+                }
+
+                async def api_call(params: dict[str, str] = params) -> None:
+                    answer = await client.get("/api/v1/reports", params=params, headers=headers)
+                    answer.raise_for_status()
+
+                async def rollup(query: ReportQuery = query) -> None:
+                    await store.report(query)
+
+                async def raw_run(query: ReportQuery = query) -> None:
+                    await raw_report(store, query)
+
+                result = Result(
+                    backend,
+                    f"{name}, {tz}",
+                    len(report.rows),
+                    await median_ms(rollup, args.repeat),
+                    await median_ms(api_call, args.repeat),
+                    await median_ms(raw_run, max(1, args.repeat // 3)),
+                )
+                console.print(
+                    f"{backend}: {result.name}: {result.rows} rows, rollups "
+                    f"{result.rollup_ms:.1f} ms (API {result.api_ms:.1f} ms), raw GROUP BY "
+                    f"{result.raw_ms:.0f} ms, x{result.raw_ms / result.rollup_ms:.0f}"
+                )
+                results.append(result)
+    return results
+
+
+# ---- backends -----------------------------------------------------------------------
+
+
+async def table_rows(store: SqlStore) -> dict[str, int]:
+    found = {}
+    async with store.engine.connect() as conn:
+        for name in (
+            "clicks",
+            "conversions",
+            "rollup_base",
+            "rollup_events",
+            "rollup_subs",
+            "rollup_all",
+        ):
+            table = {t.name: t for t in store_tables()}[name]
+            found[name] = int(await conn.scalar(select(func.count()).select_from(table)) or 0)
+    return found
+
+
+def store_tables() -> list[Any]:
+    from postback.store import schema
+
+    return list(schema.metadata.tables.values())
+
+
+async def analyze(store: SqlStore) -> None:
+    """Fresh planner statistics for both sides, as autovacuum or a routine ANALYZE keeps."""
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")
+
+
+async def run_backend(
+    backend: str, url: str, args: argparse.Namespace, fill: bool = True
+) -> dict[str, Any]:
+    console.rule(f"{backend}: {args.clicks:,} clicks, {args.conversions:,} conversions")
+    store = open_store(Settings(database_url=url))
+    assert isinstance(store, SqlStore)
+    try:
+        timings: dict[str, float] = {}
+        if fill:
+            await store.migrate()
+            timings = await load(store, args, random.Random(args.seed))
+            started = time.perf_counter()
+            await analyze(store)
+            timings["analyze (s)"] = time.perf_counter() - started
+        rows = await table_rows(store)
+        console.print(f"{backend}: loaded {timings}, rows {rows}")
+        results = await measure(store, backend, args)
+        return {"timings": timings, "rows": rows, "results": results}
+    finally:
+        await store.close()
+
+
+def check_local(dsn: str) -> None:
+    host = urlsplit(dsn).hostname
+    if host not in {"127.0.0.1", "localhost"}:
+        raise SystemExit(f"the benchmark only touches 127.0.0.1, not {host}")
+
+
+async def with_postgres(dsn: str, args: argparse.Namespace) -> dict[str, Any]:
+    check_local(dsn)
+    name = "postback_bench_" + secrets.token_hex(4)
+    admin = await asyncpg.connect(dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = dsn.rsplit("/", 1)[0]
+    try:
+        return await run_backend("postgres", f"{base}/{name}", args)
+    finally:
+        if not args.keep:
+            admin = await asyncpg.connect(dsn)
+            try:
+                await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            finally:
+                await admin.close()
+
+
+async def with_sqlite(args: argparse.Namespace) -> dict[str, Any]:
+    folder = tempfile.mkdtemp(prefix="postback-bench-")
+    try:
+        return await run_backend("sqlite", f"sqlite:///{folder}/bench.db", args)
+    finally:
+        if args.keep:
+            console.print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def markdown(all_results: dict[str, dict[str, Any]]) -> str:
+    lines = [
+        "| backend | report (30 days) | rows | rollups ms | via API ms | raw GROUP BY ms "
+        "| raw / rollups |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for outcome in all_results.values():
+        for r in outcome["results"]:
+            lines.append(
+                f"| {r.backend} | {r.name} | {r.rows:,} | {r.rollup_ms:.1f} | {r.api_ms:.1f} | "
+                f"{r.raw_ms:,.0f} | {r.raw_ms / r.rollup_ms:,.0f}x |"
+            )
+    for backend, outcome in all_results.items():
+        lines.append("")
+        lines.append(
+            f"{backend}: " + ", ".join(f"{k} {v:,.0f}" for k, v in outcome["timings"].items())
+        )
+        lines.append(
+            f"{backend} rows: " + ", ".join(f"{k} {v:,}" for k, v in outcome["rows"].items())
+        )
+    return "\n".join(lines)
+
+
+async def main(args: argparse.Namespace) -> None:
+    results: dict[str, dict[str, Any]] = {}
+    if args.reuse:
+        # Time again on a database an earlier run kept (--keep): no loading, no dropping.
+        backend = "sqlite" if args.reuse.startswith("sqlite") else "postgres"
+        if backend == "postgres":
+            check_local(args.reuse)
+        results[backend] = await run_backend(backend, args.reuse, args, fill=False)
+        print(markdown(results))
+        return
+    if args.backend in {"sqlite", "both"}:
+        results["sqlite"] = await with_sqlite(args)
+    if args.backend in {"postgres", "both"}:
+        results["postgres"] = await with_postgres(args.pg, args)
+    print(markdown(results))
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=["sqlite", "postgres", "both"], default="both")
+    parser.add_argument("--clicks", type=int, default=10_000_000)
+    parser.add_argument("--conversions", type=int, default=200_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--offers", type=int, default=40)
+    parser.add_argument("--affiliates", type=int, default=120)
+    parser.add_argument("--batch", type=int, default=20_000, help="clicks per insert_clicks")
+    parser.add_argument("--concurrency", type=int, default=32, help="postbacks in flight")
+    parser.add_argument("--repeat", type=int, default=9, help="timed runs per report")
+    parser.add_argument("--zones", nargs="+", default=["UTC", "America/New_York", "Asia/Kathmandu"])
+    parser.add_argument("--seed", type=int, default=20240101)
+    parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument("--reuse", help="only time reports on this kept database URL")
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get(
+            "POSTBACK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres"
+        ),
+    )
+    parser.add_argument("--max-minutes", type=float, default=180, help="stop after this long")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    options = arguments()
+    try:
+        asyncio.run(asyncio.wait_for(main(options), timeout=options.max_minutes * 60))
+    except TimeoutError:
+        console.print(f"[red]stopped after {options.max_minutes} minutes[/red]")
+        sys.exit(1)

@@ -1,0 +1,128 @@
+"""Reading reports from the rollups, never from the raw clicks.
+
+One grouped query: the buckets the plan names (domain.buckets) arrive as a small VALUES
+table `pieces` (grain, start, end, offset), joined to the smallest rollup table that keeps
+the dimensions asked for; a bucket's local day or hour is (bucket start + offset) divided
+by the period, in integers (the hour of the day is that hour number modulo 24). Counters
+are summed by the database and stay integers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    cast,
+    column,
+    func,
+    select,
+    true,
+    values,
+)
+
+from postback.domain.buckets import DAY, HOUR, US, Piece, day_of
+from postback.domain.report import COUNTERS, SUBS, Figures, Group, Key, ReportQuery
+from postback.errors import InvalidInput
+from postback.store.rollups import Cube, choose_cube
+
+#: More groups than this is a question to narrow, not an answer to send.
+MAX_GROUPS = 200_000
+
+
+def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
+    if cube.slot is not None and name in SUBS:
+        return cube.table.c.value
+    return cube.table.c[name]
+
+
+def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> Select[Any]:
+    """The grouped query over the rollups: group_by keys, then the counters.
+
+    Each piece must be read as an index range (grain, bucket_at between its bounds). The
+    SQLite planner does so for a plain join; PostgreSQL would rather hash-join on grain
+    over a scan of the whole table, so there each piece's rows come from a LATERAL
+    subquery, which can only be a range read per piece.
+    """
+    cube = choose_cube(query.dimensions)
+    table = cube.table
+    spans = (
+        values(
+            column("grain", Integer),
+            column("start_at", BigInteger),
+            column("end_at", BigInteger),
+            column("offset_us", BigInteger),
+            name="pieces",
+        )
+        .data([(p.grain, p.start * US, p.end * US, p.offset * US) for p in pieces])
+        .cte("pieces")
+    )
+    names = {_dimension(cube, name).name for name in query.dimensions}
+    wanted = [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
+    conditions: list[ColumnElement[bool]] = [
+        table.c.grain == spans.c.grain,
+        table.c.bucket_at >= spans.c.start_at,
+        table.c.bucket_at < spans.c.end_at,
+    ]
+    if cube.slot is not None:
+        conditions.append(table.c.slot == cube.slot)
+    for name, allowed in query.filters.items():
+        conditions.append(_dimension(cube, name).in_(list(allowed)))
+    if dialect == "postgresql":
+        # OFFSET 0 keeps the planner from flattening the subquery back into a join.
+        rows: Any = select(*wanted).where(*conditions).offset(0).lateral("r")
+        source = spans.join(rows, true())
+    else:
+        rows = table
+        source = table.join(spans, and_(*conditions))
+    local = rows.c.bucket_at + spans.c.offset_us
+    keys: list[ColumnElement[Any]] = []
+    for name in query.group_by:
+        if name == "day":
+            keys.append((local // (DAY * US)).label("day"))
+        elif name == "hour":
+            keys.append(((local // (HOUR * US)) % 24).label("hour"))
+        else:
+            keys.append(rows.c[_dimension(cube, name).name].label(name))
+    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error.
+    sums = (cast(func.sum(rows.c[name]), BigInteger).label(name) for name in COUNTERS)
+    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
+
+
+def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
+    """The query's rows as groups, in key order (a missing event or sub, '', first)."""
+    if len(found) > MAX_GROUPS:
+        raise InvalidInput(
+            "group_by",
+            f"more than {MAX_GROUPS} rows: group by fewer keys, filter, or shorten the range",
+        )
+    width = len(query.group_by)
+    if width == 0:
+        return [Group((), Figures(*(int(value or 0) for value in row))) for row in found]
+    key_of = itemgetter(*range(width)) if width > 1 else (lambda row: (row[0],))
+    counters_of = itemgetter(*range(width, width + len(COUNTERS)))
+    rows = sorted(found, key=key_of)
+    days = [i for i, name in enumerate(query.group_by) if name == "day"]
+    texts = [i for i, name in enumerate(query.group_by) if name == "event" or name in SUBS]
+    if not days and not texts:
+        return [Group(key_of(row), Figures(*counters_of(row))) for row in rows]
+    iso: dict[int, str] = {}
+    groups = []
+    for row in rows:
+        keys: list[Key] = list(key_of(row))
+        for index in days:
+            label = row[index]
+            text = iso.get(label)
+            if text is None:
+                text = iso[label] = day_of(label).isoformat()
+            keys[index] = text
+        for index in texts:
+            keys[index] = row[index] or None  # '' stands for no event (clicks) or no sub
+        groups.append(Group(tuple(keys), Figures(*counters_of(row))))
+    return groups

@@ -1,0 +1,219 @@
+"""Keeping report rollups: counter deltas gathered in memory, written as upserts.
+
+Whatever writes clicks or changes a conversion also writes what it changes in the
+rollups, in the same transaction, so a report never lags or disagrees with the rows:
+a batch of clicks adds its counts per bucket; a new conversion adds itself to the
+buckets of its creation time; a status change adds (new contribution - old contribution)
+to those same buckets, which moves the conversion between columns there.
+
+Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day, 7 days) of each cube
+(table). Deltas are summed per rollup key first, so a batch costs one upsert statement
+per table whatever its size, and rows go in key order: on PostgreSQL concurrent writers
+then lock shared rollup rows in the same order and cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from operator import add
+from typing import Any
+
+from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from postback.domain.buckets import GRAINS, QUARTER, US
+from postback.domain.records import Click
+from postback.domain.report import CLICK, COUNTERS, SUBS, Figures
+from postback.store import rows
+from postback.store.schema import rollup_all, rollup_base, rollup_events, rollup_subs
+
+Subs = tuple[str, str, str, str, str]
+NO_SUBS: Subs = ("", "", "", "", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Cube:
+    """A rollup table and the report dimensions it keeps (`slot`: which sub, for subs)."""
+
+    table: Table
+    dimensions: frozenset[str]
+    slot: int | None = None
+
+
+#: From the smallest to the largest: a report reads the first one that keeps what it needs.
+CUBES: tuple[Cube, ...] = (
+    Cube(rollup_base, frozenset({"offer_id", "affiliate_id"})),
+    Cube(rollup_events, frozenset({"offer_id", "affiliate_id", "event"})),
+    *(
+        Cube(rollup_subs, frozenset({"affiliate_id", sub}), slot)
+        for slot, sub in enumerate(SUBS, start=1)
+    ),
+    Cube(rollup_all, frozenset({"offer_id", "affiliate_id", "event", *SUBS})),
+)
+
+
+def choose_cube(dimensions: Iterable[str]) -> Cube:
+    needed = frozenset(dimensions)
+    return next(cube for cube in CUBES if needed <= cube.dimensions)
+
+
+def subs_of(values: Sequence[str | None]) -> Subs:
+    """Subs as the rollups key them: a missing (or empty) sub is ''."""
+    a, b, c, d, e = (value or "" for value in values)
+    return (a, b, c, d, e)
+
+
+def subs_key(subs: Subs) -> str:
+    """A 128-bit digest of the five subs (length-prefixed, so no two lists share one)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for value in subs:
+        encoded = value.encode()
+        digest.update(len(encoded).to_bytes(4, "big"))
+        digest.update(encoded)
+    return digest.hexdigest()
+
+
+_KEYS: dict[Table, tuple[str, ...]] = {
+    rollup_base: ("grain", "bucket_at", "offer_id", "affiliate_id"),
+    rollup_events: ("grain", "bucket_at", "offer_id", "affiliate_id", "event"),
+    rollup_subs: ("slot", "grain", "bucket_at", "affiliate_id", "value"),
+    rollup_all: (
+        "grain",
+        "bucket_at",
+        "offer_id",
+        "affiliate_id",
+        "event",
+        "subs_key",
+        *SUBS,
+    ),
+}
+
+# (offer_id, affiliate_id, event, subs, quarter bucket start in microseconds)
+_Cell = tuple[int, int, str, Subs, int]
+_QUARTER_US = QUARTER * US
+_GRAIN_US = tuple((grain, grain * US) for grain in GRAINS)
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Counters that change in the buckets holding `at_us`, for one set of dimensions."""
+
+    offer_id: int
+    affiliate_id: int
+    event: str
+    subs: Subs
+    at_us: int
+    figures: Figures
+
+
+class Deltas:
+    """Counter changes to write: add what happened, then `write` in the transaction."""
+
+    def __init__(self) -> None:
+        self._cells: dict[_Cell, tuple[int, ...]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._cells)
+
+    def _add(self, cell: _Cell, counters: tuple[int, ...]) -> None:
+        found = self._cells.get(cell)
+        self._cells[cell] = counters if found is None else tuple(map(add, found, counters))
+
+    def add(self, change: Change) -> None:
+        quarter = change.at_us - change.at_us % _QUARTER_US
+        cell = (change.offer_id, change.affiliate_id, change.event, change.subs, quarter)
+        self._add(cell, change.figures.counters())
+
+    def add_clicks(self, clicks: Iterable[Click]) -> None:
+        one = CLICK.counters()
+        for click in clicks:
+            at = rows.to_us(click.created_at)
+            subs = subs_of(click.subs)
+            self._add((click.offer_id, click.affiliate_id, "", subs, at - at % _QUARTER_US), one)
+
+    def table_rows(self) -> dict[Table, list[tuple[Any, ...]]]:
+        """Rows to upsert per table, as (key..., counters...) in the table's column order:
+        summed per key, zero rows left out, sorted by key."""
+        base: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        events: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        subs_rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        every: dict[tuple[Any, ...], tuple[int, ...]] = {}
+        digests: dict[Subs, str] = {}
+        for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items():
+            digest = digests.get(subs)
+            if digest is None:
+                digest = digests[subs] = subs_key(subs)
+            for grain, size in _GRAIN_US:
+                at = quarter - quarter % size
+                for cells, key in (
+                    (base, (grain, at, offer_id, affiliate_id)),
+                    (events, (grain, at, offer_id, affiliate_id, event)),
+                    (subs_rows, (1, grain, at, affiliate_id, subs[0])),
+                    (subs_rows, (2, grain, at, affiliate_id, subs[1])),
+                    (subs_rows, (3, grain, at, affiliate_id, subs[2])),
+                    (subs_rows, (4, grain, at, affiliate_id, subs[3])),
+                    (subs_rows, (5, grain, at, affiliate_id, subs[4])),
+                    (every, (grain, at, offer_id, affiliate_id, event, digest, *subs)),
+                ):
+                    found = cells.get(key)
+                    cells[key] = counters if found is None else tuple(map(add, found, counters))
+        # Tables in a fixed order, keys sorted: the lock order on PostgreSQL.
+        return {
+            table: [(*key, *counters) for key, counters in sorted(cells.items()) if any(counters)]
+            for table, cells in (
+                (rollup_base, base),
+                (rollup_events, events),
+                (rollup_subs, subs_rows),
+                (rollup_all, every),
+            )
+        }
+
+    def write(self, conn: Connection) -> None:
+        """Add the deltas to the rollups on `conn` (inside the caller's transaction)."""
+        if not self._cells:
+            return
+        postgres = conn.dialect.name == "postgresql"
+        for table, values in self.table_rows().items():
+            if not values:
+                continue
+            if postgres:
+                # One statement per table: every column as an array, unnested in order.
+                columns = tuple(list(column) for column in zip(*values, strict=True))
+                conn.exec_driver_sql(_upsert_sql(conn.dialect, table), columns)
+            else:
+                conn.exec_driver_sql(_upsert_sql(conn.dialect, table), values)
+
+
+def _conflict_update(stmt: Any, table: Table) -> Any:
+    # rollup_all keys its subs by digest; the sub columns ride along unchanged.
+    keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
+    return stmt.on_conflict_do_update(
+        index_elements=keys,
+        set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},
+    )
+
+
+@lru_cache(maxsize=32)
+def _upsert_sql(dialect: Dialect, table: Table) -> str:
+    """INSERT ... ON CONFLICT DO UPDATE adding the counters, compiled once per dialect from
+    the SQLAlchemy statement (building it and its parameters per batch cost more than the
+    writes). SQLite takes the rows as tuples in column order, one execution each;
+    PostgreSQL takes each column as one array and unnests them in key order, one statement
+    for the whole batch instead of a round of execution per row."""
+    names = (*_KEYS[table], *COUNTERS)
+    if dialect.name == "postgresql":
+        arrays = [bindparam(f"a_{c.name}", type_=postgresql.ARRAY(c.type)) for c in table.c]
+        rows = func.unnest(*arrays).table_valued(*(c.name for c in table.c)).render_derived("u")
+        ordered = select(*(rows.c[c.name] for c in table.c)).order_by(
+            *(rows.c[name] for name in _KEYS[table])
+        )
+        stmt = _conflict_update(postgresql.insert(table).from_select(names, ordered), table)
+    else:
+        stmt = _conflict_update(sqlite.insert(table), table)
+    compiled = stmt.compile(dialect=dialect)
+    expected = names if dialect.name != "postgresql" else tuple(f"a_{name}" for name in names)
+    assert tuple(compiled.positiontup or ()) == expected
+    return str(compiled)

@@ -1,0 +1,272 @@
+"""Report buckets: the plan covers exactly the local days asked for, in any zone."""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import TZPATH, ZoneInfo, available_timezones
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from postback.domain.buckets import (
+    DAY,
+    GRAINS,
+    HOUR,
+    QUARTER,
+    WEEK,
+    bucket_start,
+    load_zone,
+    offset_segments,
+    plan,
+    tile,
+)
+from postback.errors import InvalidInput
+
+# Where the calendar is hardest: DST both ways, half-hour and 45-minute offsets, a
+# 30-minute DST (Lord Howe), a zone that falls back across midnight (Asuncion), a day that
+# never happened (Apia, 2011-12-30), and the contract's examples.
+CASES = [
+    ("UTC", date(2024, 3, 9), date(2024, 3, 12)),
+    ("America/New_York", date(2024, 3, 9), date(2024, 3, 11)),
+    ("America/New_York", date(2024, 11, 2), date(2024, 11, 4)),
+    ("Asia/Kolkata", date(2024, 1, 30), date(2024, 2, 2)),
+    ("Asia/Kathmandu", date(2024, 12, 30), date(2025, 1, 2)),
+    ("Australia/Lord_Howe", date(2024, 4, 6), date(2024, 4, 8)),
+    ("Australia/Lord_Howe", date(2024, 10, 5), date(2024, 10, 7)),
+    ("Pacific/Chatham", date(2024, 9, 28), date(2024, 9, 30)),
+    ("Australia/Eucla", date(2024, 6, 1), date(2024, 6, 2)),
+    ("Pacific/Marquesas", date(2024, 6, 1), date(2024, 6, 2)),
+    ("America/St_Johns", date(2024, 11, 2), date(2024, 11, 4)),
+    ("America/Asuncion", date(2024, 3, 23), date(2024, 3, 25)),
+    ("Pacific/Apia", date(2011, 12, 28), date(2012, 1, 1)),
+    ("Europe/London", date(2024, 3, 30), date(2024, 4, 1)),
+]
+
+
+def quarters(start: int, end: int) -> Iterator[int]:
+    yield from range(start, end, QUARTER)
+
+
+def local_label(zone: ZoneInfo, moment: int, period: int) -> tuple[date, int | None]:
+    local = datetime.fromtimestamp(moment, zone)
+    return local.date(), (local.hour if period == HOUR else None)
+
+
+def expected_quarters(
+    name: str, first: date, last: date, period: int
+) -> dict[int, tuple[date, int | None]]:
+    """Every UTC quarter hour whose local date is in the range, with its local day/hour,
+    straight from zoneinfo, one quarter at a time."""
+    zone = ZoneInfo(name)
+    start = int(datetime.combine(first - timedelta(days=2), datetime.min.time(), UTC).timestamp())
+    end = int(datetime.combine(last + timedelta(days=3), datetime.min.time(), UTC).timestamp())
+    found = {}
+    for quarter in quarters(start, end):
+        label = local_label(zone, quarter, period)
+        # The whole quarter lies in one local day (hour): the first and last second agree.
+        assert local_label(zone, quarter + QUARTER - 1, period) == label
+        if first <= label[0] <= last:
+            found[quarter] = label
+    return found
+
+
+def planned_quarters(
+    name: str, first: date, last: date, period: int
+) -> dict[int, tuple[date, int | None]]:
+    """The plan's buckets cut into quarters, each labelled the way the SQL labels it."""
+    found: dict[int, tuple[date, int | None]] = {}
+    for piece in plan(name, first, last, period):
+        assert piece.start % piece.grain == 0 and piece.end % piece.grain == 0
+        for bucket in range(piece.start, piece.end, piece.grain):
+            local = bucket + piece.offset
+            day = date(1970, 1, 1) + timedelta(days=local // DAY)
+            hour = (local // HOUR) % 24 if period == HOUR else None
+            for quarter in quarters(bucket, bucket + piece.grain):
+                assert quarter not in found, "buckets overlap"
+                found[quarter] = (day, hour)
+    return found
+
+
+@pytest.mark.parametrize(("name", "first", "last"), CASES)
+@pytest.mark.parametrize("period", [DAY, HOUR])
+def test_plan_is_the_local_calendar(name: str, first: date, last: date, period: int) -> None:
+    assert planned_quarters(name, first, last, period) == expected_quarters(
+        name, first, last, period
+    )
+
+
+@pytest.mark.parametrize(("name", "first", "last"), CASES)
+def test_plan_without_time_grouping_covers_the_same_range(
+    name: str, first: date, last: date
+) -> None:
+    covered = set()
+    for piece in plan(name, first, last, None):
+        assert piece.offset == 0
+        for quarter in quarters(piece.start, piece.end):
+            assert quarter not in covered
+            covered.add(quarter)
+    assert covered == set(expected_quarters(name, first, last, DAY))
+
+
+def test_a_utc_month_is_one_run_of_day_buckets() -> None:
+    pieces = plan("UTC", date(2024, 1, 1), date(2024, 1, 30), DAY)
+    assert [(p.grain, p.end - p.start) for p in pieces] == [(DAY, 30 * DAY)]
+
+
+def test_without_days_whole_weeks_are_one_bucket_each() -> None:
+    # 2024-03-01 is a Friday; epoch weeks start on Thursdays (1970-01-01 was one).
+    pieces = plan("UTC", date(2024, 3, 1), date(2024, 3, 30), None)
+    assert [(p.grain, (p.end - p.start) // p.grain) for p in pieces] == [
+        (DAY, 6),
+        (WEEK, 3),
+        (DAY, 3),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "most"),
+    [("America/New_York", 3), ("Asia/Kolkata", 4), ("Asia/Kathmandu", 4), ("UTC", 1)],
+)
+def test_a_local_day_reads_few_buckets(name: str, most: int) -> None:
+    """Runs of equal buckets per day (what the query sends), and buckets per day."""
+    first, last = date(2024, 6, 1), date(2024, 6, 30)
+    pieces = plan(name, first, last, DAY)
+    assert len(pieces) <= most * 30
+    buckets = sum((p.end - p.start) // p.grain for p in pieces)
+    assert buckets <= 12 * 30
+
+
+def test_hour_grouping_in_a_whole_hour_zone_is_one_run() -> None:
+    pieces = plan("Asia/Tokyo", date(2024, 6, 1), date(2024, 6, 30), HOUR)
+    assert [p.grain for p in pieces] == [HOUR]
+
+
+@pytest.mark.parametrize(
+    ("name", "day", "period"),
+    [
+        ("Africa/Monrovia", date(1971, 6, 1), DAY),  # -00:44:30 until 1972
+        ("Africa/Monrovia", date(1971, 6, 1), None),
+        ("Pacific/Kiritimati", date(1975, 6, 1), DAY),  # -10:40 until 1979
+        # Newfoundland changed clocks at 00:01 until 2011: falling back at 00:01 went
+        # back to the day before, so that day started at a minute past a quarter.
+        ("America/St_Johns", date(2010, 11, 6), DAY),
+        ("America/St_Johns", date(2010, 3, 14), HOUR),
+    ],
+)
+def test_refuses_what_quarter_hours_cannot_split(name: str, day: date, period: int | None) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        plan(name, day, day, period)
+    assert refused.value.param == "tz"
+    assert name in refused.value.message
+
+
+def test_st_johns_days_are_exact_even_with_minute_past_transitions_inside() -> None:
+    """The spring change at 00:01 did not change the date, so days stay exact."""
+    first = last = date(2010, 3, 14)
+    assert planned_quarters("America/St_Johns", first, last, DAY) == expected_quarters(
+        "America/St_Johns", first, last, DAY
+    )
+
+
+@pytest.mark.parametrize("name", ["Mars/Olympus", "", "../etc/passwd", "utc", "America/"])
+def test_unknown_zones_are_refused(name: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        load_zone(name)
+    assert refused.value.param == "tz"
+
+
+def test_segments_find_transitions_to_the_second() -> None:
+    start = int(datetime(2024, 3, 10, tzinfo=UTC).timestamp())
+    segments = offset_segments("America/New_York", start, start + DAY)
+    change = int(datetime(2024, 3, 10, 7, tzinfo=UTC).timestamp())
+    assert [(s.start, s.end, s.offset) for s in segments] == [
+        (start, change, -5 * HOUR),
+        (change, start + DAY, -4 * HOUR),
+    ]
+
+
+@given(
+    st.integers(min_value=0, max_value=4 * 365 * 96),
+    st.integers(min_value=0, max_value=3 * 96 * 10),
+)
+def test_tiles_cover_exactly_with_aligned_buckets(first: int, count: int) -> None:
+    start, end = first * QUARTER, (first + count) * QUARTER
+    moment = start
+    for grain, bucket in tile(start, end):
+        assert grain in GRAINS
+        assert bucket == moment and bucket % grain == 0
+        moment += grain
+    assert moment == end
+
+
+def test_bucket_start_in_microseconds() -> None:
+    moment = int(datetime(2024, 5, 6, 7, 59, 59, 999999, tzinfo=UTC).timestamp() * 1e6)
+    assert bucket_start(moment, QUARTER) == int(
+        datetime(2024, 5, 6, 7, 45, tzinfo=UTC).timestamp() * 1_000_000
+    )
+    assert bucket_start(moment, 6 * HOUR) % (6 * HOUR * 1_000_000) == 0
+
+
+# ---- every zone, straight from the tz database files ----------------------------------
+
+
+def _tzif(path: str) -> tuple[list[int], list[int]]:
+    """Transition instants and the offset after each (version 2+ data block)."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+
+    def counts(at: int) -> tuple[int, ...]:
+        assert data[at : at + 4] == b"TZif"
+        return struct.unpack(">6l", data[at + 20 : at + 44])
+
+    isutc, isstd, leap, times, types, chars = counts(0)
+    at = 44 + times * 5 + types * 6 + chars + leap * 8 + isstd + isutc
+    isutc, isstd, leap, times, types, chars = counts(at)
+    at += 44
+    instants = list(struct.unpack(f">{times}q", data[at : at + times * 8]))
+    at += times * 8
+    indexes = list(data[at : at + times])
+    at += times
+    offsets = [struct.unpack(">l", data[at + i * 6 : at + i * 6 + 4])[0] for i in range(types)]
+    return instants, [offsets[i] for i in indexes]
+
+
+def _zone_file(name: str) -> str | None:
+    for base in TZPATH:
+        path = os.path.join(base, name)
+        if os.path.isfile(path):
+            return path
+    return None
+
+
+def test_every_zone_changes_offset_on_quarter_hours_only() -> None:
+    """15-minute UTC buckets make every current offset exact: since 1980 every offset of
+    every zone is a whole number of quarter hours, and since 2012 every change of offset
+    happens on a quarter hour (Newfoundland used 00:01 until 2011; the Casey research
+    station in Antarctica changed at odd minutes until 2022)."""
+    checked = 0
+    since_offsets = int(datetime(1980, 1, 1, tzinfo=UTC).timestamp())
+    since_changes = int(datetime(2012, 1, 1, tzinfo=UTC).timestamp())
+    historic = {"Antarctica/Casey"}
+    for name in sorted(available_timezones()):
+        path = _zone_file(name)
+        if path is None:
+            continue
+        instants, offsets = _tzif(path)
+        previous = None
+        for instant, offset in zip(instants, offsets, strict=True):
+            if instant >= since_offsets:
+                assert offset % QUARTER == 0, (name, instant, offset)
+            changed = previous is not None and offset != previous
+            if changed and instant >= since_changes and name not in historic:
+                assert instant % QUARTER == 0, (name, instant, offset)
+            previous = offset
+        checked += 1
+    assert checked > 300
+    # And through the rules for later years, as zoneinfo applies them.
+    for name in ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/Berlin"]:
+        plan(name, date(2040, 1, 1), date(2040, 12, 31), HOUR)
