@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
-from postback.api.responses import ApiResponse, new_router
+from postback.api.responses import ApiResponse, error_responses, new_router
 from postback.domain.report import (
     DEFAULT_LIMIT,
     DIMENSIONS,
@@ -119,10 +119,10 @@ def build_router() -> APIRouter:
         response_model=ReportOut,
         response_class=ApiResponse,
         summary="Figures per day, hour, offer, affiliate, event or sub (JSON or CSV)",
+        description=get_report.__doc__ or "",
         responses={
+            **error_responses(),
             200: {"content": {"text/csv": {"schema": {"type": "string"}}}},
-            400: {"description": "invalid parameter"},
-            401: {"description": "no key"},
         },
     )
     return router
