@@ -152,6 +152,7 @@ async def test_every_partner_fault_ends_as_the_contract_says(
     database_url: str,
     receivers: MakeReceiver,
     raw_partners: Callable[[str], Awaitable[RawPartner]],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     after = {"Retry-After": "1"}
     http = {
@@ -172,10 +173,11 @@ async def test_every_partner_fault_ends_as_the_contract_says(
     await scene.convert()
     settings = make_settings(database_url, retry_schedule="0.05,0.05", delivery_timeout=1.0)
 
-    async with dispatching(store, settings) as dispatcher:
-        found = await wait_settled(scene, held={config_of["410"]})
-        # Nothing is left in flight: no worker is stuck on a partner.
-        assert dispatcher.in_flight == 0
+    with caplog.at_level("INFO", logger="postback.dispatch.worker"):
+        async with dispatching(store, settings) as dispatcher:
+            found = await wait_settled(scene, held={config_of["410"]})
+            # Nothing is left in flight: no worker is stuck on a partner.
+            assert dispatcher.in_flight == 0
     by_name = {name: d for d in found for name in names if d.postback_id == config_of[name]}
     attempts = await store.list_attempts([d.id for d in found])
 
@@ -211,6 +213,13 @@ async def test_every_partner_fault_ends_as_the_contract_says(
     config = await store.get_postback(config_of["410"])
     assert config is not None and not config.active
     assert config.disabled_reason is not None and "410 Gone" in config.disabled_reason
+
+    # Every give-up and the switch-off are logged with their reason.
+    logged = {(getattr(r, "action", ""), getattr(r, "delivery_id", None)) for r in caplog.records}
+    for delivery in found:
+        if delivery.state == "failed":
+            assert ("delivery_failed", delivery.id) in logged
+    assert any(getattr(r, "action", "") == "config_disabled" for r in caplog.records)
     record("partner_faults", faults=len(names) - 1)
 
 

@@ -96,6 +96,8 @@ ERRORS: dict[int, str] = {
     405: "method not allowed on this path",
     413: "the body is too large",
     415: "the body is not application/json",
+    429: "too many failed authentications from this address; `retry_after` says how long to wait",
+    503: "the database is unavailable; nothing was stored, retry later",
 }
 
 

@@ -211,9 +211,3 @@ class ClaimedDelivery:
     sign_get: bool = False
     # When the config's current run of failures began (None: its last attempt succeeded).
     failing_since: datetime | None = None
-
-    @property
-    def secrets(self) -> tuple[str, ...]:
-        if self.previous_secret is None:
-            return (self.secret,)
-        return (self.secret, self.previous_secret)

@@ -10,7 +10,16 @@ from postback.batching import GroupCommitter
 from postback.domain.ids import new_click_id
 from postback.domain.macros import SUB_MACROS, Encoding, expand
 from postback.domain.records import Click
-from postback.edge.http import Params, Receive, Scope, Send, header, parse_params, redirect
+from postback.edge.http import (
+    Params,
+    Receive,
+    Scope,
+    Send,
+    header,
+    parse_params,
+    redirect,
+    single,
+)
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics
 from postback.store.base import Store
@@ -27,17 +36,8 @@ class NoRoute(NotFound):
     """Unknown offer, or a paused offer or affiliate without a fallback URL."""
 
 
-def _single(params: Params, name: str) -> str | None:
-    values = params.get(name)
-    if not values:
-        return None
-    if len(values) > 1 and any(v != values[0] for v in values[1:]):
-        raise InvalidInput(name, f"{name} is given more than once with different values")
-    return values[0]
-
-
 def _id(params: Params, name: str) -> int:
-    text = _single(params, name)
+    text = single(params, name)
     if text is None or text == "":
         raise InvalidInput(name, f"{name} is required")
     if not text.isascii() or not text.isdigit() or len(text) > 19 or not 0 < int(text) <= MAX_ID:
@@ -46,7 +46,7 @@ def _id(params: Params, name: str) -> int:
 
 
 def _sub(params: Params, name: str) -> str | None:
-    value = _single(params, name)
+    value = single(params, name)
     if value is None:
         return None
     if len(value) > MAX_SUB_LENGTH:

@@ -24,6 +24,7 @@ from postback.edge.http import (
     parse_params,
     read_body,
     reply_json,
+    single,
 )
 from postback.edge.ratelimit import FailureLimiter
 from postback.errors import InvalidInput, UnknownClick, UnsupportedMediaType
@@ -60,15 +61,6 @@ def _json_params(body: bytes) -> Params:
         else:
             raise InvalidInput(name, f"{name} must be a string or a number")
     return params
-
-
-def _single(params: Params, name: str) -> str | None:
-    values = params.get(name)
-    if not values:
-        return None
-    if any(value != values[0] for value in values[1:]):
-        raise InvalidInput(name, f"{name} is given more than once with different values")
-    return values[0]
 
 
 def _merge(first: Params, second: Params) -> Params:
@@ -157,8 +149,8 @@ class PostbackHandler:
         credentials = Credentials(
             token=fields.token or header(scope, b"x-postback-token"),
             # Only from the query or a header: a body cannot carry its own signature.
-            signature=_single(in_query, SIGNATURE_PARAM) or header(scope, b"x-postback-signature"),
-            timestamp=_single(params, TIMESTAMP_PARAM),
+            signature=single(in_query, SIGNATURE_PARAM) or header(scope, b"x-postback-signature"),
+            timestamp=single(params, TIMESTAMP_PARAM),
             raw_query=query,
             body=body,
         )
