@@ -193,3 +193,9 @@ async def test_exact_totals_over_many_amounts(api: Api) -> None:
         )
     answer = await api.admin("GET", PATH, params=params(offer))
     assert b'"revenue":1234568.1904,' in answer.content
+
+
+async def test_an_empty_filter_is_refused_not_read_as_nothing(api: Api) -> None:
+    for name in ("event", "offer_id", "affiliate_id"):
+        answer = await api.admin("GET", "/api/v1/reports", params={name: ""})
+        assert error_of(answer, 400, "invalid_param")["param"] == name

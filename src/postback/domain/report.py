@@ -261,7 +261,10 @@ def _group_by(values: Sequence[str]) -> tuple[str, ...]:
 
 def _ids(name: str, values: Sequence[str]) -> tuple[int, ...]:
     found: list[int] = []
-    for text in _split(values):
+    texts = _split(values)
+    if not texts:
+        raise InvalidInput(name, f"{name} must be positive integers, comma-separated")
+    for text in texts:
         if not _ID.fullmatch(text) or not 0 < int(text) <= MAX_ID:
             raise InvalidInput(name, f"{name} must be positive integers, comma-separated")
         found.append(int(text))
@@ -270,6 +273,8 @@ def _ids(name: str, values: Sequence[str]) -> tuple[int, ...]:
 
 def _events(values: Sequence[str]) -> tuple[str, ...]:
     found = _split(values)
+    if not found:
+        raise InvalidInput("event", "event must be 1-64 characters of [A-Za-z0-9_.:-]")
     for event in found:
         if not _EVENT.fullmatch(event):
             raise InvalidInput("event", "event must be 1-64 characters of [A-Za-z0-9_.:-]")
