@@ -134,7 +134,7 @@ async def receivers() -> AsyncIterator[MakeReceiver]:
         await receiver.stop()
 
 
-async def wait_settled(scene: Scene, held: set[int], timeout: float = 20.0) -> list[Delivery]:
+async def wait_settled(scene: Scene, held: set[int], timeout: float = 45.0) -> list[Delivery]:
     """Until every delivery is delivered or failed, except those of `held` configs."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
@@ -318,7 +318,7 @@ async def scene_deliveries(store: Store, config_id: int) -> list[Delivery]:
     return list(page.items)
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 20.0) -> Any:
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 45.0) -> Any:
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         found = await check()
