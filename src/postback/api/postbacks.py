@@ -2,7 +2,8 @@
 
 Macros are checked when a config is saved, so nothing ever goes out with a raw `{...}`:
 affiliate configs may use POSTBACK_MACROS, network-level ones (affiliate_id null) also
-{revenue} and {profit}.
+{revenue} and {profit}. Both may use `{attr.<name>}` (conversion attributes); for an
+affiliate config they expand empty unless the offer lets its affiliates have personal data.
 """
 
 from __future__ import annotations
@@ -194,7 +195,7 @@ def check_templates(url: str, body: str | None, network: bool, allow_private: Po
     for param, template in (("url", url), ("body", body)):
         if template is None:
             continue
-        problem = macro_problem(template, known)
+        problem = macro_problem(template, known, attributes=True)
         if problem is None:
             continue
         if not network and any(f"{{{name}}}" in template for name in NETWORK_ONLY_MACROS):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -54,11 +54,13 @@ class PostbackCommand:
     offer: Offer
     event: str
     txid: str | None
-    status: str
+    # None: a lifecycle event that keeps the order's status (domain/lifecycle.py).
+    status: str | None
     revenue: Decimal | None
     currency: str | None
     received_at: datetime
     log: IncomingEntry
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -67,7 +67,18 @@ from postback.store.schema import (
 
 log = logging.getLogger(__name__)
 
-JSON_COLUMNS = frozenset({"allowed_ips", "status_map", "events", "statuses"})
+JSON_COLUMNS = frozenset(
+    {
+        "allowed_ips",
+        "status_map",
+        "events",
+        "statuses",
+        "field_map",
+        "event_map",
+        "lifecycle_events",
+        "affiliate_events",
+    }
+)
 MONEY_COLUMNS = frozenset({"revenue", "payout"})
 
 
