@@ -18,6 +18,7 @@ from postback.api import (
     postback_secrets,
     postbacks,
     reports,
+    templates,
     trial,
 )
 from postback.api.context import ApiContext
@@ -40,6 +41,7 @@ RESOURCES = (
     incoming,
     links,
     reports,
+    templates,
 )
 
 
