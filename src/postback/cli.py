@@ -63,7 +63,8 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run delivery workers only (several can share one PostgreSQL database)."""
+    """Run delivery workers and alert checks only (several can share one PostgreSQL)."""
+    from postback.alerting import AlertChecker
     from postback.dispatch.worker import Dispatcher
     from postback.metrics import Metrics
     from postback.store.factory import open_store
@@ -79,7 +80,10 @@ def worker() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await Dispatcher(store, settings, Metrics()).run(stop)
+            await asyncio.gather(
+                Dispatcher(store, settings, Metrics()).run(stop),
+                AlertChecker(store, settings).run(stop),
+            )
         finally:
             await store.close()
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from postback.api import (
     advertisers,
     affiliates,
+    alerts,
     conversions,
     deliveries,
     incoming,
@@ -42,6 +43,7 @@ RESOURCES = (
     links,
     reports,
     templates,
+    alerts,
 )
 
 
