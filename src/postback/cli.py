@@ -1,4 +1,4 @@
-"""The `postback` command line: serve, worker, migrate, report, demo."""
+"""The `postback` command line: serve, worker, migrate, report, import, replay, demo."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import asyncio
 import logging
 import signal
 import sys
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -63,7 +65,8 @@ def serve(
 
 @cli.command()
 def worker() -> None:
-    """Run delivery workers only (several can share one PostgreSQL database)."""
+    """Run delivery workers and alert checks only (several can share one PostgreSQL)."""
+    from postback.alerting import AlertChecker
     from postback.dispatch.worker import Dispatcher
     from postback.metrics import Metrics
     from postback.store.factory import open_store
@@ -79,7 +82,10 @@ def worker() -> None:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         try:
-            await Dispatcher(store, settings, Metrics()).run(stop)
+            await asyncio.gather(
+                Dispatcher(store, settings, Metrics()).run(stop),
+                AlertChecker(store, settings).run(stop),
+            )
         finally:
             await store.close()
 
@@ -200,6 +206,104 @@ def report(
         sys.stdout.write(dumps(report_fields(found)).decode() + "\n")
     else:
         print_report(found)
+
+
+import_app = typer.Typer(help="Bring in data reported offline.", no_args_is_help=True)
+cli.add_typer(import_app, name="import")
+
+
+@import_app.command("conversions")
+def import_conversions(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row (see the docs).")],
+) -> None:
+    """Import conversions from CSV through the same path as incoming postbacks.
+
+    Columns: click_id (required), txid, event, status, revenue, currency, time (ISO 8601)
+    and attr.<name>. Importing the same file again changes nothing.
+    """
+    from rich.progress import Progress
+
+    from postback.errors import InvalidInput, StoreError
+    from postback.importing import count_rows, import_file
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        store = open_store(settings)
+        try:
+            await store.migrate()
+            with Progress(console=console, transient=True) as progress:
+                task = progress.add_task(f"importing {file.name}", total=count_rows(file))
+                return await import_file(store, file, lambda: progress.advance(task))
+        finally:
+            await store.close()
+
+    try:
+        summary = asyncio.run(run())
+    except InvalidInput as exc:
+        console.print(f"[red]cannot import {file}:[/red] {exc.message}")
+        raise typer.Exit(2) from None
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    for line, message in summary.errors:
+        console.print(f"[red]line {line}:[/red] {message}")
+    for line, message in summary.refused:
+        console.print(f"[yellow]line {line}: not applied:[/yellow] {message}")
+    console.print(
+        f"{summary.rows} rows: {summary.created} created, {summary.updated} updated, "
+        f"{summary.duplicate} duplicate, {len(summary.refused)} not applied, "
+        f"{len(summary.errors)} refused"
+    )
+    if summary.errors:
+        raise typer.Exit(1)
+
+
+def parse_moment(text: str, option: str) -> datetime:
+    """ISO 8601; without an offset, UTC."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        console.print(f"[red]invalid {option}:[/red] use ISO 8601, e.g. 2026-05-01T00:00:00Z")
+        raise typer.Exit(2) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+@cli.command()
+def replay(
+    config: Annotated[int, typer.Option("--config", min=1, help="The postback config's id.")],
+    since: Annotated[str, typer.Option(help="Conversions created from (ISO 8601).")],
+    until: Annotated[str | None, typer.Option(help="... until, exclusive.")] = None,
+) -> None:
+    """Send a config's postbacks again for conversions of a period.
+
+    Deliveries it never had are created; the workers send them at once.
+    """
+    from postback.errors import NotFound, StoreError
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+    first = parse_moment(since, "--since")
+    last = parse_moment(until, "--until") if until is not None else None
+
+    async def run() -> tuple[int, int]:
+        store = open_store(settings)
+        try:
+            await store.migrate()
+            return await store.replay(config, first, last, datetime.now(UTC))
+        finally:
+            await store.close()
+
+    try:
+        requeued, created = asyncio.run(run())
+    except NotFound as exc:
+        console.print(f"[red]{exc.message}[/red]")
+        raise typer.Exit(1) from None
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    console.print(f"{requeued} deliveries due again, {created} created")
 
 
 @cli.command()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from postback.alerting import AlertChecker
 from postback.batching import GroupCommitter
 from postback.dispatch.worker import Dispatcher
 from postback.domain.ids import hash_key, new_api_key
@@ -58,6 +59,8 @@ class Runtime:
         self.admin_key_hash: str | None = None
         self._stop = asyncio.Event()
         self._worker_task: asyncio.Task[None] | None = None
+        self.alert_checker = AlertChecker(store, settings) if run_worker else None
+        self._alerts_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.migrate()
@@ -67,6 +70,8 @@ class Runtime:
         if self.dispatcher is not None:
             self._stop.clear()
             self._worker_task = asyncio.create_task(self.dispatcher.run(self._stop))
+        if self.alert_checker is not None:
+            self._alerts_task = asyncio.create_task(self.alert_checker.run(self._stop))
         log.info("started", extra={"action": "started"})
 
     async def stop(self) -> None:
@@ -75,6 +80,10 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._worker_task
             self._worker_task = None
+        if self._alerts_task is not None:
+            with contextlib.suppress(Exception):
+                await self._alerts_task
+            self._alerts_task = None
         await self.clicks.stop()
         await self.incoming.stop()
         await self.store.close()

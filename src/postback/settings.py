@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     breaker_max_pause: float = Field(default=900.0, gt=0, le=86_400)
     # A postback config failing without a single success for this long is disabled.
     disable_failing_after: float = Field(default=5 * 86_400.0, gt=0, le=365 * 86_400.0)
+    # Seconds between two checks of an alert rule (and between rounds of the checker).
+    alert_interval: float = Field(default=60.0, gt=0, le=86_400)
 
     @field_validator("database_url")
     @classmethod

@@ -45,7 +45,12 @@ async def build_world(api: Api) -> World:
         "GET", "/api/v1/deliveries", params={"postback_id": config.json()["id"]}
     )
     (delivery,) = deliveries.json()["items"]
+    alert = await api.created(
+        "/api/v1/alerts",
+        {"name": "quiet", "kind": "bad_tokens", "webhook_url": "https://hooks.example/a"},
+    )
     ids = {
+        "alert_id": alert["id"],
         "advertiser_id": adv["id"],
         "offer_id": offer["id"],
         "hidden_offer_id": hidden["id"],
@@ -97,6 +102,17 @@ OF_ALICE_OR_ADMIN: list[tuple[str, str, dict[str, Any] | None]] = [
     ("POST", "/deliveries/{delivery_id}/retry", None),
     ("POST", "/postbacks/{postback_id}/retry", {"since": "2026-01-01T00:00:00Z"}),
     ("GET", "/incoming", None),
+    (
+        "POST",
+        "/alerts",
+        {"name": "x", "kind": "bad_tokens", "webhook_url": "https://hooks.example/x"},
+    ),
+    ("GET", "/alerts", None),
+    ("GET", "/alerts/{alert_id}", None),
+    ("PATCH", "/alerts/{alert_id}", {"name": "taken"}),
+    ("DELETE", "/alerts/{alert_id}", None),
+    ("GET", "/alerts/{alert_id}/incidents", None),
+    ("GET", "/incidents", None),
     ("GET", "/tracking-link", {"offer_id": "{offer_id}", "aff_id": "{affiliate_id}"}),
 ]
 # Lists everyone may call: B's answer must not mention anything of A's.
@@ -114,6 +130,8 @@ WALKED = (
     {(m, p.replace("hidden_offer_id", "offer_id")) for m, p, _ in OF_ALICE_OR_ADMIN}
     | {("GET", p) for p, _ in LISTS}
     | {("GET", "/reports")}
+    # Partner templates: the same for every key, nothing of anyone's (test_templates.py).
+    | {("GET", "/templates"), ("GET", "/templates/{name}")}
     | {
         ("POST", "/postbacks"),
     }

@@ -23,6 +23,7 @@ from postback.api.schemas import (
 )
 from postback.domain.ids import new_postback_token
 from postback.domain.records import Advertiser
+from postback.domain.templates import incoming_template
 from postback.errors import NotFound
 
 # Long enough for an advertiser to update its integration, short enough to matter.
@@ -43,6 +44,17 @@ Cidr = Annotated[str, Field(max_length=64), AfterValidator(_network)]
 AllowedIps = Annotated[list[Cidr], Field(max_length=1000)]
 TheirStatus = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
 StatusMap = Annotated[dict[TheirStatus, StatusName], Field(max_length=200)]
+TheirField = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\[\]-]+$")]
+OurField = Annotated[
+    str,
+    Field(
+        pattern=r"^(?:click_id|txid|event|status|revenue|currency|token|attr\.[a-z][a-z0-9_]{0,39})$"
+    ),
+]
+FieldMap = Annotated[dict[TheirField, OurField], Field(max_length=100)]
+TheirEvent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
+EventMap = Annotated[dict[TheirEvent, TheirEvent], Field(max_length=200)]
+TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
 
 
 class AdvertiserCreate(RequestModel):
@@ -61,6 +73,19 @@ class AdvertiserCreate(RequestModel):
         default_factory=dict, description="their status value -> pending|approved|rejected|..."
     )
     require_token: StrictBool = True
+    field_map: FieldMap = Field(
+        default_factory=dict,
+        description="their field name -> ours (click_id, txid, event, status, revenue, "
+        "currency, token or attr.<name>); applies to postbacks that carry adv_id",
+    )
+    event_map: EventMap = Field(
+        default_factory=dict, description="their event name -> ours (e.g. a lifecycle event)"
+    )
+    template: TemplateName | None = Field(
+        default=None,
+        description="a partner template (GET /templates): fills status_map, field_map and "
+        "event_map; fields given here win",
+    )
 
 
 class AdvertiserPatch(PatchModel):
@@ -69,6 +94,8 @@ class AdvertiserPatch(PatchModel):
     name: Name | None = None
     allowed_ips: AllowedIps | None = None
     status_map: StatusMap | None = None
+    field_map: FieldMap | None = None
+    event_map: EventMap | None = None
     require_token: StrictBool | None = None
     rotate_token: StrictBool | None = Field(
         default=None,
@@ -94,6 +121,8 @@ class AdvertiserOut(BaseModel):
     postback_token: str
     allowed_ips: list[str]
     status_map: dict[str, str]
+    field_map: dict[str, str]
+    event_map: dict[str, str]
     require_token: bool
     previous_token_valid_until: Timestamp | None = Field(
         description="after a rotation: until when the previous token is still accepted"
@@ -109,6 +138,8 @@ class AdvertiserOut(BaseModel):
             postback_token=advertiser.postback_token,
             allowed_ips=list(advertiser.allowed_ips),
             status_map=dict(advertiser.status_map),
+            field_map=dict(advertiser.field_map),
+            event_map=dict(advertiser.event_map),
             require_token=advertiser.require_token,
             previous_token_valid_until=_grace_end(advertiser),
             created_at=advertiser.created_at,
@@ -133,7 +164,12 @@ AdvertiserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 async def create_advertiser(body: AdvertiserCreate, ctx: ContextDep, _: AdminDep) -> ApiResponse:
-    fields = {**body.model_dump(), "postback_token": new_postback_token()}
+    fields = {**body.model_dump(exclude={"template"}), "postback_token": new_postback_token()}
+    if body.template is not None:
+        template = incoming_template(body.template)
+        for name in ("status_map", "field_map", "event_map"):
+            if name not in body.model_fields_set:
+                fields[name] = dict(getattr(template, name))
     advertiser = await ctx.store.create_advertiser(fields)
     return reply(AdvertiserOut.of(advertiser), 201)
 

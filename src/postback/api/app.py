@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from postback.api import (
     advertisers,
     affiliates,
+    alerts,
     conversions,
     deliveries,
     incoming,
@@ -18,6 +19,7 @@ from postback.api import (
     postback_secrets,
     postbacks,
     reports,
+    templates,
     trial,
 )
 from postback.api.context import ApiContext
@@ -40,6 +42,8 @@ RESOURCES = (
     incoming,
     links,
     reports,
+    templates,
+    alerts,
 )
 
 

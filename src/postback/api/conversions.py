@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from postback.api.auth import CallerDep
-from postback.api.context import ContextDep
+from postback.api.auth import Caller, CallerDep
+from postback.api.context import ApiContext, ContextDep
 from postback.api.deliveries import DeliveryOut, deliveries_of_conversion
 from postback.api.incoming import IncomingOut
 from postback.api.paging import PageDep, TimeRangeDep
@@ -38,6 +38,12 @@ class ConversionBase(BaseModel):
     currency: str
     created_at: Timestamp
     updated_at: Timestamp
+    stage: str | None = Field(default=None, description="a lifecycle order's last event")
+    attributes: dict[str, str] = Field(
+        default_factory=dict,
+        description="fields the platform sent (customer, product ...); an affiliate sees "
+        "them only where the offer allows personal data",
+    )
 
 
 class ConversionOut(ConversionBase):
@@ -50,12 +56,16 @@ class ConversionOut(ConversionBase):
 class HistoryOut(BaseModel):
     from_status: str | None
     to_status: str
+    stage: str | None = None
     created_at: Timestamp
 
     @classmethod
     def of(cls, change: StatusChange) -> HistoryOut:
         return cls(
-            from_status=change.from_status, to_status=change.to_status, created_at=change.created_at
+            from_status=change.from_status,
+            to_status=change.to_status,
+            stage=change.stage,
+            created_at=change.created_at,
         )
 
 
@@ -113,7 +123,8 @@ class ConversionList(BaseModel):
     next_cursor: str | None = None
 
 
-def view(conversion: Conversion, admin: bool) -> dict[str, Any]:
+def view(conversion: Conversion, admin: bool, personal_data: bool = True) -> dict[str, Any]:
+    """The answer's fields; attributes only with `personal_data` (see `sees_personal_data`)."""
     fields: dict[str, Any] = {
         "id": conversion.id,
         "click_id": conversion.click_id,
@@ -127,6 +138,8 @@ def view(conversion: Conversion, admin: bool) -> dict[str, Any]:
         "currency": conversion.currency,
         "created_at": conversion.created_at,
         "updated_at": conversion.updated_at,
+        "stage": conversion.stage,
+        "attributes": dict(conversion.attributes) if admin or personal_data else {},
     }
     if admin:
         fields["revenue"] = conversion.revenue
@@ -135,6 +148,16 @@ def view(conversion: Conversion, admin: bool) -> dict[str, Any]:
 
 
 ConversionId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+async def sees_personal_data(ctx: ApiContext, caller: Caller, conversion: Conversion) -> bool:
+    """The admin always; an affiliate where the conversion's offer allows it."""
+    if caller.is_admin:
+        return True
+    if not conversion.attributes:
+        return False
+    offer = await ctx.store.get_offer(conversion.offer_id)
+    return offer is not None and offer.affiliate_personal_data
 
 
 async def list_conversions(
@@ -162,7 +185,10 @@ async def list_conversions(
         **period.filters(),
     }
     found = await ctx.store.list_conversions(filters=filters, limit=page.limit, cursor=page.cursor)
-    items = [model(**view(c, caller.is_admin)) for c in found.items]
+    items = [
+        model(**view(c, caller.is_admin, await sees_personal_data(ctx, caller, c)))
+        for c in found.items
+    ]
     return reply({"items": items, "next_cursor": found.next_cursor})
 
 
@@ -176,7 +202,7 @@ async def get_conversion(
     deliveries = await deliveries_of_conversion(ctx, caller, conversion_id)
     click = await ctx.store.get_click(conversion.click_id)
     trail: dict[str, Any] = {
-        **view(conversion, caller.is_admin),
+        **view(conversion, caller.is_admin, await sees_personal_data(ctx, caller, conversion)),
         "click": None if click is None else ClickOut.of(click),
         "history": [HistoryOut.of(h) for h in history],
         "deliveries": deliveries,

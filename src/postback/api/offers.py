@@ -5,7 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, BeforeValidator, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    Field,
+    StrictBool,
+    StringConstraints,
+)
 
 from postback.api.auth import AdminDep, Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
@@ -23,6 +30,7 @@ from postback.api.schemas import (
     Timestamp,
     url_template,
 )
+from postback.domain.lifecycle import affiliate_events
 from postback.domain.macros import CLICK_MACROS
 from postback.domain.records import Offer
 from postback.errors import InvalidInput, NotFound
@@ -44,6 +52,23 @@ Currency = Annotated[
     StringConstraints(pattern=r"^[A-Z]{3}$"),
 ]
 ClickUrl = Annotated[str, url_template(CLICK_MACROS)]
+LifecycleEvent = Literal[
+    "checkout_abandoned",
+    "awaiting_payment",
+    "approved",
+    "completed",
+    "canceled",
+    "refunded",
+    "chargeback",
+    "shipping_update",
+]
+
+
+def _unique(values: list[str]) -> list[str]:
+    return list(dict.fromkeys(values))
+
+
+LifecycleEvents = Annotated[list[LifecycleEvent], Field(max_length=8), AfterValidator(_unique)]
 
 
 class OfferCreate(RequestModel):
@@ -65,12 +90,24 @@ class OfferCreate(RequestModel):
     currency: Currency = "USD"
     status: OfferStatus = "active"
     fallback_url: ClickUrl | None = None
+    lifecycle_events: LifecycleEvents = Field(
+        default_factory=list,
+        description="sale lifecycle events its orders go through (empty: plain conversions)",
+    )
+    affiliate_events: LifecycleEvents | None = Field(
+        default=None,
+        description="lifecycle events affiliates receive; null: all declared except "
+        "checkout_abandoned and shipping_update",
+    )
+    affiliate_personal_data: StrictBool = Field(
+        default=False, description="true: affiliates also receive the conversion's attributes"
+    )
 
 
 class OfferPatch(PatchModel):
     EXAMPLE = {"payout": 9.5, "status": "paused"}
 
-    NULLABLE = frozenset({"fallback_url"})
+    NULLABLE = frozenset({"fallback_url", "affiliate_events"})
 
     advertiser_id: Id | None = None
     name: Name | None = None
@@ -80,6 +117,9 @@ class OfferPatch(PatchModel):
     currency: Currency | None = None
     status: ListedStatus | None = None
     fallback_url: ClickUrl | None = None
+    lifecycle_events: LifecycleEvents | None = None
+    affiliate_events: LifecycleEvents | None = None
+    affiliate_personal_data: StrictBool | None = None
 
 
 class OfferBase(BaseModel):
@@ -93,16 +133,23 @@ class OfferBase(BaseModel):
     status: str
     created_at: Timestamp
     updated_at: Timestamp
+    lifecycle_events: list[str]
+    affiliates_receive: list[str] = Field(
+        description="the lifecycle events affiliates receive (after the default rule)"
+    )
+    affiliate_personal_data: bool
 
 
 class OfferOut(OfferBase):
     """The admin's view."""
 
     revenue: Money
+    affiliate_events: list[str] | None = Field(description="as set; null: the default rule")
 
     @classmethod
     def of(cls, offer: Offer) -> OfferOut:
-        return cls(**_common(offer), revenue=offer.revenue)
+        chosen = None if offer.affiliate_events is None else list(offer.affiliate_events)
+        return cls(**_common(offer), revenue=offer.revenue, affiliate_events=chosen)
 
 
 class AffiliateOfferOut(OfferBase):
@@ -128,6 +175,11 @@ def _common(offer: Offer) -> dict[str, object]:
         "status": offer.status,
         "created_at": offer.created_at,
         "updated_at": offer.updated_at,
+        "lifecycle_events": list(offer.lifecycle_events),
+        "affiliates_receive": list(
+            affiliate_events(offer.lifecycle_events, offer.affiliate_events)
+        ),
+        "affiliate_personal_data": offer.affiliate_personal_data,
     }
 
 

@@ -2,7 +2,8 @@
 
 Macros are checked when a config is saved, so nothing ever goes out with a raw `{...}`:
 affiliate configs may use POSTBACK_MACROS, network-level ones (affiliate_id null) also
-{revenue} and {profit}.
+{revenue} and {profit}. Both may use `{attr.<name>}` (conversion attributes); for an
+affiliate config they expand empty unless the offer lets its affiliates have personal data.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from postback.domain.macros import (
     expand,
 )
 from postback.domain.records import PostbackConfig
+from postback.domain.templates import outgoing_template, outgoing_url
 from postback.errors import InvalidInput, NotFound
 
 BODY_NEEDS_POST = "a body is only sent with method POST"
@@ -100,7 +102,17 @@ class PostbackCreate(RequestModel):
         default=None, description="null: a network-level integration that sees every conversion"
     )
     offer_id: Id | None = Field(default=None, description="null: every offer")
-    url: UrlTemplate
+    url: UrlTemplate | None = Field(
+        default=None, description="required unless `template` and `tracker_url` build it"
+    )
+    template: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,32}$")] | None = Field(
+        default=None,
+        description="an outgoing partner template (GET /templates): with `tracker_url`, "
+        "fills url and statuses; the affiliate's click id travels in sub1",
+    )
+    tracker_url: UrlTemplate | None = Field(
+        default=None, description="the affiliate tracker's base URL, for `template`"
+    )
     method: Method = "GET"
     body: BodyTemplate | None = Field(
         default=None, description="POST template; null sends the full event"
@@ -116,6 +128,25 @@ class PostbackCreate(RequestModel):
         if value is not None and info.data.get("method", "GET") != "POST":
             raise ValueError(BODY_NEEDS_POST)
         return value
+
+    def filled(self) -> dict[str, Any]:
+        """The config's fields, with what a template fills in."""
+        fields = self.model_dump(exclude={"template", "tracker_url"})
+        if self.template is None:
+            if self.tracker_url is not None:
+                raise InvalidInput("tracker_url", "tracker_url goes with a template")
+            if self.url is None:
+                raise InvalidInput("url", "url is required (or a template and tracker_url)")
+            return fields
+        template = outgoing_template(self.template)
+        if self.url is not None:
+            raise InvalidInput("url", "give either url or template with tracker_url")
+        if self.tracker_url is None:
+            raise InvalidInput("tracker_url", "a template needs the tracker's base URL")
+        fields["url"] = outgoing_url(template, self.tracker_url)
+        if "statuses" not in self.model_fields_set:
+            fields["statuses"] = list(template.statuses)
+        return fields
 
 
 class PostbackPatch(PatchModel):
@@ -194,7 +225,7 @@ def check_templates(url: str, body: str | None, network: bool, allow_private: Po
     for param, template in (("url", url), ("body", body)):
         if template is None:
             continue
-        problem = macro_problem(template, known)
+        problem = macro_problem(template, known, attributes=True)
         if problem is None:
             continue
         if not network and any(f"{{{name}}}" in template for name in NETWORK_ONLY_MACROS):
@@ -219,7 +250,7 @@ async def owned_postback(
 
 
 async def create_postback(body: PostbackCreate, ctx: ContextDep, caller: CallerDep) -> ApiResponse:
-    fields: dict[str, Any] = body.model_dump()
+    fields: dict[str, Any] = body.filled()
     if caller.affiliate is not None:
         if "affiliate_id" in body.model_fields_set and body.affiliate_id != caller.affiliate.id:
             raise InvalidInput("affiliate_id", "an affiliate key creates only its own postbacks")

@@ -73,13 +73,17 @@ def known_list(known: Iterable[str]) -> list[str]:
     return sorted(known)
 
 
-def macro_problem(template: str, known: Iterable[str]) -> str | None:
-    """None when every {macro} is known, else a message naming the unknown and known ones."""
-    unknown = unknown_macros(template, known)
+def macro_problem(template: str, known: Iterable[str], *, attributes: bool = False) -> str | None:
+    """None when every {macro} is known, else a message naming the unknown and known ones.
+
+    With `attributes`, `{attr.<name>}` macros are known too."""
+    unknown = unknown_macros(template, known, attributes=attributes)
     if not unknown:
         return None
     names = " ".join(f"{{{name}}}" for name in unknown)
     listed = " ".join(f"{{{name}}}" for name in known_list(known))
+    if attributes:
+        listed += " {attr.<name>}"
     word = "macro" if len(unknown) == 1 else "macros"
     return f"unknown {word} {names}; known macros: {listed}"
 

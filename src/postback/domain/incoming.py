@@ -23,6 +23,11 @@ FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "token": ("token", "key", "secure"),
 }
 
+# Names the advertiser, so that its field map applies (partner templates).
+ADVERTISER_PARAM: Final = "adv_id"
+# What a field map may map a partner's field onto.
+MAPPABLE_FIELDS: Final = frozenset(FIELD_ALIASES)
+
 EVENT_PATTERN: Final = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 CURRENCY_PATTERN: Final = re.compile(r"[A-Za-z]{3}")
 MAX_TXID_LENGTH: Final = 255
@@ -110,3 +115,21 @@ def resolve_status(raw_status: str | None, status_map: Mapping[str, str]) -> str
             "status", f"unknown status {raw_status!r}; expected one of {', '.join(STATUSES)}"
         )
     return status
+
+
+def apply_field_map(
+    params: Mapping[str, Sequence[str]], field_map: Mapping[str, str]
+) -> dict[str, list[str]]:
+    """The params with each of the partner's fields also under our name (a field of ours
+    or `attr.<name>`); a value under both names must agree, as with aliases."""
+    mapped = {name: list(values) for name, values in params.items()}
+    for theirs, ours in field_map.items():
+        values = params.get(theirs)
+        if values and theirs != ours:
+            mapped.setdefault(ours, []).extend(values)
+    return mapped
+
+
+def map_event(event: str, event_map: Mapping[str, str]) -> str:
+    """The advertiser's own event name mapped onto ours (unmapped names stay)."""
+    return event_map.get(event, event)

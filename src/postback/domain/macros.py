@@ -45,6 +45,10 @@ POSTBACK_MACROS: Final = frozenset(
 )
 
 NETWORK_ONLY_MACROS: Final = frozenset({"revenue", "profit"})
+
+# `{attr.<name>}`: a conversion attribute (domain/attributes.py), empty when the
+# conversion has none of that name or the config may not receive personal data.
+ATTRIBUTE_MACRO: Final = re.compile(r"attr\.[a-z][a-z0-9_]{0,39}")
 NETWORK_MACROS: Final = POSTBACK_MACROS | NETWORK_ONLY_MACROS
 
 
@@ -58,10 +62,14 @@ def macro_names(template: str) -> list[str]:
     return PLACEHOLDER.findall(template)
 
 
-def unknown_macros(template: str, known: Iterable[str]) -> list[str]:
+def unknown_macros(template: str, known: Iterable[str], *, attributes: bool = False) -> list[str]:
+    """Names in the template that are neither in `known` nor, with `attributes`,
+    `attr.<name>` macros."""
     allowed = frozenset(known)
     seen: list[str] = []
     for name in macro_names(template):
+        if attributes and ATTRIBUTE_MACRO.fullmatch(name):
+            continue
         if name not in allowed and name not in seen:
             seen.append(name)
     return seen

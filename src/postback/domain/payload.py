@@ -31,9 +31,18 @@ def iso(moment: datetime) -> str:
 
 
 def event_fields(
-    conversion: Conversion, click: Click, offer: Offer, now: datetime, network: bool
+    conversion: Conversion,
+    click: Click,
+    offer: Offer,
+    now: datetime,
+    network: bool,
+    personal_data: bool | None = None,
 ) -> dict[str, Any]:
-    """The conversion event as typed fields; revenue and profit only for the network."""
+    """The conversion event as typed fields; revenue and profit only for the network.
+
+    Attributes (the buyer's personal data) go along when `personal_data` says so; by
+    default only to the network. An affiliate gets them only if the offer allows it.
+    """
     fields: dict[str, Any] = {
         "click_id": click.click_id,
         "conversion_id": conversion.id,
@@ -46,7 +55,7 @@ def event_fields(
     for index, sub in enumerate(click.subs, start=1):
         fields[f"sub{index}"] = sub or ""
     fields.update(
-        event=conversion.event,
+        event=conversion.outgoing_event,
         status=conversion.status,
         payout=conversion.payout,
         currency=conversion.currency,
@@ -61,14 +70,22 @@ def event_fields(
     if network:
         fields["revenue"] = conversion.revenue
         fields["profit"] = conversion.revenue - conversion.payout
+    if (network if personal_data is None else personal_data) and conversion.attributes:
+        fields["attributes"] = dict(conversion.attributes)
     return fields
 
 
 def macro_values(fields: dict[str, Any]) -> dict[str, str]:
-    return {
-        name: format_amount(value) if isinstance(value, Decimal) else str(value)
-        for name, value in fields.items()
-    }
+    """Every field as text; the attributes as `attr.<name>`."""
+    values: dict[str, str] = {}
+    for name, value in fields.items():
+        if isinstance(value, dict):
+            values.update({f"attr.{key}": str(item) for key, item in value.items()})
+        elif isinstance(value, Decimal):
+            values[name] = format_amount(value)
+        else:
+            values[name] = str(value)
+    return values
 
 
 def _json_default(value: object) -> Any:

@@ -20,6 +20,9 @@ class Advertiser:
     # The token replaced by the last rotation, still accepted until `previous_token_until`.
     previous_token: str | None = None
     previous_token_until: datetime | None = None
+    # Their field names -> ours, and their event names -> ours (partner templates).
+    field_map: dict[str, str] = field(default_factory=dict)
+    event_map: dict[str, str] = field(default_factory=dict)
 
     def tokens_accepted(self, now: datetime) -> tuple[str, ...]:
         """The current token, and the previous one while its grace period lasts."""
@@ -45,6 +48,11 @@ class Offer:
     status: str
     created_at: datetime
     updated_at: datetime
+    # The sale lifecycle events its orders go through (domain/lifecycle.py), those its
+    # affiliates receive (None: the default rule), and whether they get personal data.
+    lifecycle_events: tuple[str, ...] = ()
+    affiliate_events: tuple[str, ...] | None = None
+    affiliate_personal_data: bool = False
 
     @property
     def active(self) -> bool:
@@ -92,6 +100,15 @@ class Conversion:
     currency: str
     created_at: datetime
     updated_at: datetime
+    # A lifecycle order's last event (None for a plain conversion), and the extra fields
+    # the platform sent (customer, product, tracking code ...).
+    stage: str | None = None
+    attributes: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def outgoing_event(self) -> str:
+        """The event outgoing postbacks carry: an order's stage, else the event."""
+        return self.stage or self.event
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +117,7 @@ class StatusChange:
     from_status: str | None
     to_status: str
     created_at: datetime
+    stage: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,3 +229,41 @@ class ClaimedDelivery:
     sign_get: bool = False
     # When the config's current run of failures began (None: its last attempt succeeded).
     failing_since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """A rule the workers check on a schedule (domain/alerts.py)."""
+
+    id: int
+    name: str
+    kind: str
+    offer_id: int | None
+    postback_id: int | None
+    threshold: int
+    percent: int
+    window_seconds: int
+    webhook_url: str
+    secret: str
+    active: bool
+    state: str
+    state_since: datetime | None
+    checked_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    """One change of an alert's state, and how sending it to the webhook went."""
+
+    id: int
+    alert_id: int
+    kind: str
+    detail: dict[str, int]
+    created_at: datetime
+    notify_state: str
+    notify_attempts: int
+    status_code: int | None
+    last_error: str | None
+    notified_at: datetime | None

@@ -11,8 +11,17 @@ from typing import Any
 import orjson
 
 from postback.batching import GroupCommitter
-from postback.domain.incoming import read_fields, resolve_status
+from postback.domain import lifecycle
+from postback.domain.attributes import read_attributes
+from postback.domain.incoming import (
+    ADVERTISER_PARAM,
+    apply_field_map,
+    map_event,
+    read_fields,
+    resolve_status,
+)
 from postback.domain.postback_signature import SIGNATURE_PARAM, TIMESTAMP_PARAM
+from postback.domain.records import Advertiser
 from postback.edge.advertiser_auth import Credentials, check_access
 from postback.edge.errors import status_and_body
 from postback.edge.http import (
@@ -52,15 +61,48 @@ def _json_params(body: bytes) -> Params:
     for name, value in data.items():
         if value is None:
             continue
+        if isinstance(value, dict):
+            # Webhooks of checkout platforms nest their fields: `data.buyer.email`.
+            _flatten(params, name, value, 1)
+            continue
         if isinstance(value, bool):
             raise InvalidInput(name, f"{name} must be a string or a number")
-        if isinstance(value, int | str):
-            params[name] = [str(value)]
-        elif isinstance(value, float):
-            params[name] = [repr(value)]
-        else:
+        text = _scalar(value)
+        if text is None:
             raise InvalidInput(name, f"{name} must be a string or a number")
+        params[name] = [text]
     return params
+
+
+MAX_JSON_DEPTH = 6
+MAX_JSON_FIELDS = 1000
+
+
+def _scalar(value: object) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | str):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    return None
+
+
+def _flatten(params: Params, prefix: str, value: dict[str, object], depth: int) -> None:
+    """Nested objects as dotted names; lists, booleans and anything deeper are left out
+    (no field of ours is one of them)."""
+    if depth > MAX_JSON_DEPTH:
+        return
+    for name, inner in value.items():
+        if len(params) >= MAX_JSON_FIELDS:
+            raise InvalidInput("body", f"a JSON body holds at most {MAX_JSON_FIELDS} fields")
+        dotted = f"{prefix}.{name}"
+        if isinstance(inner, dict):
+            _flatten(params, dotted, inner, depth + 1)
+            continue
+        text = _scalar(inner)
+        if text is not None:
+            params[dotted] = [text]
 
 
 def _merge(first: Params, second: Params) -> Params:
@@ -135,7 +177,13 @@ class PostbackHandler:
             )
             params = _merge(params, self._body_params(scope, body))
 
+        # A partner whose field names differ from ours names its advertiser, whose
+        # field map (set by a template) translates them before anything is read.
+        named = await self._named_advertiser(params)
+        if named is not None:
+            params = apply_field_map(params, named.field_map)
         fields = read_fields(params)
+        attributes = read_attributes(params)
         context["entry"] = replace(context["entry"], click_id=fields.click_id)
         click = await self.store.get_click(fields.click_id)
         if click is None:
@@ -144,6 +192,9 @@ class PostbackHandler:
         advertiser = await self.store.get_advertiser(offer.advertiser_id) if offer else None
         if offer is None or advertiser is None:
             raise UnknownClick("the click's offer no longer exists")
+        if named is not None and named.id != advertiser.id:
+            # Answered as for a missing click: another advertiser's clicks stay unknown.
+            raise UnknownClick("no click with this click_id")
         context["entry"] = replace(context["entry"], advertiser_id=advertiser.id)
 
         credentials = Credentials(
@@ -155,19 +206,26 @@ class PostbackHandler:
             body=body,
         )
         check_access(advertiser, context["entry"].ip, credentials, self.auth_failures)
-        status = resolve_status(fields.raw_status, advertiser.status_map)
+        event = map_event(fields.event, advertiser.event_map)
+        status: str | None
+        if lifecycle.is_lifecycle(event, offer.lifecycle_events):
+            # The event decides an order's status (shipping_update keeps it).
+            status = lifecycle.status_for(event)
+        else:
+            status = resolve_status(fields.raw_status, advertiser.status_map)
 
         result = await self.store.record_postback(
             PostbackCommand(
                 click=click,
                 offer=offer,
-                event=fields.event,
+                event=event,
                 txid=fields.txid,
                 status=status,
                 revenue=fields.revenue,
                 currency=fields.currency,
                 received_at=context["entry"].received_at,
                 log=replace(context["entry"], http_status=200, result="pending"),
+                attributes=attributes,
             )
         )
         if result.deliveries:
@@ -178,7 +236,21 @@ class PostbackHandler:
         }
         if result.outcome.value == "updated":
             answer["status"] = result.conversion.status
+        if result.conversion.stage is not None:
+            answer["stage"] = result.conversion.stage
         return answer
+
+    async def _named_advertiser(self, params: Params) -> Advertiser | None:
+        """The advertiser named by `adv_id`, if the postback names one."""
+        value = single(params, ADVERTISER_PARAM)
+        if value is None:
+            return None
+        if not value.isdigit() or len(value) > 18:
+            raise InvalidInput(ADVERTISER_PARAM, f"{ADVERTISER_PARAM} must be an advertiser id")
+        advertiser = await self.store.get_advertiser(int(value))
+        if advertiser is None:
+            raise UnknownClick("no click with this click_id")
+        return advertiser
 
     @staticmethod
     def _body_params(scope: Scope, body: bytes) -> Params:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,11 +13,13 @@ from postback.domain.conversion import Outcome
 from postback.domain.records import (
     Advertiser,
     Affiliate,
+    Alert,
     Attempt,
     ClaimedDelivery,
     Click,
     Conversion,
     Delivery,
+    Incident,
     Offer,
     PostbackConfig,
     StatusChange,
@@ -54,11 +56,13 @@ class PostbackCommand:
     offer: Offer
     event: str
     txid: str | None
-    status: str
+    # None: a lifecycle event that keeps the order's status (domain/lifecycle.py).
+    status: str | None
     revenue: Decimal | None
     currency: str | None
     received_at: datetime
     log: IncomingEntry
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -310,3 +314,54 @@ class Store(abc.ABC):
     async def report(self, query: ReportQuery) -> Report:
         """Figures grouped as asked, read from the rollups; InvalidInput when the time
         zone cannot be bucketed exactly over those dates or the answer is too large."""
+
+    # alerts
+    @abc.abstractmethod
+    async def create_alert(self, fields: Mapping[str, Any]) -> Alert: ...
+
+    @abc.abstractmethod
+    async def get_alert(self, alert_id: int) -> Alert | None: ...
+
+    @abc.abstractmethod
+    async def list_alerts(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page: ...
+
+    @abc.abstractmethod
+    async def update_alert(self, alert_id: int, changes: Mapping[str, Any]) -> Alert | None: ...
+
+    @abc.abstractmethod
+    async def delete_alert(self, alert_id: int) -> bool:
+        """Deletes the rule and its incidents."""
+
+    @abc.abstractmethod
+    async def list_incidents(
+        self, *, alert_id: int | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page: ...
+
+    @abc.abstractmethod
+    async def check_alerts(self, now: datetime, interval: float) -> list[Incident]:
+        """Check the rules not checked for `interval` seconds; each change of state is
+        recorded once as an incident (also with several workers)."""
+
+    @abc.abstractmethod
+    async def claim_notifications(
+        self, now: datetime, lease_seconds: float
+    ) -> list[tuple[Alert, Incident]]:
+        """Lease incidents whose webhook call is due."""
+
+    @abc.abstractmethod
+    async def finish_notification(
+        self,
+        incident_id: int,
+        success: bool,
+        status_code: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> None: ...
+
+    # replays
+    @abc.abstractmethod
+    async def replay(
+        self, postback_id: int, since: datetime, until: datetime | None, now: datetime
+    ) -> tuple[int, int]:
+        """Conversions created in [since, until): their deliveries for this config are due
+        now; those that never had one get one rendered now. Returns (requeued, created)."""

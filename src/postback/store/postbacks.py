@@ -14,14 +14,23 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from postback.domain import payload
+from postback.domain.attributes import merge
 from postback.domain.conversion import Outcome, decide, identity_key
 from postback.domain.ids import new_message_id
+from postback.domain.lifecycle import (
+    FIRST_STATUS,
+    ORDER_EVENT,
+    affiliates_receive,
+    decide_stage,
+    is_lifecycle,
+)
 from postback.domain.money import to_units
-from postback.domain.records import Click, Conversion, Offer
+from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 from postback.domain.report import conversion_figures
 from postback.domain.routing import select_configs
 from postback.errors import DuplicateKey, PostbackError
@@ -76,20 +85,36 @@ def _apply(
     conn: Connection, command: PostbackCommand, row_locks: bool
 ) -> tuple[PostbackResult, Change | None]:
     click, offer = command.click, command.offer
-    key = identity_key(offer.id, click.click_id, command.event, command.txid)
+    lifecycle = is_lifecycle(command.event, offer.lifecycle_events)
+    # Every lifecycle event of one order lands on the order's one conversion.
+    event = ORDER_EVENT if lifecycle else command.event
+    key = identity_key(offer.id, click.click_id, event, command.txid)
     query = select(conversions).where(conversions.c.identity_key == key)
     if row_locks:
         query = query.with_for_update()
     existing = conn.execute(query).first()
-    outcome = decide(existing.status if existing else None, command.status)
+    before = rows.conversion(existing) if existing else None
+    status = command.status or (before.status if before else FIRST_STATUS)
+    attributes = merge(before.attributes if before else {}, command.attributes)
+    if lifecycle:
+        outcome = decide_stage(
+            before.status if before else None,
+            before.stage if before else None,
+            status,
+            command.event,
+            before is not None and attributes != before.attributes,
+        )
+    else:
+        outcome = decide(before.status if before else None, status)
     now = rows.to_us(command.received_at)
     log = replace(command.log, result=outcome.value, advertiser_id=offer.advertiser_id)
 
     if outcome is Outcome.DUPLICATE:
-        conversion = rows.conversion(existing)
-        _log(conn, replace(log, conversion_id=conversion.id))
-        return PostbackResult(outcome, conversion, 0), None
+        assert before is not None
+        _log(conn, replace(log, conversion_id=before.id))
+        return PostbackResult(outcome, before, 0), None
 
+    stored_attributes = orjson.dumps(attributes).decode() if attributes else None
     if outcome is Outcome.CREATED:
         revenue = command.revenue if command.revenue is not None else offer.revenue
         values = {
@@ -98,19 +123,27 @@ def _apply(
             "offer_id": offer.id,
             "affiliate_id": click.affiliate_id,
             "advertiser_id": offer.advertiser_id,
-            "event": command.event,
+            "event": event,
             "txid": command.txid,
-            "status": command.status,
+            "status": status,
             "revenue": to_units(revenue),
             "payout": to_units(offer.payout),
             "currency": command.currency or offer.currency,
             "created_at": now,
             "updated_at": now,
+            "stage": command.event if lifecycle else None,
+            "attributes": stored_attributes,
         }
         stmt: Any = insert(conversions).values(values).returning(conversions)
     else:
         assert existing is not None
-        changes: dict[str, Any] = {"status": command.status, "updated_at": now}
+        changes: dict[str, Any] = {
+            "status": status,
+            "updated_at": now,
+            "attributes": stored_attributes,
+        }
+        if lifecycle:
+            changes["stage"] = command.event
         if command.revenue is not None:
             changes["revenue"] = to_units(command.revenue)
         stmt = (
@@ -129,6 +162,7 @@ def _apply(
             revenue=to_units(conversion.revenue),
             incoming_id=log_id,
             created_at=now,
+            stage=conversion.stage,
         )
     )
     owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at)
@@ -192,22 +226,42 @@ def enqueue_deliveries(
         ),
     )
     configs = [rows.postback_config(row) for row in conn.execute(stmt)]
-    chosen = select_configs(
-        configs, conversion.affiliate_id, offer.id, conversion.event, conversion.status
-    )
+    return insert_deliveries(conn, configs, conversion, click, offer, now)
+
+
+def insert_deliveries(
+    conn: Connection,
+    configs: Sequence[PostbackConfig],
+    conversion: Conversion,
+    click: Click,
+    offer: Offer,
+    now: datetime,
+) -> int:
+    """Render and store what the configs that fire for this conversion event owe."""
+    event = conversion.outgoing_event
+    chosen = [
+        config
+        for config in select_configs(
+            configs, conversion.affiliate_id, offer.id, event, conversion.status
+        )
+        if config.network_level or affiliates_receive(offer, event)
+    ]
     if not chosen:
         return 0
     now_us = rows.to_us(now)
     values = []
     for config in chosen:
-        fields = payload.event_fields(conversion, click, offer, now, config.network_level)
+        personal = config.network_level or offer.affiliate_personal_data
+        fields = payload.event_fields(
+            conversion, click, offer, now, config.network_level, personal_data=personal
+        )
         request = payload.render(config, fields)
         values.append(
             {
                 "message_id": new_message_id(),
                 "conversion_id": conversion.id,
                 "postback_id": config.id,
-                "event": conversion.event,
+                "event": event,
                 "status": conversion.status,
                 "method": request.method,
                 "url": request.url,

@@ -11,10 +11,12 @@ from postback.domain.money import from_units
 from postback.domain.records import (
     Advertiser,
     Affiliate,
+    Alert,
     Attempt,
     Click,
     Conversion,
     Delivery,
+    Incident,
     Offer,
     PostbackConfig,
     StatusChange,
@@ -50,6 +52,8 @@ def advertiser(row: Any) -> Advertiser:
         updated_at=from_us(row.updated_at),
         previous_token=row.previous_token,
         previous_token_until=maybe_from_us(row.previous_token_until),
+        field_map=dict(orjson.loads(row.field_map or "{}")),
+        event_map=dict(orjson.loads(row.event_map or "{}")),
     )
 
 
@@ -66,7 +70,15 @@ def offer(row: Any) -> Offer:
         status=row.status,
         created_at=from_us(row.created_at),
         updated_at=from_us(row.updated_at),
+        lifecycle_events=tuple(orjson.loads(row.lifecycle_events or "[]")),
+        affiliate_events=_maybe_tuple(row.affiliate_events),
+        affiliate_personal_data=bool(row.affiliate_personal_data),
     )
+
+
+def _maybe_tuple(text: str | None) -> tuple[str, ...] | None:
+    found = None if text is None else orjson.loads(text)
+    return None if found is None else tuple(found)
 
 
 def affiliate(row: Any) -> Affiliate:
@@ -124,6 +136,8 @@ def conversion(row: Any) -> Conversion:
         currency=row.currency,
         created_at=from_us(row.created_at),
         updated_at=from_us(row.updated_at),
+        stage=row.stage,
+        attributes=dict(orjson.loads(row.attributes)) if row.attributes else {},
     )
 
 
@@ -133,6 +147,43 @@ def status_change(row: Any) -> StatusChange:
         from_status=row.from_status,
         to_status=row.to_status,
         created_at=from_us(row.created_at),
+        stage=row.stage,
+    )
+
+
+def alert(row: Any) -> Alert:
+    return Alert(
+        id=row.id,
+        name=row.name,
+        kind=row.kind,
+        offer_id=row.offer_id,
+        postback_id=row.postback_id,
+        threshold=row.threshold,
+        percent=row.percent,
+        window_seconds=row.window_seconds,
+        webhook_url=row.webhook_url,
+        secret=row.secret,
+        active=bool(row.active),
+        state=row.state,
+        state_since=maybe_from_us(row.state_since),
+        checked_at=maybe_from_us(row.checked_at),
+        created_at=from_us(row.created_at),
+        updated_at=from_us(row.updated_at),
+    )
+
+
+def incident(row: Any) -> Incident:
+    return Incident(
+        id=row.id,
+        alert_id=row.alert_id,
+        kind=row.kind,
+        detail=dict(orjson.loads(row.detail)),
+        created_at=from_us(row.created_at),
+        notify_state=row.notify_state,
+        notify_attempts=row.notify_attempts,
+        status_code=row.status_code,
+        last_error=row.last_error,
+        notified_at=maybe_from_us(row.notified_at),
     )
 
 

@@ -48,6 +48,10 @@ advertisers = Table(
     Column("require_token", Boolean, nullable=False),
     Column("allowed_ips", Text, nullable=False),  # JSON list of CIDRs
     Column("status_map", Text, nullable=False),  # JSON object
+    # Their field names -> ours (`click_id`, ..., `attr.<name>`), and their event names ->
+    # ours, both JSON objects; set by a partner template or by hand.
+    Column("field_map", Text, nullable=False, server_default="{}"),
+    Column("event_map", Text, nullable=False, server_default="{}"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
 )
@@ -66,6 +70,12 @@ offers = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Sale lifecycle (domain/lifecycle.py): the events this offer's orders go through
+    # (JSON list), those its affiliates may receive (JSON list; null: the default rule),
+    # and whether affiliates may receive the buyer's personal data (attributes).
+    Column("lifecycle_events", Text, nullable=False, server_default="[]"),
+    Column("affiliate_events", Text),
+    Column("affiliate_personal_data", Boolean, nullable=False, server_default=false()),
 )
 
 affiliates = Table(
@@ -115,6 +125,10 @@ conversions = Table(
     Column("currency", String(3), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # The last lifecycle event of an order (null for plain conversions) and the fields the
+    # platform sent along (JSON object: customer, product, tracking code ...).
+    Column("stage", String(64)),
+    Column("attributes", Text),
     Index("ix_conversions_click_id", "click_id"),
     Index("ix_conversions_created_at", "created_at"),
 )
@@ -129,7 +143,10 @@ conversion_history = Table(
     Column("revenue", BigInteger, nullable=False),
     Column("incoming_id", BigInteger),
     Column("created_at", BigInteger, nullable=False),
+    Column("stage", String(64)),
     Index("ix_conversion_history_conversion_id", "conversion_id"),
+    # Alerts ask "any approval since T?" (store/alerts.py).
+    Index("ix_conversion_history_created_at", "created_at", "to_status"),
 )
 
 postback_configs = Table(
@@ -242,6 +259,51 @@ postback_tests = Table(
     Column("kind", String(32), nullable=False),
     Column("success", Boolean, nullable=False),
     Index("ix_postback_tests_postback_id", "postback_id"),
+)
+
+
+# ---- alerts -----------------------------------------------------------------------------
+# Rules checked by the workers (domain/alerts.py, store/alerts.py); each change of state
+# is an incident, sent once to the rule's webhook.
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("name", String(255), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("offer_id", BigInteger),
+    Column("postback_id", BigInteger),
+    Column("threshold", Integer, nullable=False),
+    Column("percent", Integer, nullable=False),
+    Column("window_seconds", Integer, nullable=False),
+    Column("webhook_url", Text, nullable=False),
+    Column("secret", String(128), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("state", String(16), nullable=False),  # ok | firing
+    Column("state_since", BigInteger),
+    Column("checked_at", BigInteger),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+alert_incidents = Table(
+    "alert_incidents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("alert_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # fired | recovered
+    Column("detail", Text, nullable=False),  # JSON: what was measured
+    Column("created_at", BigInteger, nullable=False),
+    Column("notify_state", String(16), nullable=False),  # pending | sent | failed
+    Column("notify_attempts", Integer, nullable=False),
+    Column("notify_next_at", BigInteger),
+    Column("claimed_until", BigInteger),
+    Column("status_code", Integer),
+    Column("last_error", Text),
+    Column("notified_at", BigInteger),
+    Index("ix_alert_incidents_alert_id", "alert_id"),
+    Index("ix_alert_incidents_notify", "notify_state", "notify_next_at"),
 )
 
 

@@ -21,11 +21,13 @@ from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
     Affiliate,
+    Alert,
     Attempt,
     ClaimedDelivery,
     Click,
     Conversion,
     Delivery,
+    Incident,
     Offer,
     PostbackConfig,
     StatusChange,
@@ -33,6 +35,7 @@ from postback.domain.records import (
 )
 from postback.domain.report import Report, ReportQuery, build_report
 from postback.errors import DuplicateKey, InUse, StoreError
+from postback.store import alerts as alert_checks
 from postback.store import rows
 from postback.store.attempts import record_attempt
 from postback.store.base import (
@@ -48,11 +51,14 @@ from postback.store.cache import TtlCache
 from postback.store.failures import translated
 from postback.store.migrate import head_revision, upgrade
 from postback.store.postbacks import apply_postback
+from postback.store.replay import replay_config
 from postback.store.reports import read_groups, report_select
 from postback.store.rollups import Deltas
 from postback.store.schema import (
     advertisers,
     affiliates,
+    alert_incidents,
+    alerts,
     clicks,
     conversion_history,
     conversions,
@@ -67,7 +73,18 @@ from postback.store.schema import (
 
 log = logging.getLogger(__name__)
 
-JSON_COLUMNS = frozenset({"allowed_ips", "status_map", "events", "statuses"})
+JSON_COLUMNS = frozenset(
+    {
+        "allowed_ips",
+        "status_map",
+        "events",
+        "statuses",
+        "field_map",
+        "event_map",
+        "lifecycle_events",
+        "affiliate_events",
+    }
+)
 MONEY_COLUMNS = frozenset({"revenue", "payout"})
 
 
@@ -638,6 +655,71 @@ class SqlStore(Store):
 
     async def _before_report(self, conn: AsyncConnection) -> None:
         """Backend settings for the report query's transaction."""
+
+    # ---- alerts -----------------------------------------------------------------------
+
+    async def create_alert(self, fields: Mapping[str, Any]) -> Alert:
+        values = {**fields, "state": "ok", "state_since": None, "checked_at": None}
+        return rows.alert(await self._create(alerts, values))
+
+    async def get_alert(self, alert_id: int) -> Alert | None:
+        row = await self._get(alerts, alert_id)
+        return rows.alert(row) if row else None
+
+    async def list_alerts(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
+        return await self._page(select(alerts), alerts, limit, cursor, rows.alert)
+
+    async def update_alert(self, alert_id: int, changes: Mapping[str, Any]) -> Alert | None:
+        row = await self._update(alerts, alert_id, changes)
+        return rows.alert(row) if row else None
+
+    async def delete_alert(self, alert_id: int) -> bool:
+        async with self._write() as conn:
+            await conn.execute(
+                delete(alert_incidents).where(alert_incidents.c.alert_id == alert_id)
+            )
+            return (await conn.execute(delete(alerts).where(alerts.c.id == alert_id))).rowcount > 0
+
+    async def list_incidents(
+        self, *, alert_id: int | None = None, limit: int = 100, cursor: str | None = None
+    ) -> Page:
+        stmt = select(alert_incidents)
+        if alert_id is not None:
+            stmt = stmt.where(alert_incidents.c.alert_id == alert_id)
+        return await self._page(stmt, alert_incidents, limit, cursor, rows.incident)
+
+    async def check_alerts(self, now: datetime, interval: float) -> list[Incident]:
+        async with self._write() as conn:
+            return await conn.run_sync(alert_checks.check_due, now, interval, self.row_locks)
+
+    async def claim_notifications(
+        self, now: datetime, lease_seconds: float
+    ) -> list[tuple[Alert, Incident]]:
+        async with self._write() as conn:
+            return await conn.run_sync(
+                alert_checks.claim_notifications, now, lease_seconds, self.row_locks
+            )
+
+    async def finish_notification(
+        self,
+        incident_id: int,
+        success: bool,
+        status_code: int | None,
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        async with self._write() as conn:
+            await conn.run_sync(
+                alert_checks.finish_notification, incident_id, success, status_code, error, now
+            )
+
+    # ---- replays ------------------------------------------------------------------------
+
+    async def replay(
+        self, postback_id: int, since: datetime, until: datetime | None, now: datetime
+    ) -> tuple[int, int]:
+        async with self._write() as conn:
+            return await conn.run_sync(replay_config, postback_id, since, until, now)
 
     # ---- pagination -----------------------------------------------------------------
 

@@ -1,0 +1,169 @@
+"""Conversions reported offline, from a CSV file, through the same store path as an
+incoming postback (identity, state machine, deliveries, rollups, incoming log).
+
+Columns (a header row names them; only `click_id` is required): `click_id`, `txid`,
+`event`, `status`, `revenue`, `currency`, `time` (ISO 8601; without an offset it is
+UTC; default: now) and `attr.<name>` for attributes; the contract's aliases work as
+column names too. Importing a file again changes nothing: every row is then a duplicate,
+or a status the conversion has already moved past.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from postback.domain import lifecycle
+from postback.domain.attributes import read_attributes
+from postback.domain.incoming import map_event, read_fields, resolve_status
+from postback.errors import InvalidInput, InvalidTransition, PostbackError
+from postback.store.base import IncomingEntry, PostbackCommand, Store
+
+MAX_CELL = 8192
+
+
+@dataclass
+class ImportSummary:
+    created: int = 0
+    updated: int = 0
+    duplicate: int = 0
+    # (line, message): rows refused as malformed or naming an unknown click.
+    errors: list[tuple[int, str]] = field(default_factory=list)
+    # (line, message): status changes the state machine refuses, usually because the
+    # conversion already moved past that status (a file imported again).
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+    @property
+    def rows(self) -> int:
+        return self.created + self.updated + self.duplicate + len(self.errors) + len(self.refused)
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, list[str]]]]:
+    """(line number, fields) per data row; InvalidInput for a file that is not a CSV
+    with a click_id column."""
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput("file", f"cannot read {path}: {exc.strerror}") from None
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            names = reader.fieldnames or []
+            if not {"click_id", "clickid", "cid", "subid"} & set(names):
+                raise InvalidInput("file", "the header row has no click_id column")
+            for record in reader:
+                line = reader.line_num
+                params = {
+                    name.strip(): [value.strip()]
+                    for name, value in record.items()
+                    if name and isinstance(value, str) and value.strip()
+                }
+                if any(len(values[0]) > MAX_CELL for values in params.values()):
+                    yield line, {"": ["\x00"]}
+                    continue
+                yield line, params
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "the file is not UTF-8 text") from None
+        except csv.Error as exc:
+            raise InvalidInput("file", f"not a readable CSV file: {exc}") from None
+
+
+def parse_time(text: str | None, now: datetime) -> datetime:
+    if not text:
+        return now
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("time", "time must be ISO 8601, e.g. 2026-05-01T12:00:00Z") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if moment > now:
+        raise InvalidInput("time", "time is in the future")
+    return moment.astimezone(UTC)
+
+
+async def import_row(
+    store: Store, source: str, line: int, params: dict[str, list[str]], now: datetime
+) -> str:
+    """Apply one row; the outcome ("created", "updated", "duplicate") or an exception."""
+    if "" in params:
+        raise InvalidInput("row", f"a cell is longer than {MAX_CELL} characters")
+    fields = read_fields(params)
+    attributes = read_attributes(params)
+    received_at = parse_time(params.get("time", [None])[0], now)
+    click = await store.get_click(fields.click_id)
+    if click is None:
+        raise InvalidInput("click_id", f"no click {fields.click_id}")
+    offer = await store.get_offer(click.offer_id)
+    advertiser = await store.get_advertiser(offer.advertiser_id) if offer else None
+    if offer is None or advertiser is None:
+        raise InvalidInput("click_id", "the click's offer no longer exists")
+    event = map_event(fields.event, advertiser.event_map)
+    status: str | None
+    if lifecycle.is_lifecycle(event, offer.lifecycle_events):
+        status = lifecycle.status_for(event)
+    else:
+        status = resolve_status(fields.raw_status, advertiser.status_map)
+    entry = IncomingEntry(
+        received_at=received_at,
+        method="IMPORT",
+        ip=None,
+        query=f"{source}:{line}",
+        body=None,
+        http_status=200,
+        result="pending",
+        click_id=click.click_id,
+        advertiser_id=advertiser.id,
+    )
+    result = await store.record_postback(
+        PostbackCommand(
+            click=click,
+            offer=offer,
+            event=event,
+            txid=fields.txid,
+            status=status,
+            revenue=fields.revenue,
+            currency=fields.currency,
+            received_at=received_at,
+            log=entry,
+            attributes=attributes,
+        )
+    )
+    return result.outcome.value
+
+
+async def import_file(
+    store: Store,
+    path: Path,
+    advance: Callable[[], None] | None = None,
+    now: datetime | None = None,
+) -> ImportSummary:
+    """Every row of the file, in order; `advance()` is called after each."""
+    summary = ImportSummary()
+    moment = now or datetime.now(UTC)
+    for line, params in read_rows(path):
+        try:
+            outcome = await import_row(store, path.name, line, params, moment)
+        except InvalidTransition as exc:
+            summary.refused.append((line, exc.message))
+        except PostbackError as exc:
+            if exc.code in {"unavailable", "store_error"}:
+                raise
+            param = getattr(exc, "param", None)
+            summary.errors.append((line, f"{param}: {exc.message}" if param else exc.message))
+        else:
+            setattr(summary, outcome, getattr(summary, outcome) + 1)
+        if advance is not None:
+            advance()
+    return summary
+
+
+def count_rows(path: Path) -> int:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return max(0, sum(1 for _ in csv.reader(handle)) - 1)
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return 0
