@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
@@ -19,9 +20,11 @@ from postback.domain.buckets import (
     QUARTER,
     WEEK,
     bucket_start,
+    epoch_day,
     load_zone,
     offset_segments,
     plan,
+    signed_cover,
     tile,
 )
 from postback.errors import InvalidInput
@@ -77,17 +80,24 @@ def expected_quarters(
 def planned_quarters(
     name: str, first: date, last: date, period: int
 ) -> dict[int, tuple[date, int | None]]:
-    """The plan's buckets cut into quarters, each labelled the way the SQL labels it."""
-    found: dict[int, tuple[date, int | None]] = {}
+    """The plan's buckets cut into quarters, each labelled the way the SQL labels it, and
+    counted with its piece's sign: every quarter must end up in exactly one label once."""
+    counts: dict[int, Counter[tuple[date, int | None]]] = defaultdict(Counter)
     for piece in plan(name, first, last, period):
         assert piece.start % piece.grain == 0 and piece.end % piece.grain == 0
+        assert piece.sign in (1, -1)
         for bucket in range(piece.start, piece.end, piece.grain):
             local = bucket + piece.offset
             day = date(1970, 1, 1) + timedelta(days=local // DAY)
             hour = (local // HOUR) % 24 if period == HOUR else None
             for quarter in quarters(bucket, bucket + piece.grain):
-                assert quarter not in found, "buckets overlap"
-                found[quarter] = (day, hour)
+                counts[quarter][(day, hour)] += piece.sign
+    found = {}
+    for quarter, labels in counts.items():
+        left = {label: count for label, count in labels.items() if count}
+        if left:
+            assert list(left.values()) == [1], f"quarter {quarter} counted {left}"
+            found[quarter] = next(iter(left))
     return found
 
 
@@ -103,12 +113,13 @@ def test_plan_is_the_local_calendar(name: str, first: date, last: date, period: 
 def test_plan_without_time_grouping_covers_the_same_range(
     name: str, first: date, last: date
 ) -> None:
-    covered = set()
+    counts: Counter[int] = Counter()
     for piece in plan(name, first, last, None):
         assert piece.offset == 0
         for quarter in quarters(piece.start, piece.end):
-            assert quarter not in covered
-            covered.add(quarter)
+            counts[quarter] += piece.sign
+    assert set(counts.values()) <= {0, 1}
+    covered = {quarter for quarter, count in counts.items() if count}
     assert covered == set(expected_quarters(name, first, last, DAY))
 
 
@@ -118,26 +129,49 @@ def test_a_utc_month_is_one_run_of_day_buckets() -> None:
 
 
 def test_without_days_whole_weeks_are_one_bucket_each() -> None:
-    # 2024-03-01 is a Friday; epoch weeks start on Thursdays (1970-01-01 was one).
+    # 2024-03-01 is a Friday; epoch weeks start on Thursdays (1970-01-01 was one): four
+    # weeks from Thursday 02-29, less that Thursday, plus the last three days.
     pieces = plan("UTC", date(2024, 3, 1), date(2024, 3, 30), None)
-    assert [(p.grain, (p.end - p.start) // p.grain) for p in pieces] == [
-        (DAY, 6),
-        (WEEK, 3),
-        (DAY, 3),
+    assert [(p.grain, (p.end - p.start) // p.grain, p.sign) for p in pieces] == [
+        (WEEK, 4, 1),
+        (DAY, 3, 1),
+        (DAY, 1, -1),
     ]
 
 
 @pytest.mark.parametrize(
-    ("name", "most"),
-    [("America/New_York", 3), ("Asia/Kolkata", 4), ("Asia/Kathmandu", 4), ("UTC", 1)],
+    ("name", "most", "added_up"),
+    [
+        ("America/New_York", 7, 9),  # -04:00 in June
+        ("Asia/Kolkata", 7, 12),
+        ("Asia/Kathmandu", 5, 12),
+        ("UTC", 1, 1),
+    ],
 )
-def test_a_local_day_reads_few_buckets(name: str, most: int) -> None:
-    """Runs of equal buckets per day (what the query sends), and buckets per day."""
+def test_a_local_day_reads_few_buckets(name: str, most: int, added_up: int) -> None:
+    """Subtracting what sticks out beats adding small buckets up (`added_up` per day)."""
     first, last = date(2024, 6, 1), date(2024, 6, 30)
     pieces = plan(name, first, last, DAY)
-    assert len(pieces) <= most * 30
     buckets = sum((p.end - p.start) // p.grain for p in pieces)
-    assert buckets <= 12 * 30
+    assert buckets <= most * 30
+    day = epoch_day(first) * DAY - int(
+        ZoneInfo(name).utcoffset(datetime(2024, 6, 1)).total_seconds()
+    )
+    assert len(list(tile(day, day + DAY))) == added_up
+
+
+def test_signed_covers_are_exact_and_never_longer_than_tiles() -> None:
+    for start in range(0, 2 * DAY, QUARTER):
+        for length in (QUARTER, HOUR + QUARTER, 5 * HOUR, DAY - QUARTER, DAY, DAY + HOUR):
+            cover = signed_cover(start, start + length)
+            assert len(cover) <= len(list(tile(start, start + length)))
+            counts: Counter[int] = Counter()
+            for grain, bucket, sign in cover:
+                assert bucket % grain == 0
+                for quarter in quarters(bucket, bucket + grain):
+                    counts[quarter] += sign
+            assert {q for q, n in counts.items() if n} == set(quarters(start, start + length))
+            assert set(counts.values()) <= {0, 1}
 
 
 def test_hour_grouping_in_a_whole_hour_zone_is_one_run() -> None:

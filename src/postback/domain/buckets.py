@@ -7,9 +7,9 @@ Every UTC offset in use today is a whole number of
 quarter hours (+05:30 India, +05:45 Nepal, +08:45 Eucla, +12:45 Chatham, -09:30 Marquesas,
 the 30-minute DST of Lord Howe), so every local midnight and every local hour starts on
 a quarter-hour boundary in UTC: a report's days and hours are unions of whole buckets.
-A report reads the largest buckets that fit inside each day (or hour), so a UTC day is
-one bucket and a day in New York or Kathmandu about ten; without grouping by day, whole
-weeks inside the range are one bucket each.
+A report reads few buckets per day (or hour), subtracting those that stick out where that
+saves reads: a UTC day is one bucket, a day in Kathmandu five (twelve added up without
+subtraction); without grouping by day, whole weeks inside the range are one bucket each.
 
 Where a zone's history has an offset that is not a whole number of quarter hours
 (local mean time before standard time, Liberia until 1972), a day or hour boundary falls
@@ -147,12 +147,16 @@ class Piece:
 
     `offset` (seconds) turns a bucket's start into local time: its day is
     (bucket + offset) // DAY and its hour (bucket + offset) // HOUR, counted from the epoch.
+    `sign` is +1 for buckets added to their day (or hour) and -1 for buckets taken out of
+    it: a bucket that sticks out of a day is cheaper to read whole and correct than to
+    rebuild the day from many small ones.
     """
 
     grain: int
     start: int
     end: int
     offset: int
+    sign: int = 1
 
 
 class _Timeline:
@@ -208,6 +212,55 @@ def tile(start: int, end: int) -> Iterator[tuple[int, int]]:
             raise AssertionError("bounds must be multiples of 15 minutes")
 
 
+Signed = tuple[tuple[int, int, int], ...]  # (grain, bucket start, +1 or -1)
+
+
+def signed_cover(start: int, end: int) -> Signed:
+    """Few aligned buckets whose signed sum is exactly [start, end).
+
+    A local day in New York is nine buckets added up (an hour, three quarters of a day,
+    five hours), but five with subtraction: the UTC day, minus its first six hours plus
+    one, plus the next day's first six hours minus one. Each option widens one end of the
+    range to a coarser boundary and takes the overhang back out, `_WIDENINGS` deep (deeper
+    finds nothing better for any offset in use). Every grain divides a week, so the answer
+    only depends on where the range sits in its week: it is worked out once per shape.
+    """
+    base = start - start % WEEK
+    return tuple(
+        (grain, base + bucket, sign)
+        for grain, bucket, sign in _best_cover(start - base, end - base, _WIDENINGS)
+    )
+
+
+#: How many widenings deep signed_cover looks.
+_WIDENINGS = 2
+
+
+@lru_cache(maxsize=65_536)
+def _best_cover(low: int, high: int, depth: int) -> Signed:
+    choice: Signed = tuple((grain, bucket, 1) for grain, bucket in tile(low, high))
+    if len(choice) <= 1 or depth == 0:
+        return choice
+    for grain in GRAINS:
+        options = []
+        if low % grain:
+            wider = low - low % grain
+            overhang = _best_cover(wider, low, depth - 1)
+            options.append(_best_cover(wider, high, depth - 1) + _negated(overhang))
+        if high % grain:
+            wider = high + (-high) % grain
+            overhang = _best_cover(high, wider, depth - 1)
+            options.append(_best_cover(low, wider, depth - 1) + _negated(overhang))
+        for option in options:
+            if len(option) < len(choice):
+                choice = option
+    return choice
+
+
+def _negated(pieces: Signed) -> Signed:
+    return tuple((grain, bucket, -sign) for grain, bucket, sign in pieces)
+
+
 def plan(zone_name: str, first: date, last: date, period: int | None) -> list[Piece]:
     """The buckets making up the local days first..last (inclusive) in the zone.
 
@@ -231,18 +284,29 @@ def plan(zone_name: str, first: date, last: date, period: int | None) -> list[Pi
                 spans.append((start, end))
     pieces: list[Piece] = []
     for start, end in spans:
-        for grain, bucket in tile(start, end):
-            offset = window.offset(bucket) if period else 0
+        cover = signed_cover(start, end)
+        # Buckets that stick out of the day (hour) are labelled with the day itself rather
+        # than by their own start, so then each gets an offset of its own.
+        sticks_out = any(sign < 0 for _, _, sign in cover)
+        label = window.label(start, period) * period if period else 0
+        for grain, bucket, sign in cover:
+            if not period:
+                offset = 0
+            elif sticks_out:
+                offset = label - bucket
+            else:
+                offset = window.offset(bucket)
             last_piece = pieces[-1] if pieces else None
             if (
                 last_piece is not None
+                and last_piece.sign == sign
                 and last_piece.grain == grain
                 and last_piece.offset == offset
                 and last_piece.end == bucket
             ):
-                pieces[-1] = Piece(grain, last_piece.start, bucket + grain, offset)
+                pieces[-1] = Piece(grain, last_piece.start, bucket + grain, offset, sign)
             else:
-                pieces.append(Piece(grain, bucket, bucket + grain, offset))
+                pieces.append(Piece(grain, bucket, bucket + grain, offset, sign))
     return pieces
 
 

@@ -4,7 +4,7 @@ One grouped query: the buckets the plan names (domain.buckets) arrive as a small
 table `pieces` (grain, start, end, offset), joined to the smallest rollup table that keeps
 the dimensions asked for; a bucket's local day or hour is (bucket start + offset) divided
 by the period, in integers (the hour of the day is that hour number modulo 24). Counters
-are summed by the database and stay integers.
+are summed by the database, times each piece's sign, and stay integers.
 """
 
 from __future__ import annotations
@@ -58,9 +58,10 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
             column("start_at", BigInteger),
             column("end_at", BigInteger),
             column("offset_us", BigInteger),
+            column("sign", Integer),
             name="pieces",
         )
-        .data([(p.grain, p.start * US, p.end * US, p.offset * US) for p in pieces])
+        .data([(p.grain, p.start * US, p.end * US, p.offset * US, p.sign) for p in pieces])
         .cte("pieces")
     )
     names = {_dimension(cube, name).name for name in query.dimensions}
@@ -90,8 +91,15 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
             keys.append(((local // (HOUR * US)) % 24).label("hour"))
         else:
             keys.append(rows.c[_dimension(cube, name).name].label(name))
-    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error.
-    sums = (cast(func.sum(rows.c[name]), BigInteger).label(name) for name in COUNTERS)
+    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error. A
+    # bucket taken out of its day (sign -1) subtracts what it holds; with none, no product.
+    signed = any(piece.sign < 0 for piece in pieces)
+    sums = (
+        cast(func.sum(rows.c[name] * spans.c.sign if signed else rows.c[name]), BigInteger).label(
+            name
+        )
+        for name in COUNTERS
+    )
     return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
 
 
