@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from postback.batching import Batcher
+from postback.domain.records import ClaimedDelivery
+from postback.store.attempts import record_attempts
+from postback.store.base import AttemptResult
 from postback.store.migrate import upgrade
 from postback.store.sql import SqlStore
 
@@ -26,6 +30,24 @@ class PostgresStore(SqlStore):
             asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
         )
         super().__init__(engine)
+        # A worker finishes thousands of attempts a second: those finished meanwhile
+        # share one transaction (one commit) instead of one each.
+        self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
+            self._record_attempt_batch, max_batch=500
+        )
+
+    async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        return await self._attempts.submit((claim, result))
+
+    async def _record_attempt_batch(
+        self, finished: list[tuple[ClaimedDelivery, AttemptResult]]
+    ) -> list[bool | BaseException]:
+        async with self._write() as conn:
+            return await conn.run_sync(record_attempts, finished)
+
+    async def close(self) -> None:
+        await self._attempts.stop()
+        await super().close()
 
     async def migrate(self) -> None:
         async with self._write() as conn:
