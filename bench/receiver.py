@@ -64,6 +64,8 @@ async def serve_connection(
             writer.write(REPLY)
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
+    except asyncio.CancelledError:
+        pass  # the receiver is stopping
     finally:
         writer.close()
 

@@ -64,6 +64,8 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run delivery workers only (several can share one PostgreSQL database)."""
+    import uvloop
+
     from postback.dispatch.worker import Dispatcher
     from postback.metrics import Metrics
     from postback.store.factory import open_store
@@ -83,7 +85,9 @@ def worker() -> None:
         finally:
             await store.close()
 
-    asyncio.run(run())
+    # uvloop, as `serve` gets through uvicorn: the worker's time goes to the event loop
+    # and its sockets.
+    uvloop.run(run())
 
 
 @cli.command()

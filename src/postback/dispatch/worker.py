@@ -31,6 +31,7 @@ import secrets
 import socket
 import time
 from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -121,6 +122,8 @@ class Dispatcher:
         # monotonic clock) each one's lease runs out.
         self._queued: dict[str, deque[tuple[ClaimedDelivery, float]]] = {}
         self._queued_count = 0
+        # Attempts waiting for their answer (the others in _tasks are being recorded).
+        self._sending = 0
         self._attempt_seconds: dict[str, float] = {}
         self._sender_in_use: Sender | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -180,8 +183,14 @@ class Dispatcher:
         capacity = self._settings.worker_concurrency * (1 + QUEUE_PER_SLOT)
         while not stop.is_set():
             self._slot_free.clear()
-            free = capacity - len(self._tasks) - self._queued_count
-            if free <= 0:
+            # Attempts being recorded hold no endpoint slot, but count towards a bound.
+            free = min(
+                capacity - self._sending - self._queued_count,
+                capacity - len(self._tasks),
+            )
+            # Claim again when the queues run low, not for every freed slot: each claim
+            # is a write transaction (on SQLite it takes turns with recording attempts).
+            if free <= 0 or self._queued_count > self._settings.worker_concurrency * 2:
                 await _wait_any((stop, self._slot_free), None)
                 continue
             self._wakeup.clear()
@@ -240,7 +249,11 @@ class Dispatcher:
             wait = self.breaker.wait_for(endpoint)
             if wait is not None:
                 paused.setdefault(round(wait, 1), []).append(claim)
-            elif self._per_endpoint[endpoint] < cap and not self._queued.get(endpoint):
+            elif (
+                self._per_endpoint[endpoint] < cap
+                and self._sending < self._settings.worker_concurrency
+                and not self._queued.get(endpoint)
+            ):
                 self._launch(sender, claim, endpoint)
             elif len(self._queued.get(endpoint, ())) < self._queue_limit(endpoint):
                 self._queued.setdefault(endpoint, deque()).append((claim, lease_ends))
@@ -259,18 +272,32 @@ class Dispatcher:
 
     def _launch(self, sender: Sender, claim: ClaimedDelivery, endpoint: str) -> None:
         self._per_endpoint[endpoint] += 1
+        self._sending += 1
+        slot = _EndpointSlot(endpoint, self._slot_done)
         task = asyncio.create_task(
-            self._deliver(sender, claim), name=f"delivery-{claim.delivery.id}"
+            self._deliver(sender, claim, slot), name=f"delivery-{claim.delivery.id}"
         )
         self._tasks[task] = claim
-        task.add_done_callback(functools.partial(self._task_done, endpoint=endpoint))
+        task.add_done_callback(functools.partial(self._task_done, slot=slot))
 
-    def _task_done(self, task: asyncio.Task[None], endpoint: str) -> None:
-        self._tasks.pop(task, None)
+    def _slot_done(self, endpoint: str) -> None:
+        """An attempt got its answer (or gave up): the endpoint takes the next one while
+        this one is being recorded."""
+        self._sending -= 1
         self._per_endpoint[endpoint] -= 1
         if self._per_endpoint[endpoint] <= 0:
             del self._per_endpoint[endpoint]
         self._start_queued(endpoint)
+        # A slot under the global cap may be what other endpoints' queues wait for.
+        for other in list(self._queued):
+            if self._sending >= self._settings.worker_concurrency:
+                break
+            self._start_queued(other)
+        self._slot_free.set()
+
+    def _task_done(self, task: asyncio.Task[None], slot: _EndpointSlot) -> None:
+        self._tasks.pop(task, None)
+        slot.release()  # a task cancelled before it ran never released its slot
         self._slot_free.set()
 
     def _start_queued(self, endpoint: str) -> None:
@@ -286,7 +313,11 @@ class Dispatcher:
             return
         latest_start = time.monotonic() + self._settings.delivery_timeout + START_MARGIN_SECONDS
         expired: list[ClaimedDelivery] = []
-        while queue and self._per_endpoint[endpoint] < self._settings.worker_per_endpoint:
+        while (
+            queue
+            and self._per_endpoint[endpoint] < self._settings.worker_per_endpoint
+            and self._sending < self._settings.worker_concurrency
+        ):
             claim, lease_ends = queue.popleft()
             self._queued_count -= 1
             if lease_ends < latest_start:
@@ -358,13 +389,15 @@ class Dispatcher:
 
     # ---- one delivery -------------------------------------------------------------------
 
-    async def _deliver(self, sender: Sender, claim: ClaimedDelivery) -> None:
+    async def _deliver(self, sender: Sender, claim: ClaimedDelivery, slot: _EndpointSlot) -> None:
         delivery = claim.delivery
         try:
-            outcome = await sender.send(claim)
-            endpoint = endpoint_key(delivery.url)
-            self._track_speed(endpoint, outcome)
-            self._track_endpoint(endpoint, outcome)
+            try:
+                outcome = await sender.send(claim)
+                self._track_speed(slot.endpoint, outcome)
+                self._track_endpoint(slot.endpoint, outcome)
+            finally:
+                slot.release()
             result = self._result(claim, outcome)
             recorded = await self._finish(claim, result)
         except asyncio.CancelledError:
@@ -517,6 +550,21 @@ class Dispatcher:
                 delivery.id,
                 extra={"action": "delivery_lease_lost", "delivery_id": delivery.id},
             )
+
+
+class _EndpointSlot:
+    """One attempt's place under its endpoint's cap, given back once."""
+
+    __slots__ = ("_give_back", "endpoint")
+
+    def __init__(self, endpoint: str, give_back: Callable[[str], None]) -> None:
+        self.endpoint = endpoint
+        self._give_back: Callable[[str], None] | None = give_back
+
+    def release(self) -> None:
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back(self.endpoint)
 
 
 async def _wait_any(events: tuple[asyncio.Event, ...], seconds: float | None) -> None:
