@@ -9,7 +9,7 @@ instead of several per statement.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -21,10 +21,10 @@ from postback.domain import payload
 from postback.domain.conversion import Outcome, decide, identity_key
 from postback.domain.ids import new_message_id
 from postback.domain.money import to_units
-from postback.domain.records import Click, Conversion, Offer
+from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 from postback.domain.report import conversion_figures
 from postback.domain.routing import select_configs
-from postback.errors import DuplicateKey, InvalidTransition, PostbackError
+from postback.errors import DuplicateKey, InvalidTransition, PostbackError, StoreUnavailable
 from postback.store import rows
 from postback.store.base import PostbackCommand, PostbackResult
 from postback.store.rollups import NO_SUBS, Change, Deltas, Subs, subs_of
@@ -36,6 +36,8 @@ from postback.store.schema import (
     incoming_log,
     postback_configs,
 )
+
+ConfigsByAffiliate = dict[int, list[PostbackConfig]]
 
 # Built once: constructing a statement (and its cache key) per postback cost more than
 # running it. Each is executed with a parameter dict, so SQLAlchemy compiles it once.
@@ -72,17 +74,19 @@ def apply_batch(
     transaction back and runs the batch again with savepoints."""
     outcomes: list[PostbackResult | BaseException] = []
     deltas = Deltas()
+    # The configs of each affiliate, read once per batch (one transaction, one answer).
+    configs: ConfigsByAffiliate = {}
     for command in commands:
         if not savepoints:
             try:
-                result, change = _apply(conn, command, row_locks)
+                result, change = _apply(conn, command, row_locks, configs)
             except InvalidTransition as exc:
                 outcomes.append(exc)
                 continue
         else:
             try:
                 with conn.begin_nested():
-                    result, change = _apply(conn, command, row_locks)
+                    result, change = _apply(conn, command, row_locks, configs)
             except IntegrityError as exc:
                 outcomes.append(DuplicateKey(str(exc.orig)))
                 continue
@@ -96,9 +100,33 @@ def apply_batch(
     return outcomes
 
 
+def apply_batch_optimistic(
+    conn: Connection, commands: Sequence[PostbackCommand], row_locks: bool
+) -> list[PostbackResult | BaseException]:
+    """`apply_batch` without savepoints: the caller runs the batch again with them, in a
+    new transaction, when this raises."""
+    return apply_batch(conn, commands, row_locks, savepoints=False)
+
+
+async def record_batch(
+    run: Callable[..., Awaitable[list[PostbackResult | BaseException]]],
+    commands: Sequence[PostbackCommand],
+    row_locks: bool,
+) -> list[PostbackResult | BaseException]:
+    """A batch of postbacks through `run(work, *args)`, which runs `work(connection,
+    *args)` in one write transaction: first without savepoints; if one postback fails
+    part-way, rolled back and run again with a savepoint each, so only it is refused."""
+    try:
+        return await run(apply_batch_optimistic, commands, row_locks)
+    except StoreUnavailable:
+        raise
+    except Exception:
+        return await run(apply_batch, commands, row_locks)
+
+
 def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) -> PostbackResult:
     """Raises InvalidTransition before writing anything when the state machine refuses."""
-    result, change = _apply(conn, command, row_locks)
+    result, change = _apply(conn, command, row_locks, {})
     if change is not None:
         deltas = Deltas()
         deltas.add(change)
@@ -107,7 +135,7 @@ def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) 
 
 
 def _apply(
-    conn: Connection, command: PostbackCommand, row_locks: bool
+    conn: Connection, command: PostbackCommand, row_locks: bool, configs: ConfigsByAffiliate
 ) -> tuple[PostbackResult, Change | None]:
     click, offer = command.click, command.offer
     key = identity_key(offer.id, click.click_id, command.event, command.txid)
@@ -165,7 +193,7 @@ def _apply(
             "created_at": now,
         },
     )
-    owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at)
+    owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at, configs)
     return PostbackResult(outcome, conversion, owed), _rollup_change(
         conn, click, existing, conversion
     )
@@ -213,11 +241,20 @@ def _log(conn: Connection, entry: Any) -> int:
 
 
 def enqueue_deliveries(
-    conn: Connection, conversion: Conversion, click: Click, offer: Offer, now: datetime
+    conn: Connection,
+    conversion: Conversion,
+    click: Click,
+    offer: Offer,
+    now: datetime,
+    known: ConfigsByAffiliate | None = None,
 ) -> int:
-    """The transactional outbox: render every owed postback now, send it later."""
-    found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": conversion.affiliate_id})
-    configs = [rows.postback_config(row) for row in found]
+    """The transactional outbox: render every owed postback now, send it later. `known`
+    keeps the configs read for each affiliate during the transaction."""
+    known = {} if known is None else known
+    configs = known.get(conversion.affiliate_id)
+    if configs is None:
+        found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": conversion.affiliate_id})
+        configs = known[conversion.affiliate_id] = [rows.postback_config(r) for r in found]
     chosen = select_configs(
         configs, conversion.affiliate_id, offer.id, conversion.event, conversion.status
     )

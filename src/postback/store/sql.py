@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postback.batching import Batcher
 from postback.domain.buckets import plan
 from postback.domain.money import to_units
 from postback.domain.records import (
@@ -69,6 +70,9 @@ log = logging.getLogger(__name__)
 
 JSON_COLUMNS = frozenset({"allowed_ips", "status_map", "events", "statuses"})
 MONEY_COLUMNS = frozenset({"revenue", "payout"})
+
+
+FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
 
 
 def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -141,6 +145,9 @@ class SqlStore(Store):
         self._offers: TtlCache[int, Offer] = TtlCache()
         self._affiliates: TtlCache[int, Affiliate] = TtlCache()
         self._advertisers: TtlCache[int, Advertiser] = TtlCache()
+        # Every postback looks up its click first: lookups that arrive together share
+        # one query (and one pooled connection) instead of one each.
+        self._click_lookups: Batcher[str, Click | None] = Batcher(self._find_clicks, max_batch=500)
 
     # ---- transactions -------------------------------------------------------------
 
@@ -178,6 +185,7 @@ class SqlStore(Store):
         return versions == {head_revision()}
 
     async def close(self) -> None:
+        await self._click_lookups.stop()
         await self.engine.dispose()
 
     # ---- meta ---------------------------------------------------------------------
@@ -223,12 +231,11 @@ class SqlStore(Store):
         return created
 
     async def get_advertiser(self, advertiser_id: int) -> Advertiser | None:
-        hit, found = self._advertisers.get(advertiser_id)
-        if not hit:
+        async def load() -> Advertiser | None:
             row = await self._get(advertisers, advertiser_id)
-            found = rows.advertiser(row) if row else None
-            self._advertisers.put(advertiser_id, found)
-        return found
+            return rows.advertiser(row) if row else None
+
+        return await self._advertisers.get_or_load(advertiser_id, load)
 
     async def list_advertisers(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
         return await self._page(select(advertisers), advertisers, limit, cursor, rows.advertiser)
@@ -246,12 +253,11 @@ class SqlStore(Store):
         return created
 
     async def get_offer(self, offer_id: int) -> Offer | None:
-        hit, found = self._offers.get(offer_id)
-        if not hit:
+        async def load() -> Offer | None:
             row = await self._get(offers, offer_id)
-            found = rows.offer(row) if row else None
-            self._offers.put(offer_id, found)
-        return found
+            return rows.offer(row) if row else None
+
+        return await self._offers.get_or_load(offer_id, load)
 
     async def list_offers(
         self,
@@ -277,12 +283,11 @@ class SqlStore(Store):
         return created
 
     async def get_affiliate(self, affiliate_id: int) -> Affiliate | None:
-        hit, found = self._affiliates.get(affiliate_id)
-        if not hit:
+        async def load() -> Affiliate | None:
             row = await self._get(affiliates, affiliate_id)
-            found = rows.affiliate(row) if row else None
-            self._affiliates.put(affiliate_id, found)
-        return found
+            return rows.affiliate(row) if row else None
+
+        return await self._affiliates.get_or_load(affiliate_id, load)
 
     async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None:
         async with self._read() as conn:
@@ -400,9 +405,13 @@ class SqlStore(Store):
                 await conn.run_sync(write_clicks, batch)
 
     async def get_click(self, click_id: str) -> Click | None:
+        return await self._click_lookups.submit(click_id)
+
+    async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         async with self._read() as conn:
-            row = (await conn.execute(select(clicks).where(clicks.c.click_id == click_id))).first()
-        return rows.click(row) if row else None
+            found = await conn.execute(FIND_CLICKS, {"ids": sorted(set(click_ids))})
+            by_id = {row.click_id: rows.click(row) for row in found}
+        return [by_id.get(click_id) for click_id in click_ids]
 
     # ---- incoming postbacks -----------------------------------------------------------
 

@@ -8,22 +8,20 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, create_engine, event, select
+from sqlalchemy import create_engine, event
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from postback.batching import Batcher
 from postback.domain.records import ClaimedDelivery, Click
-from postback.errors import StoreLocked, StoreUnavailable
+from postback.errors import StoreLocked
 from postback.store import rows
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
-from postback.store.postbacks import apply_batch
-from postback.store.schema import clicks
-from postback.store.sql import SqlStore, write_clicks
+from postback.store.postbacks import record_batch
+from postback.store.sql import FIND_CLICKS, SqlStore, write_clicks
 
 T = TypeVar("T")
 
-FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
 
 # How long a writer waits for the write lock: SQLite's busy timeout for other processes,
 # and as long again for this process's own queue, so a request held up by a lock that
@@ -55,12 +53,11 @@ class SqliteStore(SqlStore):
         self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
             self._record_attempt_batch, max_batch=500
         )
-        # Every postback looks up its click first: concurrent lookups share one query in
-        # one hand-off to a reader thread (WAL readers do not wait for the writer).
+        # Click lookups (batched in SqlStore) run in one hand-off to a reader thread each
+        # batch (WAL readers do not wait for the writer).
         self._sync_reader = create_engine(url, connect_args={"check_same_thread": False})
         _configure(self._sync_reader)
         self._reader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
-        self._click_lookups: Batcher[str, Click | None] = Batcher(self._find_clicks, max_batch=500)
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -89,22 +86,12 @@ class SqliteStore(SqlStore):
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
-        try:
-            return await self._in_writer_thread(_apply_without_savepoints, commands)
-        except StoreUnavailable:
-            raise
-        except Exception:
-            # Rolled back: one of them failed part-way. Again, each in a savepoint, so
-            # only that one is refused.
-            return await self._in_writer_thread(apply_batch, commands, False)
+        return await record_batch(self._in_writer_thread, commands, False)
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
         # The clicks and their rollup upserts in one hand-off to the writer thread.
         if batch:
             await self._in_writer_thread(write_clicks, batch)
-
-    async def get_click(self, click_id: str) -> Click | None:
-        return await self._click_lookups.submit(click_id)
 
     async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         def run() -> list[Click | None]:
@@ -138,20 +125,14 @@ class SqliteStore(SqlStore):
                 return await loop.run_in_executor(self._writer_thread, run)
 
     async def close(self) -> None:
+        await self._click_lookups.stop()  # before its reader thread goes
         await self._postbacks.stop()
         await self._attempts.stop()
-        await self._click_lookups.stop()
         self._writer_thread.shutdown(wait=True)
         self._reader_thread.shutdown(wait=True)
         self._sync_writer.dispose()
         self._sync_reader.dispose()
         await super().close()
-
-
-def _apply_without_savepoints(
-    conn: Any, commands: list[PostbackCommand]
-) -> list[PostbackResult | BaseException]:
-    return apply_batch(conn, commands, False, savepoints=False)
 
 
 def _configure(sync_engine: Any) -> None:
