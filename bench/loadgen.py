@@ -102,7 +102,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     paths = args.paths.read_text().split()
-    results = asyncio.run(
+    import uvloop
+
+    results = uvloop.run(
         run(args.port, args.rate, args.seconds, paths, args.connections, args.drain_seconds)
     )
     args.out.write_text(
