@@ -42,10 +42,16 @@ CONFIG_FAILED = (
 
 
 def record_attempt(
-    conn: Connection, claim: ClaimedDelivery, result: AttemptResult, *, health: bool = True
+    conn: Connection,
+    claim: ClaimedDelivery,
+    result: AttemptResult,
+    *,
+    health: bool = True,
+    logged: bool = False,
 ) -> bool:
-    """Log the attempt; move the delivery on only if this claim still holds its lease.
-    Then keep the config's run of failures (unless `health` is False)."""
+    """Log the attempt (unless the caller `logged` it already); move the delivery on only
+    if this claim still holds its lease. Then keep the config's run of failures (unless
+    `health` is False)."""
     if result.success:
         state, next_at = "delivered", None
     elif result.next_attempt_at is None:
@@ -53,7 +59,8 @@ def record_attempt(
     else:
         state, next_at = "pending", rows.to_us(result.next_attempt_at)
     # Logged even when the lease was lost: the request did go out.
-    conn.execute(INSERT_ATTEMPT, _attempt_row(claim, result))
+    if not logged:
+        conn.execute(INSERT_ATTEMPT, _attempt_row(claim, result))
     moved = conn.execute(
         MOVE_DELIVERY,
         {
@@ -128,12 +135,14 @@ def record_attempts(
     they finished. A success right after a success of the same config finds nothing to
     clear, so it is not asked again."""
     recorded: dict[int, bool] = {}
+    # Every attempt's log row in one statement (executemany): nothing needs their ids.
+    conn.execute(INSERT_ATTEMPT, [_attempt_row(claim, result) for claim, result in finished])
     order = sorted(range(len(finished)), key=lambda n: finished[n][0].delivery.postback_id)
     last_succeeded: int | None = None
     for n in order:
         claim, result = finished[n]
         config_id = claim.delivery.postback_id
         again = result.success and last_succeeded == config_id
-        recorded[n] = record_attempt(conn, claim, result, health=not again)
+        recorded[n] = record_attempt(conn, claim, result, health=not again, logged=True)
         last_succeeded = config_id if result.success else None
     return [recorded[n] for n in range(len(finished))]
