@@ -124,6 +124,8 @@ class Dispatcher:
         self._queued_count = 0
         # Attempts waiting for their answer (the others in _tasks are being recorded).
         self._sending = 0
+        # Config id -> the paused endpoint its deliveries were handed back for.
+        self._held_configs: dict[int, str] = {}
         self._attempt_seconds: dict[str, float] = {}
         self._sender_in_use: Sender | None = None
         self._background: set[asyncio.Task[None]] = set()
@@ -196,7 +198,10 @@ class Dispatcher:
             self._wakeup.clear()
             try:
                 claims = await self._store.claim_deliveries(
-                    limit=free, lease_seconds=self._lease_seconds, now=_now()
+                    limit=free,
+                    lease_seconds=self._lease_seconds,
+                    now=_now(),
+                    skip_postbacks=self._paused_configs(),
                 )
             except Exception as exc:
                 failures += 1
@@ -225,6 +230,15 @@ class Dispatcher:
                 # Work was found: more may follow at once (a postback stream).
                 await _wait_any((stop, self._wakeup), BUSY_POLL_SECONDS)
 
+    def _paused_configs(self) -> list[int]:
+        """Configs whose deliveries went to an endpoint that is still paused: the next
+        claim leaves them in the database, so a dead partner's backlog cannot fill every
+        claim and starve the others. Once the pause is over they are claimed again."""
+        for config_id, endpoint in list(self._held_configs.items()):
+            if not self.breaker.paused(endpoint):  # (wait_for would start a probe)
+                del self._held_configs[config_id]
+        return list(self._held_configs)
+
     def _queue_room(self) -> int:
         """How many more claims the queues may take: bounded overall, so a claim never
         takes far more than the worker can start soon."""
@@ -249,6 +263,7 @@ class Dispatcher:
             wait = self.breaker.wait_for(endpoint)
             if wait is not None:
                 paused.setdefault(round(wait, 1), []).append(claim)
+                self._held_configs[claim.delivery.postback_id] = endpoint
             elif (
                 self._per_endpoint[endpoint] < cap
                 and self._sending < self._settings.worker_concurrency
@@ -309,7 +324,10 @@ class Dispatcher:
         sender = self._sender_in_use
         wait = self.breaker.wait_for(endpoint)
         if sender is None or wait is not None:
-            self._hand_back_later(self._take_queued(endpoint), wait or 0.0)
+            held = self._take_queued(endpoint)
+            for claim in held:
+                self._held_configs[claim.delivery.postback_id] = endpoint
+            self._hand_back_later(held, wait or 0.0)
             return
         latest_start = time.monotonic() + self._settings.delivery_timeout + START_MARGIN_SECONDS
         expired: list[ClaimedDelivery] = []

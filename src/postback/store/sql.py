@@ -6,7 +6,7 @@ import contextlib
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -536,7 +536,12 @@ class SqlStore(Store):
         return found
 
     async def claim_deliveries(
-        self, *, limit: int, lease_seconds: float, now: datetime
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        skip_postbacks: Collection[int] = (),
     ) -> list[ClaimedDelivery]:
         now_us = rows.to_us(now)
         token = secrets.token_hex(16)
@@ -554,6 +559,8 @@ class SqlStore(Store):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if skip_postbacks:
+            due = due.where(deliveries.c.postback_id.not_in(sorted(skip_postbacks)))
         claim = (
             update(deliveries)
             .where(deliveries.c.id.in_(due.scalar_subquery()))
