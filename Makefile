@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports
+.PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports bench bench-tools
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +52,20 @@ reliability: install
 # Not part of the tests: loads 10M clicks per backend (SQLite, PostgreSQL on 127.0.0.1).
 bench-reports: install
 	$(BIN)/python bench/reports.py
+
+# Not part of the tests: clicks, incoming postbacks and deliveries against bare nginx on
+# both backends (about 5 minutes), results into bench/results/latest.md and docs/BENCHMARKS.md.
+BENCH_ARGS ?=
+bench: install bench-tools
+	$(BIN)/python bench/suite.py $(BENCH_ARGS)
+
+bench-tools:
+	@if ! command -v wrk >/dev/null || ! command -v nginx >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && (apt-get install -y --no-install-recommends wrk nginx-light \
+				|| apt-get install -y --no-install-recommends wrk nginx); \
+		else echo "make bench needs wrk and nginx: apt-get install wrk nginx-light"; exit 1; fi; \
+	fi
 
 clean:
 	rm -rf $(VENV) postback.db postback.db-wal postback.db-shm postback-demo.db* $(REPORT)

@@ -66,6 +66,8 @@ def serve(
 @cli.command()
 def worker() -> None:
     """Run delivery workers and alert checks only (several can share one PostgreSQL)."""
+    import uvloop
+
     from postback.alerting import AlertChecker
     from postback.dispatch.worker import Dispatcher
     from postback.metrics import Metrics
@@ -89,7 +91,9 @@ def worker() -> None:
         finally:
             await store.close()
 
-    asyncio.run(run())
+    # uvloop, as `serve` gets through uvicorn: the worker's time goes to the event loop
+    # and its sockets.
+    uvloop.run(run())
 
 
 @cli.command()

@@ -312,10 +312,11 @@ async def test_hanging_endpoint_does_not_delay_a_healthy_one(
             assert time.monotonic() - started < 1.0, "the healthy endpoint waited"
             await asyncio.sleep(0.01)
         await asyncio.sleep(0.1)
-        # Two attempts hang; the third delivery for that endpoint was handed back
-        # instead of waiting in this worker.
+        # Two attempts hang; the third delivery for that endpoint waits, unsent, behind
+        # them in this worker's queue for the endpoint, and holds up nothing else.
         assert len(hanging.requests) == 2
         assert dispatcher.in_flight == 2
+        assert dispatcher.queued == 1
         found = await scene.settled()
 
     by_url = {d.url: d for d in found}

@@ -267,3 +267,18 @@ async def test_postpone_gives_the_claim_back_without_an_attempt(store: Store, t0
     assert again.delivery.id == delivery.id
     # The old claim can no longer finish it.
     assert await store.finish_attempt(claim, attempt(claim, until, success=True)) is False
+
+
+async def test_claim_leaves_the_skipped_configs_deliveries_alone(
+    store: Store, t0: datetime
+) -> None:
+    made = await enqueue(store, t0, 3, configs=2)
+    skipped = made[0].postback_id
+    later = t0 + timedelta(seconds=1)
+    claims = await store.claim_deliveries(
+        limit=10, lease_seconds=30, now=later, skip_postbacks={skipped}
+    )
+    assert all(c.delivery.postback_id != skipped for c in claims)
+    assert {c.delivery.id for c in claims} == {d.id for d in made if d.postback_id != skipped}
+    rest = await store.claim_deliveries(limit=10, lease_seconds=30, now=later)
+    assert {c.delivery.id for c in rest} == {d.id for d in made if d.postback_id == skipped}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -12,7 +13,7 @@ import pytest
 
 from postback.domain.conversion import Outcome
 from postback.domain.records import Offer
-from postback.errors import InvalidTransition
+from postback.errors import InvalidTransition, StoreError
 from postback.store.base import Store
 from tests.store import factories as make
 
@@ -398,3 +399,34 @@ async def test_unknown_conversion(store: Store) -> None:
     assert await store.get_delivery(987_654_321) is None
     assert await store.list_attempts([987_654_321]) == {987_654_321: []}
     assert await store.list_attempts([]) == {}
+
+
+async def test_one_failing_write_in_a_batch_leaves_its_neighbours_applied_once(
+    store: Store,
+) -> None:
+    # Concurrent postbacks share one transaction on SQLite; one that fails part-way
+    # (here: a NOT NULL column) must cost only itself, and its neighbours must be
+    # written once, not twice, when the batch runs again.
+    offer, aff_id = await setup(store)
+    await make.postback(store, aff_id, offer.id)
+    good = [await make.stored_click(store, offer, aff_id) for _ in range(4)]
+    broken = dataclasses.replace(good[0], click_id="broken-click", affiliate_id=None)
+    pending = await make.stored_click(store, offer, aff_id)
+    await store.record_postback(make.command(pending, offer, status="refunded"))
+    commands = [make.command(c, offer, txid=f"T-{n}") for n, c in enumerate(good)]
+    commands.insert(2, make.command(broken, offer, txid="T-broken"))
+    commands.insert(1, make.command(pending, offer, status="approved"))
+    results = await asyncio.gather(
+        *(store.record_postback(c) for c in commands), return_exceptions=True
+    )
+    assert isinstance(results[1], InvalidTransition)
+    assert isinstance(results[3], StoreError)
+    created = [r for r in results if not isinstance(r, BaseException)]
+    assert [r.outcome for r in created] == [Outcome.CREATED] * 4
+    for result, click in zip(created, good, strict=True):
+        convs = await make.all_pages(store.list_conversions, filters={"click_id": click.click_id})
+        assert [c.id for c in convs] == [result.conversion.id]
+        assert len(await store.conversion_history(result.conversion.id)) == 1
+        assert len(await make.deliveries_for(store, result.conversion.id)) == 1
+        assert len(await make.incoming_for(store, click.click_id)) == 1
+    assert await make.incoming_for(store, "broken-click") == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,8 @@ USER_AGENT = f"postback/{__version__}"
 EXCERPT_BYTES = 2048
 READ_BUFFER_BYTES = 16_384
 DNS_CACHE_SECONDS = 30
+# Printable ASCII without spaces: a URL that can go out exactly as it was rendered.
+PLAIN_ASCII = re.compile(r"[\x21-\x7e]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,7 +232,7 @@ class _Answer:
 def parse_target(url: str) -> URL:
     """The URL exactly as rendered when it is already plain ASCII (no re-quoting, so
     %2F stays %2F for partners that sign their query strings); otherwise encoded."""
-    if url.isascii() and all(0x21 <= ord(char) <= 0x7E for char in url):
+    if PLAIN_ASCII.fullmatch(url):
         return URL(url, encoded=True)
     return URL(url)
 

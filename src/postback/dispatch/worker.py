@@ -4,9 +4,16 @@ One ``Dispatcher`` per process. It leases due deliveries from the store (row loc
 PostgreSQL make any number of worker processes safe), sends each as its own task, and
 records the attempt with the delivery's next state. Two limits keep one slow partner
 from holding up the others: a global cap on attempts in flight and a per-endpoint cap
-(scheme, host and port). A delivery claimed for an endpoint already at its cap is handed
-back, due again shortly, instead of waiting in this process; so is one for an endpoint
-the circuit breaker has paused (see breaker.py).
+(scheme, host and port). A delivery claimed for an endpoint already at its cap waits in
+this process's queue for that endpoint, as long as the endpoint's recent speed says it
+will start well within its lease; beyond that it is handed back, due again shortly, and
+so is everything for an endpoint the circuit breaker has paused (see breaker.py). The
+queue is what lets one worker keep a fast partner busy: handing every delivery over the
+cap back to the database capped a single endpoint at a few hundred a second.
+
+An empty claim makes the worker wait a poll interval (or until `wake()`); a claim that
+found work makes it look again almost at once, so a worker in another process follows
+a steady stream of postbacks closely without polling an idle database often.
 
 A config whose partner answers 410 Gone, or that has failed without a success for
 POSTBACK_DISABLE_FAILING_AFTER, is switched off with the reason; its deliveries stay
@@ -22,7 +29,9 @@ import logging
 import os
 import secrets
 import socket
-from collections import Counter
+import time
+from collections import Counter, deque
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -45,6 +54,16 @@ PERMANENT_FAILURES = frozenset({"invalid_url"})
 # Outcomes that say the endpoint itself is unwell (they feed the circuit breaker).
 UNREACHABLE = frozenset({"timeout", "connection"})
 GONE = 410
+# Deliveries queued in this process, at most, per delivery the worker may have in flight.
+QUEUE_PER_SLOT = 4
+# What an endpoint not seen yet is assumed to take per attempt, in seconds.
+ASSUMED_ATTEMPT_SECONDS = 1.0
+# Weight of the newest attempt in an endpoint's average attempt time.
+SPEED_WEIGHT = 0.2
+# A queued delivery starts only while its lease still covers a whole attempt and this.
+START_MARGIN_SECONDS = 2.0
+# After a claim that found work, look again this soon (seconds).
+BUSY_POLL_SECONDS = 0.01
 
 
 def endpoint_key(url: str) -> str:
@@ -99,6 +118,17 @@ class Dispatcher:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._tasks: dict[asyncio.Task[None], ClaimedDelivery] = {}
         self._per_endpoint: Counter[str] = Counter()
+        # Claimed deliveries waiting for a free slot of their endpoint, and when (on the
+        # monotonic clock) each one's lease runs out.
+        self._queued: dict[str, deque[tuple[ClaimedDelivery, float]]] = {}
+        self._queued_count = 0
+        # Attempts waiting for their answer (the others in _tasks are being recorded).
+        self._sending = 0
+        # Config id -> the paused endpoint its deliveries were handed back for.
+        self._held_configs: dict[int, str] = {}
+        self._attempt_seconds: dict[str, float] = {}
+        self._sender_in_use: Sender | None = None
+        self._background: set[asyncio.Task[None]] = set()
         self.breaker = CircuitBreaker(
             settings.breaker_threshold, settings.breaker_pause, settings.breaker_max_pause
         )
@@ -106,6 +136,11 @@ class Dispatcher:
     @property
     def in_flight(self) -> int:
         return len(self._tasks)
+
+    @property
+    def queued(self) -> int:
+        """Claimed deliveries waiting in this process for their endpoint."""
+        return self._queued_count
 
     def wake(self) -> None:
         """Poll now. Safe to call from the event loop thread or any other thread."""
@@ -131,6 +166,7 @@ class Dispatcher:
             "delivery worker started",
             extra={"action": "worker_started", "worker_id": self.worker_id},
         )
+        self._sender_in_use = sender
         try:
             await self._poll_loop(sender, stop)
         finally:
@@ -146,16 +182,26 @@ class Dispatcher:
 
     async def _poll_loop(self, sender: Sender, stop: asyncio.Event) -> None:
         failures = 0
+        capacity = self._settings.worker_concurrency * (1 + QUEUE_PER_SLOT)
         while not stop.is_set():
             self._slot_free.clear()
-            free = self._settings.worker_concurrency - len(self._tasks)
-            if free <= 0:
+            # Attempts being recorded hold no endpoint slot, but count towards a bound.
+            free = min(
+                capacity - self._sending - self._queued_count,
+                capacity - len(self._tasks),
+            )
+            # Claim again when the queues run low, not for every freed slot: each claim
+            # is a write transaction (on SQLite it takes turns with recording attempts).
+            if free <= 0 or self._queued_count > self._settings.worker_concurrency * 2:
                 await _wait_any((stop, self._slot_free), None)
                 continue
             self._wakeup.clear()
             try:
                 claims = await self._store.claim_deliveries(
-                    limit=free, lease_seconds=self._lease_seconds, now=_now()
+                    limit=free,
+                    lease_seconds=self._lease_seconds,
+                    now=_now(),
+                    skip_postbacks=self._paused_configs(),
                 )
             except Exception as exc:
                 failures += 1
@@ -177,9 +223,26 @@ class Dispatcher:
             for seconds, held in paused.items():
                 await self._hand_back(held, seconds)
             held_back = len(busy) + sum(len(held) for held in paused.values())
-            if len(claims) < free or held_back == len(claims):
-                # Nothing more is due now (or everything due waits on busy endpoints).
+            if not claims or held_back == len(claims):
+                # Nothing is due now (or everything due waits on busy endpoints).
                 await _wait_any((stop, self._wakeup), self._settings.worker_poll_interval)
+            elif len(claims) < free:
+                # Work was found: more may follow at once (a postback stream).
+                await _wait_any((stop, self._wakeup), BUSY_POLL_SECONDS)
+
+    def _paused_configs(self) -> list[int]:
+        """Configs whose deliveries went to an endpoint that is still paused: the next
+        claim leaves them in the database, so a dead partner's backlog cannot fill every
+        claim and starve the others. Once the pause is over they are claimed again."""
+        for config_id, endpoint in list(self._held_configs.items()):
+            if not self.breaker.paused(endpoint):  # (wait_for would start a probe)
+                del self._held_configs[config_id]
+        return list(self._held_configs)
+
+    def _queue_room(self) -> int:
+        """How many more claims the queues may take: bounded overall, so a claim never
+        takes far more than the worker can start soon."""
+        return max(0, self._settings.worker_concurrency * QUEUE_PER_SLOT - self._queued_count)
 
     def _backoff(self, failures: int) -> float:
         base = self._settings.worker_poll_interval
@@ -188,34 +251,115 @@ class Dispatcher:
     def _start(
         self, sender: Sender, claims: list[ClaimedDelivery]
     ) -> tuple[list[ClaimedDelivery], dict[float, list[ClaimedDelivery]]]:
-        """Start a task per claim; return the claims whose endpoint is at its cap, and
-        those whose endpoint is paused, by how long to hold them."""
+        """Start a task per claim, or queue it behind its endpoint's attempts in flight;
+        return the claims to hand back: those for endpoints too busy to take them within
+        their lease, and those for paused endpoints, by how long to hold them."""
         busy: list[ClaimedDelivery] = []
         paused: dict[float, list[ClaimedDelivery]] = {}
         cap = self._settings.worker_per_endpoint
+        lease_ends = time.monotonic() + self._lease_seconds
         for claim in claims:
             endpoint = endpoint_key(claim.delivery.url)
-            if self._per_endpoint[endpoint] >= cap:
-                busy.append(claim)
-                continue
             wait = self.breaker.wait_for(endpoint)
             if wait is not None:
                 paused.setdefault(round(wait, 1), []).append(claim)
-                continue
-            self._per_endpoint[endpoint] += 1
-            task = asyncio.create_task(
-                self._deliver(sender, claim), name=f"delivery-{claim.delivery.id}"
-            )
-            self._tasks[task] = claim
-            task.add_done_callback(functools.partial(self._task_done, endpoint=endpoint))
+                self._held_configs[claim.delivery.postback_id] = endpoint
+            elif (
+                self._per_endpoint[endpoint] < cap
+                and self._sending < self._settings.worker_concurrency
+                and not self._queued.get(endpoint)
+            ):
+                self._launch(sender, claim, endpoint)
+            elif len(self._queued.get(endpoint, ())) < self._queue_limit(endpoint):
+                self._queued.setdefault(endpoint, deque()).append((claim, lease_ends))
+                self._queued_count += 1
+            else:
+                busy.append(claim)
         return busy, paused
 
-    def _task_done(self, task: asyncio.Task[None], endpoint: str) -> None:
-        self._tasks.pop(task, None)
+    def _queue_limit(self, endpoint: str) -> int:
+        """How many deliveries may wait for this endpoint: as many as its attempts in
+        flight get through, at their recent speed, while a lease still covers them."""
+        seconds = self._attempt_seconds.get(endpoint, ASSUMED_ATTEMPT_SECONDS)
+        spare = self._lease_seconds - self._settings.delivery_timeout - START_MARGIN_SECONDS
+        rounds = max(0.0, spare) / max(seconds, 0.001)
+        return int(min(self._settings.worker_per_endpoint * rounds, self._queue_room()))
+
+    def _launch(self, sender: Sender, claim: ClaimedDelivery, endpoint: str) -> None:
+        self._per_endpoint[endpoint] += 1
+        self._sending += 1
+        slot = _EndpointSlot(endpoint, self._slot_done)
+        task = asyncio.create_task(
+            self._deliver(sender, claim, slot), name=f"delivery-{claim.delivery.id}"
+        )
+        self._tasks[task] = claim
+        task.add_done_callback(functools.partial(self._task_done, slot=slot))
+
+    def _slot_done(self, endpoint: str) -> None:
+        """An attempt got its answer (or gave up): the endpoint takes the next one while
+        this one is being recorded."""
+        self._sending -= 1
         self._per_endpoint[endpoint] -= 1
         if self._per_endpoint[endpoint] <= 0:
             del self._per_endpoint[endpoint]
+        self._start_queued(endpoint)
+        # A slot under the global cap may be what other endpoints' queues wait for.
+        for other in list(self._queued):
+            if self._sending >= self._settings.worker_concurrency:
+                break
+            self._start_queued(other)
         self._slot_free.set()
+
+    def _task_done(self, task: asyncio.Task[None], slot: _EndpointSlot) -> None:
+        self._tasks.pop(task, None)
+        slot.release()  # a task cancelled before it ran never released its slot
+        self._slot_free.set()
+
+    def _start_queued(self, endpoint: str) -> None:
+        """Give the endpoint's free slots to its queue, oldest first; hand the queue back
+        if the endpoint is paused, and any delivery whose lease is too short to start."""
+        queue = self._queued.get(endpoint)
+        if not queue:
+            return
+        sender = self._sender_in_use
+        wait = self.breaker.wait_for(endpoint)
+        if sender is None or wait is not None:
+            held = self._take_queued(endpoint)
+            for claim in held:
+                self._held_configs[claim.delivery.postback_id] = endpoint
+            self._hand_back_later(held, wait or 0.0)
+            return
+        latest_start = time.monotonic() + self._settings.delivery_timeout + START_MARGIN_SECONDS
+        expired: list[ClaimedDelivery] = []
+        while (
+            queue
+            and self._per_endpoint[endpoint] < self._settings.worker_per_endpoint
+            and self._sending < self._settings.worker_concurrency
+        ):
+            claim, lease_ends = queue.popleft()
+            self._queued_count -= 1
+            if lease_ends < latest_start:
+                expired.append(claim)
+            else:
+                self._launch(sender, claim, endpoint)
+        if not queue:
+            del self._queued[endpoint]
+        if expired:
+            # Due again at once: the next claim, here or in another worker, takes them.
+            self._hand_back_later(expired, 0.0)
+
+    def _take_queued(self, endpoint: str) -> list[ClaimedDelivery]:
+        queue = self._queued.pop(endpoint, deque())
+        taken = [claim for claim, _ in queue]
+        self._queued_count -= len(taken)
+        return taken
+
+    def _hand_back_later(self, claims: list[ClaimedDelivery], seconds: float) -> None:
+        if not claims:
+            return
+        task = asyncio.create_task(self._hand_back(claims, seconds), name="hand-back")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def _hand_back(self, claims: list[ClaimedDelivery], seconds: float) -> None:
         until = _now() + timedelta(seconds=seconds)
@@ -237,29 +381,41 @@ class Dispatcher:
         )
 
     async def _drain(self) -> None:
-        """Give attempts in flight the time of one attempt, then cancel the rest."""
-        if not self._tasks:
-            return
-        tasks = list(self._tasks)
-        grace = self._settings.delivery_timeout + DRAIN_GRACE_SECONDS
-        _done, pending = await asyncio.wait(tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-            log.warning(
-                "%d deliveries still in flight at shutdown; their leases will expire",
-                len(pending),
-                extra={"action": "worker_drain_timeout", "count": len(pending)},
-            )
+        """Hand queued deliveries back at once; give attempts in flight the time of one
+        attempt, then cancel the rest."""
+        queued = [claim for endpoint in list(self._queued) for claim in self._take_queued(endpoint)]
+        if queued:
+            await self._hand_back(queued, 0.0)
+        if self._tasks:
+            tasks = list(self._tasks)
+            grace = self._settings.delivery_timeout + DRAIN_GRACE_SECONDS
+            _done, pending = await asyncio.wait(tasks, timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+                log.warning(
+                    "%d deliveries still in flight at shutdown; their leases will expire",
+                    len(pending),
+                    extra={"action": "worker_drain_timeout", "count": len(pending)},
+                )
+        # Deliveries handed back from the queues of endpoints that finished meanwhile.
+        for endpoint in list(self._queued):
+            await self._hand_back(self._take_queued(endpoint), 0.0)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     # ---- one delivery -------------------------------------------------------------------
 
-    async def _deliver(self, sender: Sender, claim: ClaimedDelivery) -> None:
+    async def _deliver(self, sender: Sender, claim: ClaimedDelivery, slot: _EndpointSlot) -> None:
         delivery = claim.delivery
         try:
-            outcome = await sender.send(claim)
-            self._track_endpoint(endpoint_key(delivery.url), outcome)
+            try:
+                outcome = await sender.send(claim)
+                self._track_speed(slot.endpoint, outcome)
+                self._track_endpoint(slot.endpoint, outcome)
+            finally:
+                slot.release()
             result = self._result(claim, outcome)
             recorded = await self._finish(claim, result)
         except asyncio.CancelledError:
@@ -280,6 +436,15 @@ class Dispatcher:
             )
             return
         self._observe(claim, outcome, result, recorded)
+
+    def _track_speed(self, endpoint: str, outcome: AttemptOutcome) -> None:
+        """The endpoint's average attempt time, which bounds its queue."""
+        seconds = outcome.duration_ms / 1000
+        before = self._attempt_seconds.get(endpoint)
+        if before is None:
+            self._attempt_seconds[endpoint] = seconds
+        else:
+            self._attempt_seconds[endpoint] = before + SPEED_WEIGHT * (seconds - before)
 
     def _track_endpoint(self, endpoint: str, outcome: AttemptOutcome) -> None:
         """Feed the breaker: only answers and silences of the endpoint itself count."""
@@ -403,6 +568,21 @@ class Dispatcher:
                 delivery.id,
                 extra={"action": "delivery_lease_lost", "delivery_id": delivery.id},
             )
+
+
+class _EndpointSlot:
+    """One attempt's place under its endpoint's cap, given back once."""
+
+    __slots__ = ("_give_back", "endpoint")
+
+    def __init__(self, endpoint: str, give_back: Callable[[str], None]) -> None:
+        self.endpoint = endpoint
+        self._give_back: Callable[[str], None] | None = give_back
+
+    def release(self) -> None:
+        give_back, self._give_back = self._give_back, None
+        if give_back is not None:
+            give_back(self.endpoint)
 
 
 async def _wait_any(events: tuple[asyncio.Event, ...], seconds: float | None) -> None:

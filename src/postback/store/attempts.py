@@ -5,16 +5,53 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, insert, update
+from sqlalchemy import Connection, bindparam, insert, update
 
 from postback.domain.records import ClaimedDelivery
 from postback.store import rows
 from postback.store.base import AttemptResult
 from postback.store.schema import deliveries, delivery_attempts, postback_configs
 
+# Built once and run with parameters: a worker records thousands of attempts a second.
+INSERT_ATTEMPT = insert(delivery_attempts)
+MOVE_DELIVERY = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"), deliveries.c.claim_token == bindparam("b_token"))
+    .values(
+        state=bindparam("b_state"),
+        attempts=bindparam("b_attempts"),
+        next_attempt_at=bindparam("b_next"),
+        claim_token=None,
+        claimed_until=None,
+        last_error=bindparam("b_error"),
+        updated_at=bindparam("b_now"),
+    )
+)
+CONFIG_SUCCEEDED = (
+    update(postback_configs)
+    .where(
+        postback_configs.c.id == bindparam("b_id"), postback_configs.c.failing_since.is_not(None)
+    )
+    .values(failing_since=None)
+)
+CONFIG_FAILED = (
+    update(postback_configs)
+    .where(postback_configs.c.id == bindparam("b_id"), postback_configs.c.failing_since.is_(None))
+    .values(failing_since=bindparam("b_since"))
+)
 
-def record_attempt(conn: Connection, claim: ClaimedDelivery, result: AttemptResult) -> bool:
-    """Log the attempt; move the delivery on only if this claim still holds its lease."""
+
+def record_attempt(
+    conn: Connection,
+    claim: ClaimedDelivery,
+    result: AttemptResult,
+    *,
+    health: bool = True,
+    logged: bool = False,
+) -> bool:
+    """Log the attempt (unless the caller `logged` it already); move the delivery on only
+    if this claim still holds its lease. Then keep the config's run of failures (unless
+    `health` is False)."""
     if result.success:
         state, next_at = "delivered", None
     elif result.next_attempt_at is None:
@@ -22,53 +59,46 @@ def record_attempt(conn: Connection, claim: ClaimedDelivery, result: AttemptResu
     else:
         state, next_at = "pending", rows.to_us(result.next_attempt_at)
     # Logged even when the lease was lost: the request did go out.
-    conn.execute(
-        insert(delivery_attempts).values(
-            delivery_id=claim.delivery.id,
-            attempt_no=result.attempt_no,
-            started_at=rows.to_us(result.started_at),
-            duration_ms=result.duration_ms,
-            url=result.url,
-            method=result.method,
-            status_code=result.status_code,
-            response_excerpt=result.response_excerpt,
-            error=result.error,
-            success=result.success,
-        )
+    if not logged:
+        conn.execute(INSERT_ATTEMPT, _attempt_row(claim, result))
+    moved = conn.execute(
+        MOVE_DELIVERY,
+        {
+            "b_id": claim.delivery.id,
+            "b_token": claim.claim_token,
+            "b_state": state,
+            "b_attempts": result.attempt_no,
+            "b_next": next_at,
+            "b_error": None if result.success else result.error,
+            "b_now": rows.to_us(rows.utc_now()),
+        },
     )
-    stmt = (
-        update(deliveries)
-        .where(deliveries.c.id == claim.delivery.id, deliveries.c.claim_token == claim.claim_token)
-        .values(
-            state=state,
-            attempts=result.attempt_no,
-            next_attempt_at=next_at,
-            claim_token=None,
-            claimed_until=None,
-            last_error=None if result.success else result.error,
-            updated_at=rows.to_us(rows.utc_now()),
-        )
-    )
-    recorded = conn.execute(stmt).rowcount > 0
-    track_config_health(conn, claim.delivery.postback_id, result)
-    return recorded
+    if health:
+        track_config_health(conn, claim.delivery.postback_id, result)
+    return bool(moved.rowcount > 0)
+
+
+def _attempt_row(claim: ClaimedDelivery, result: AttemptResult) -> dict[str, object]:
+    return {
+        "delivery_id": claim.delivery.id,
+        "attempt_no": result.attempt_no,
+        "started_at": rows.to_us(result.started_at),
+        "duration_ms": result.duration_ms,
+        "url": result.url,
+        "method": result.method,
+        "status_code": result.status_code,
+        "response_excerpt": result.response_excerpt,
+        "error": result.error,
+        "success": result.success,
+    }
 
 
 def track_config_health(conn: Connection, config_id: int, result: AttemptResult) -> None:
     """Keep when the config's run of failures began; switch it off when told to."""
-    config = postback_configs.c
     if result.success:
-        conn.execute(
-            update(postback_configs)
-            .where(config.id == config_id, config.failing_since.is_not(None))
-            .values(failing_since=None)
-        )
+        conn.execute(CONFIG_SUCCEEDED, {"b_id": config_id})
         return
-    conn.execute(
-        update(postback_configs)
-        .where(config.id == config_id, config.failing_since.is_(None))
-        .values(failing_since=rows.to_us(result.started_at))
-    )
+    conn.execute(CONFIG_FAILED, {"b_id": config_id, "b_since": rows.to_us(result.started_at)})
     if result.disable_config is not None:
         disable_config(conn, config_id, result.disable_config)
 
@@ -100,4 +130,19 @@ def disable_config(conn: Connection, config_id: int, reason: str) -> bool:
 def record_attempts(
     conn: Connection, finished: Sequence[tuple[ClaimedDelivery, AttemptResult]]
 ) -> list[bool | BaseException]:
-    return [record_attempt(conn, claim, result) for claim, result in finished]
+    """Many attempts in one transaction. Configs in postback_id order, so two workers'
+    batches take the config row locks in one order; each config's attempts in the order
+    they finished. A success right after a success of the same config finds nothing to
+    clear, so it is not asked again."""
+    recorded: dict[int, bool] = {}
+    # Every attempt's log row in one statement (executemany): nothing needs their ids.
+    conn.execute(INSERT_ATTEMPT, [_attempt_row(claim, result) for claim, result in finished])
+    order = sorted(range(len(finished)), key=lambda n: finished[n][0].delivery.postback_id)
+    last_succeeded: int | None = None
+    for n in order:
+        claim, result = finished[n]
+        config_id = claim.delivery.postback_id
+        again = result.success and last_succeeded == config_id
+        recorded[n] = record_attempt(conn, claim, result, health=not again, logged=True)
+        last_succeeded = config_id if result.success else None
+    return [recorded[n] for n in range(len(finished))]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -284,9 +284,16 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def claim_deliveries(
-        self, *, limit: int, lease_seconds: float, now: datetime
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        skip_postbacks: Collection[int] = (),
     ) -> list[ClaimedDelivery]:
-        """Lease due deliveries to this caller; no two callers hold the same one."""
+        """Lease due deliveries to this caller; no two callers hold the same one. Those of
+        the configs in `skip_postbacks` stay where they are (the caller cannot send them
+        now, and they would crowd out the ones it can)."""
 
     @abc.abstractmethod
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:

@@ -4,7 +4,9 @@ processes see a change within the time-to-live."""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 K = TypeVar("K")
@@ -18,6 +20,9 @@ class TtlCache(Generic[K, V]):
     def __init__(self, ttl: float = DEFAULT_TTL_SECONDS) -> None:
         self._ttl = ttl
         self._entries: dict[K, tuple[float, V | None]] = {}
+        # One load per key at a time: when an entry expires under load, every request
+        # that wants it waits for the same query instead of each running its own.
+        self._loading: dict[K, asyncio.Future[V | None]] = {}
 
     def get(self, key: K) -> tuple[bool, V | None]:
         """(True, value) on a fresh hit, which may be a remembered None; else (False, None)."""
@@ -33,3 +38,29 @@ class TtlCache(Generic[K, V]):
 
     def drop(self, key: K) -> None:
         self._entries.pop(key, None)
+        # A load already under way may have read the old row: its answer is not kept.
+        self._loading.pop(key, None)
+
+    async def get_or_load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The cached value, or the value `load` finds (shared by concurrent callers)."""
+        hit, value = self.get(key)
+        if hit:
+            return value
+        pending = self._loading.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(self._load(key, load))
+            self._loading[key] = pending
+        # Shielded: a caller that gives up does not cancel the load the others wait for.
+        return await asyncio.shield(pending)
+
+    async def _load(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        this = asyncio.current_task()
+        try:
+            value = await load()
+        finally:
+            kept = self._loading.get(key) is this
+            if kept:
+                del self._loading[key]
+        if kept:
+            self.put(key, value)
+        return value

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from postback.batching import Batcher
+from postback.domain.records import ClaimedDelivery
+from postback.store.attempts import record_attempts
+from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.migrate import upgrade
+from postback.store.postbacks import record_batch
 from postback.store.sql import SqlStore
+
+T = TypeVar("T")
 
 # Any constant shared by every process: concurrent starts migrate one at a time.
 MIGRATION_LOCK = 0x706F73746261636B
@@ -26,6 +36,43 @@ class PostgresStore(SqlStore):
             asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
         )
         super().__init__(engine)
+        # A worker finishes thousands of attempts a second: those finished meanwhile
+        # share one transaction (one commit) instead of one each.
+        self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
+            self._record_attempt_batch, max_batch=500
+        )
+        # Postbacks of one affiliate and day update the same rollup rows: one at a time,
+        # each waited for the one before to commit. Those that arrive meanwhile now share
+        # one transaction (row locks still guard against other processes).
+        self._postbacks: Batcher[PostbackCommand, PostbackResult] = Batcher(
+            self._record_postback_batch, max_batch=500
+        )
+
+    async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
+        return await self._postbacks.submit(command)
+
+    async def _record_postback_batch(
+        self, commands: list[PostbackCommand]
+    ) -> list[PostbackResult | BaseException]:
+        return await record_batch(self._in_transaction, commands, True)
+
+    async def _in_transaction(self, work: Callable[..., T], *args: Any) -> T:
+        async with self._write() as conn:
+            return await conn.run_sync(work, *args)
+
+    async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        return await self._attempts.submit((claim, result))
+
+    async def _record_attempt_batch(
+        self, finished: list[tuple[ClaimedDelivery, AttemptResult]]
+    ) -> list[bool | BaseException]:
+        async with self._write() as conn:
+            return await conn.run_sync(record_attempts, finished)
+
+    async def close(self) -> None:
+        await self._postbacks.stop()
+        await self._attempts.stop()
+        await super().close()
 
     async def migrate(self) -> None:
         async with self._write() as conn:

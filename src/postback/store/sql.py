@@ -6,7 +6,7 @@ import contextlib
 import gc
 import logging
 import secrets
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Table, bindparam, delete, insert, or_, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from postback.batching import Batcher
 from postback.domain.buckets import plan
 from postback.domain.money import to_units
 from postback.domain.records import (
@@ -88,6 +89,9 @@ JSON_COLUMNS = frozenset(
 MONEY_COLUMNS = frozenset({"revenue", "payout"})
 
 
+FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
+
+
 def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
     encoded: dict[str, Any] = {}
     for name, value in fields.items():
@@ -158,6 +162,9 @@ class SqlStore(Store):
         self._offers: TtlCache[int, Offer] = TtlCache()
         self._affiliates: TtlCache[int, Affiliate] = TtlCache()
         self._advertisers: TtlCache[int, Advertiser] = TtlCache()
+        # Every postback looks up its click first: lookups that arrive together share
+        # one query (and one pooled connection) instead of one each.
+        self._click_lookups: Batcher[str, Click | None] = Batcher(self._find_clicks, max_batch=500)
 
     # ---- transactions -------------------------------------------------------------
 
@@ -195,6 +202,7 @@ class SqlStore(Store):
         return versions == {head_revision()}
 
     async def close(self) -> None:
+        await self._click_lookups.stop()
         await self.engine.dispose()
 
     # ---- meta ---------------------------------------------------------------------
@@ -240,12 +248,11 @@ class SqlStore(Store):
         return created
 
     async def get_advertiser(self, advertiser_id: int) -> Advertiser | None:
-        hit, found = self._advertisers.get(advertiser_id)
-        if not hit:
+        async def load() -> Advertiser | None:
             row = await self._get(advertisers, advertiser_id)
-            found = rows.advertiser(row) if row else None
-            self._advertisers.put(advertiser_id, found)
-        return found
+            return rows.advertiser(row) if row else None
+
+        return await self._advertisers.get_or_load(advertiser_id, load)
 
     async def list_advertisers(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
         return await self._page(select(advertisers), advertisers, limit, cursor, rows.advertiser)
@@ -263,12 +270,11 @@ class SqlStore(Store):
         return created
 
     async def get_offer(self, offer_id: int) -> Offer | None:
-        hit, found = self._offers.get(offer_id)
-        if not hit:
+        async def load() -> Offer | None:
             row = await self._get(offers, offer_id)
-            found = rows.offer(row) if row else None
-            self._offers.put(offer_id, found)
-        return found
+            return rows.offer(row) if row else None
+
+        return await self._offers.get_or_load(offer_id, load)
 
     async def list_offers(
         self,
@@ -294,12 +300,11 @@ class SqlStore(Store):
         return created
 
     async def get_affiliate(self, affiliate_id: int) -> Affiliate | None:
-        hit, found = self._affiliates.get(affiliate_id)
-        if not hit:
+        async def load() -> Affiliate | None:
             row = await self._get(affiliates, affiliate_id)
-            found = rows.affiliate(row) if row else None
-            self._affiliates.put(affiliate_id, found)
-        return found
+            return rows.affiliate(row) if row else None
+
+        return await self._affiliates.get_or_load(affiliate_id, load)
 
     async def find_affiliate_by_key_hash(self, api_key_hash: str) -> Affiliate | None:
         async with self._read() as conn:
@@ -417,9 +422,13 @@ class SqlStore(Store):
                 await conn.run_sync(write_clicks, batch)
 
     async def get_click(self, click_id: str) -> Click | None:
+        return await self._click_lookups.submit(click_id)
+
+    async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         async with self._read() as conn:
-            row = (await conn.execute(select(clicks).where(clicks.c.click_id == click_id))).first()
-        return rows.click(row) if row else None
+            found = await conn.execute(FIND_CLICKS, {"ids": sorted(set(click_ids))})
+            by_id = {row.click_id: rows.click(row) for row in found}
+        return [by_id.get(click_id) for click_id in click_ids]
 
     # ---- incoming postbacks -----------------------------------------------------------
 
@@ -544,7 +553,12 @@ class SqlStore(Store):
         return found
 
     async def claim_deliveries(
-        self, *, limit: int, lease_seconds: float, now: datetime
+        self,
+        *,
+        limit: int,
+        lease_seconds: float,
+        now: datetime,
+        skip_postbacks: Collection[int] = (),
     ) -> list[ClaimedDelivery]:
         now_us = rows.to_us(now)
         token = secrets.token_hex(16)
@@ -562,6 +576,8 @@ class SqlStore(Store):
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if skip_postbacks:
+            due = due.where(deliveries.c.postback_id.not_in(sorted(skip_postbacks)))
         claim = (
             update(deliveries)
             .where(deliveries.c.id.in_(due.scalar_subquery()))

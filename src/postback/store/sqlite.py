@@ -14,12 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from postback.batching import Batcher
 from postback.domain.records import ClaimedDelivery, Click
 from postback.errors import StoreLocked
+from postback.store import rows
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
-from postback.store.postbacks import apply_batch
-from postback.store.sql import SqlStore, write_clicks
+from postback.store.postbacks import record_batch
+from postback.store.sql import FIND_CLICKS, SqlStore, write_clicks
 
 T = TypeVar("T")
+
 
 # How long a writer waits for the write lock: SQLite's busy timeout for other processes,
 # and as long again for this process's own queue, so a request held up by a lock that
@@ -51,6 +53,11 @@ class SqliteStore(SqlStore):
         self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
             self._record_attempt_batch, max_batch=500
         )
+        # Click lookups (batched in SqlStore) run in one hand-off to a reader thread each
+        # batch (WAL readers do not wait for the writer).
+        self._sync_reader = create_engine(url, connect_args={"check_same_thread": False})
+        _configure(self._sync_reader)
+        self._reader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -79,12 +86,23 @@ class SqliteStore(SqlStore):
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
-        return await self._in_writer_thread(apply_batch, commands, False)
+        return await record_batch(self._in_writer_thread, commands, False)
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
         # The clicks and their rollup upserts in one hand-off to the writer thread.
         if batch:
             await self._in_writer_thread(write_clicks, batch)
+
+    async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
+        def run() -> list[Click | None]:
+            with self._sync_reader.connect() as conn:
+                found = conn.execute(FIND_CLICKS, {"ids": sorted(set(click_ids))})
+                by_id = {row.click_id: rows.click(row) for row in found}
+            return [by_id.get(click_id) for click_id in click_ids]
+
+        loop = asyncio.get_running_loop()
+        with self._translate():
+            return await loop.run_in_executor(self._reader_thread, run)
 
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
         return await self._attempts.submit((claim, result))
@@ -107,10 +125,13 @@ class SqliteStore(SqlStore):
                 return await loop.run_in_executor(self._writer_thread, run)
 
     async def close(self) -> None:
+        await self._click_lookups.stop()  # before its reader thread goes
         await self._postbacks.stop()
         await self._attempts.stop()
         self._writer_thread.shutdown(wait=True)
+        self._reader_thread.shutdown(wait=True)
         self._sync_writer.dispose()
+        self._sync_reader.dispose()
         await super().close()
 
 
