@@ -37,6 +37,13 @@ def money(value: Any) -> str:
     return f"{whole}.{part.ljust(2, '0')}"
 
 
+def ratio(value: Any) -> str:
+    """CR or EPC for reading: two decimals (the exact figure is in the API and CSV)."""
+    if value is None:
+        return ""
+    return f"{Decimal(str(value)).quantize(Decimal('0.01')):f}"
+
+
 def when(value: Any) -> str:
     """An ISO 8601 UTC time as 'YYYY-MM-DD HH:MM:SS' (UTC), for tables."""
     if value is None:
@@ -55,6 +62,7 @@ def build_templates(assets: Assets) -> Environment:
     )
     env.filters["money"] = money
     env.filters["when"] = when
+    env.filters["ratio"] = ratio
     env.globals["asset"] = assets.url
     return env
 

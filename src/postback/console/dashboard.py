@@ -65,14 +65,33 @@ async def show(visit: Visit) -> Response:
         tops["affiliate_id"] = await _report(
             visit, *week, group_by=["affiliate_id"], sort=rank, limit=TOP
         )
+    names = await _names(visit, tops)
     return visit.render(
         "dashboard.html",
+        names=names,
         periods={name: report_fields(r)["totals"] for name, r in periods.items()},
         chart=chart_of(by_day, visit.is_admin),
         tops={name: report_fields(r)["rows"] for name, r in tops.items()},
         health=await health(visit, datetime.now(UTC)),
         week=week,
     )
+
+
+async def _names(visit: Visit, tops: dict[str, Report]) -> dict[str, dict[int, str]]:
+    """The names of the offers and affiliates in the top lists (a handful of reads)."""
+    names: dict[str, dict[int, str]] = {"offer_id": {}, "affiliate_id": {}}
+    store = visit.ctx.store
+    for group in tops["offer_id"].rows:
+        offer_id = group.keys[0]
+        if isinstance(offer_id, int) and (offer := await store.get_offer(offer_id)) is not None:
+            names["offer_id"][offer_id] = offer.name
+    if "affiliate_id" in tops:
+        for group in tops["affiliate_id"].rows:
+            aff_id = group.keys[0]
+            found = await store.get_affiliate(aff_id) if isinstance(aff_id, int) else None
+            if found is not None:
+                names["affiliate_id"][found.id] = found.name
+    return names
 
 
 def build_router() -> APIRouter:
