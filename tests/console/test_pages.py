@@ -6,13 +6,10 @@ from __future__ import annotations
 import re
 
 import httpx
-import pytest
 
 from postback.store.base import Store
 from tests.api.conftest import convert
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of, new_browser
-
-pytestmark = pytest.mark.asyncio
 
 
 def created_id(answer: httpx.Response, kind: str) -> int:
