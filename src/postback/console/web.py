@@ -14,7 +14,7 @@ import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
 
 from fastapi import APIRouter
@@ -209,10 +209,6 @@ def pattern_param(value: str | None, name: str, pattern: str) -> str | None:
 
 def redirect(url: str) -> RedirectResponse:
     return RedirectResponse(url, status_code=303)
-
-
-def not_found(what: str) -> NoReturn:
-    raise NotFound(f"no {what}")
 
 
 def local_path(target: str | None) -> str:
