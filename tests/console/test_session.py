@@ -89,3 +89,18 @@ async def test_login_needs_the_login_forms_token(browser: Browser) -> None:
     answer = await browser.client.post("/login", data={"key": ADMIN_KEY})
     assert answer.status_code == 403
     assert "postback_session" not in answer.headers.get("set-cookie", "")
+
+
+async def test_the_secure_flag_follows_the_setting(store: Store) -> None:
+    from postback.api import create_api
+    from tests.console.conftest import new_browser
+
+    for secure in (True, False):
+        settings = Settings(cookie_secure=secure)
+        app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+        visitor = new_browser(app, store)
+        async with visitor.client:
+            answer = await visitor.login(ADMIN_KEY)
+            cookie = answer.headers["set-cookie"]
+            assert cookie.startswith("postback_session=")
+            assert ("; secure" in cookie.lower()) is secure
