@@ -6,7 +6,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports bench bench-tools
+.PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports \
+	bench bench-tools browser screenshots
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -30,8 +31,26 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck
+test: lint typecheck browser
 	$(BIN)/pytest
+
+# The console's browser tests drive Debian's Chromium (Playwright never downloads its own).
+# Missing: installed when running as root; otherwise a note locally and a failure in CI.
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y --no-install-recommends chromium; \
+		elif [ "$${CI:-}" = true ]; then \
+			echo "$(CHROMIUM) is missing and this is not root: install chromium"; exit 1; \
+		else \
+			echo "note: $(CHROMIUM) is missing (apt-get install chromium); browser tests skip"; \
+		fi; \
+	fi
+
+# Refresh the README's console screenshots (docs/screenshots/) from a demo-like server.
+screenshots: install browser
+	$(BIN)/python scripts/screenshots.py
 
 CRASH_KILLS ?= 200
 FUZZ_EXAMPLES ?= 1000

@@ -719,6 +719,7 @@ def _print_explore(
     for line in (
         f"server:     {base}   (database {database_url})",
         f"admin key:  {admin_key}",
+        f"console:    {base}/   (log in with the admin key)",
         f"API docs:   {base}/api/v1/docs",
         f"curl {auth} '{base}/api/v1/conversions?limit=10'",
         f"curl {auth} '{base}/api/v1/deliveries?state=delivered&limit=10'",

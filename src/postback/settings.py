@@ -13,6 +13,7 @@ from postback.dispatch.ssrf import TargetPolicy, parse_allowed_targets
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 MIN_ADMIN_KEY_LENGTH = 16
+MIN_SESSION_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -47,6 +48,14 @@ class Settings(BaseSettings):
     disable_failing_after: float = Field(default=5 * 86_400.0, gt=0, le=365 * 86_400.0)
     # Seconds between two checks of an alert rule (and between rounds of the checker).
     alert_interval: float = Field(default=60.0, gt=0, le=86_400)
+    # Signs the web console's session cookies. Unset: one is generated on first use and
+    # kept in the database, so every process of one installation shares it.
+    session_secret: SecretStr | None = None
+    # Console sessions last this long (seconds) from login.
+    session_ttl: int = Field(default=12 * 3600, ge=300, le=30 * 86_400)
+    # The session cookie is sent over HTTPS only. Browsers also keep Secure cookies for
+    # http://localhost and http://127.0.0.1; turn it off only for plain HTTP elsewhere.
+    cookie_secure: bool = True
 
     @field_validator("database_url")
     @classmethod
@@ -61,6 +70,13 @@ class Settings(BaseSettings):
     def _check_admin_key(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < MIN_ADMIN_KEY_LENGTH:
             raise ValueError(f"must be at least {MIN_ADMIN_KEY_LENGTH} characters")
+        return value
+
+    @field_validator("session_secret")
+    @classmethod
+    def _check_session_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SESSION_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SESSION_SECRET_LENGTH} characters")
         return value
 
     @field_validator("base_url")

@@ -74,7 +74,7 @@ async def test_signed_postbacks_instead_of_a_token(server: ServerProcess) -> Non
 
         tampered = await client.post(
             "/postback",
-            content=body.replace(b"S2", b"S3"),
+            content=body.replace(b'"txid":"S2"', b'"txid":"S3"'),
             headers={
                 "Content-Type": "application/json",
                 "X-Postback-Signature": signature,

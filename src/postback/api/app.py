@@ -25,6 +25,7 @@ from postback.api import (
 from postback.api.context import ApiContext
 from postback.api.errors import install_error_handlers
 from postback.api.responses import ApiResponse
+from postback.console import install_console
 from postback.edge.ratelimit import FailureLimiter
 from postback.settings import Settings
 from postback.store.base import Store
@@ -57,12 +58,15 @@ def create_api(
     admin_key_hash: Callable[[], str | None],
     wake_dispatch: Callable[[], None] = _no_wake,
     auth_failures: FailureLimiter | None = None,
+    *,
+    console: bool = True,
 ) -> FastAPI:
     """The admin and affiliate REST API.
 
     `admin_key_hash` returns the sha256 hex of the admin key (None: no admin key yet);
     `wake_dispatch` tells the delivery workers that something is due now;
-    `auth_failures` counts failed authentications per client (shared with /postback).
+    `auth_failures` counts failed authentications per client (shared with /postback);
+    `console` adds the web console's pages (outside the OpenAPI document).
     """
     app = FastAPI(
         title="Postback API",
@@ -84,6 +88,8 @@ def create_api(
     install_error_handlers(app)
     for resource in RESOURCES:
         app.include_router(resource.build_router(), prefix=PREFIX)
+    if console:
+        install_console(app, app.state.api)
     _describe_refusals_as_they_are(app)
     return app
 

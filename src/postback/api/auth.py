@@ -65,10 +65,19 @@ async def get_caller(
 async def _identify(ctx: ApiContext, credentials: HTTPAuthorizationCredentials | None) -> Caller:
     if credentials is None:
         raise Unauthorized("an API key is required: Authorization: Bearer <key>")
-    key = credentials.credentials.strip()
+    return await caller_for_key(ctx, credentials.credentials)
+
+
+async def caller_for_key(ctx: ApiContext, key: str) -> Caller:
+    """The caller a key names (the console's login asks the same); Unauthorized if none."""
+    key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise Unauthorized("invalid API key")
-    digest = hash_key(key)
+    return await caller_for_digest(ctx, hash_key(key))
+
+
+async def caller_for_digest(ctx: ApiContext, digest: str) -> Caller:
+    """The caller whose key hashes to `digest`: the admin, or an active affiliate."""
     admin_hash = ctx.admin_key_hash()
     if admin_hash is not None and same_secret(digest, admin_hash):
         return Caller(affiliate=None)

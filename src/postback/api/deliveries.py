@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 
 from postback.api.auth import Caller, CallerDep
 from postback.api.context import ApiContext, ContextDep
-from postback.api.paging import PageDep
+from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.postbacks import owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.api.schemas import MAX_ID, Moment, RequestModel, Timestamp
@@ -122,15 +122,23 @@ async def list_deliveries(
     ctx: ContextDep,
     caller: CallerDep,
     page: PageDep,
+    period: TimeRangeDep,
     conversion_id: IdFilter = None,
     postback_id: IdFilter = None,
+    offer_id: IdFilter = None,
+    affiliate_id: IdFilter = None,
     state: DeliveryState | None = None,
 ) -> ApiResponse:
+    """Newest first; `from`/`to` bound the time each delivery was created."""
+    if affiliate_id is not None and not caller.owns(affiliate_id):
+        return reply(DeliveryList(items=[]))
     filters = {
         "conversion_id": conversion_id,
         "postback_id": postback_id,
+        "offer_id": offer_id,
         "state": state,
-        "affiliate_id": caller.affiliate.id if caller.affiliate is not None else None,
+        "affiliate_id": caller.affiliate.id if caller.affiliate is not None else affiliate_id,
+        **period.filters(),
     }
     found = await ctx.store.list_deliveries(filters=filters, limit=page.limit, cursor=page.cursor)
     items = await with_attempts(ctx, found.items)

@@ -92,6 +92,18 @@ class AttemptResult:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryHealth:
+    """How outgoing postbacks fare: deliveries created since a moment, by state, and the
+    configs the workers switched off (paused endpoints)."""
+
+    delivered: int
+    retrying: int  # pending after at least one failed attempt
+    waiting: int  # pending, not tried yet
+    failed: int
+    paused_configs: int
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     items: list[Any]
     next_cursor: str | None
@@ -278,6 +290,13 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     async def get_delivery(self, delivery_id: int) -> Delivery | None: ...
+
+    @abc.abstractmethod
+    async def delivery_health(
+        self, *, since: datetime, affiliate_id: int | None = None
+    ) -> DeliveryHealth:
+        """Deliveries created at or after `since` by state (of one affiliate's configs when
+        `affiliate_id` is given), and how many configs are switched off."""
 
     @abc.abstractmethod
     async def list_attempts(self, delivery_ids: Sequence[int]) -> dict[int, list[Attempt]]: ...

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, bindparam, delete, insert, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -42,6 +42,7 @@ from postback.store.attempts import record_attempt
 from postback.store.base import (
     MAX_PAGE,
     AttemptResult,
+    DeliveryHealth,
     IncomingEntry,
     Page,
     PostbackCommand,
@@ -530,9 +531,50 @@ class SqlStore(Store):
                     postback_configs.c.affiliate_id == value
                 )
                 stmt = stmt.where(deliveries.c.postback_id.in_(owned))
+            elif name == "offer_id":
+                of_offer = select(conversions.c.id).where(conversions.c.offer_id == value)
+                stmt = stmt.where(deliveries.c.conversion_id.in_(of_offer))
+            elif name == "from":
+                stmt = stmt.where(deliveries.c.created_at >= rows.to_us(value))
+            elif name == "to":
+                stmt = stmt.where(deliveries.c.created_at < rows.to_us(value))
             else:
                 stmt = stmt.where(deliveries.c[name] == value)
         return await self._page(stmt, deliveries, limit, cursor, rows.delivery)
+
+    async def delivery_health(
+        self, *, since: datetime, affiliate_id: int | None = None
+    ) -> DeliveryHealth:
+        tried = deliveries.c.attempts > 0
+        counted = (
+            select(deliveries.c.state, tried.label("tried"), func.count().label("n"))
+            .where(deliveries.c.created_at >= rows.to_us(since))
+            .group_by(deliveries.c.state, tried)
+        )
+        paused = select(func.count()).where(
+            postback_configs.c.disabled_at.is_not(None), postback_configs.c.deleted_at.is_(None)
+        )
+        if affiliate_id is not None:
+            owned = select(postback_configs.c.id).where(
+                postback_configs.c.affiliate_id == affiliate_id
+            )
+            counted = counted.where(deliveries.c.postback_id.in_(owned))
+            paused = paused.where(postback_configs.c.affiliate_id == affiliate_id)
+        by_state = {"delivered": 0, "retrying": 0, "waiting": 0, "failed": 0}
+        async with self._read() as conn:
+            for state, was_tried, n in await conn.execute(counted):
+                if state == "pending":
+                    state = "retrying" if was_tried else "waiting"
+                if state in by_state:
+                    by_state[state] += int(n)
+            paused_configs = int((await conn.execute(paused)).scalar_one())
+        return DeliveryHealth(
+            delivered=by_state["delivered"],
+            retrying=by_state["retrying"],
+            waiting=by_state["waiting"],
+            failed=by_state["failed"],
+            paused_configs=paused_configs,
+        )
 
     async def get_delivery(self, delivery_id: int) -> Delivery | None:
         row = await self._get(deliveries, delivery_id)

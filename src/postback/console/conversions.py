@@ -1,0 +1,90 @@
+"""Conversions: a filterable list, and one conversion's whole trace (click, incoming
+postbacks for the admin, status history, deliveries and their attempts) with resend
+buttons."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from postback.api import conversions as api
+from postback.api import deliveries
+from postback.api.paging import PageParams, time_range
+from postback.console.web import (
+    Visit,
+    api_json,
+    choice_param,
+    id_param,
+    page,
+    path_id,
+    pattern_param,
+    redirect,
+)
+
+PAGE_SIZE = 50
+STATUSES = ("pending", "approved", "rejected", "refunded", "chargeback")
+EVENT = r"[A-Za-z0-9_.:-]{1,64}"
+CLICK_ID = r"[A-Za-z0-9_-]{1,64}"
+CURSOR = r"[0-9]{1,19}"
+
+
+def filters_of(visit: Visit) -> dict[str, Any]:
+    """The list's filters from the query string, checked like the API checks them."""
+    return {
+        "offer_id": id_param(visit.query("offer_id"), "offer_id"),
+        "affiliate_id": id_param(visit.query("affiliate_id"), "affiliate_id"),
+        "status": choice_param(visit.query("status"), "status", STATUSES),
+        "event": pattern_param(visit.query("event"), "event", EVENT),
+        "click_id": pattern_param(visit.query("click_id"), "click_id", CLICK_ID),
+        "from": visit.query("from"),
+        "to": visit.query("to"),
+    }
+
+
+async def list_conversions(visit: Visit) -> Response:
+    asked = filters_of(visit)
+    cursor = pattern_param(visit.query("cursor"), "cursor", CURSOR)
+    period = time_range(asked["from"], asked["to"])
+    found = await api_json(
+        api.list_conversions(
+            visit.ctx,
+            visit.user,
+            PageParams(PAGE_SIZE, cursor),
+            period,
+            offer_id=asked["offer_id"],
+            affiliate_id=asked["affiliate_id"],
+            status=asked["status"],
+            event=asked["event"],
+            click_id=asked["click_id"],
+        )
+    )
+    return visit.render(
+        "conversions/list.html",
+        conversions=found["items"],
+        next_cursor=found["next_cursor"],
+        filters=asked,
+        statuses=STATUSES,
+    )
+
+
+async def trace(visit: Visit) -> Response:
+    conversion_id = path_id(visit, "conversion_id")
+    conversion = await api_json(api.get_conversion(conversion_id, visit.ctx, visit.user))
+    return visit.render("conversions/trace.html", conversion=conversion)
+
+
+async def resend(visit: Visit) -> Response:
+    """Make one delivery due now (the workers send it); back to its conversion's trace."""
+    delivery_id = path_id(visit, "delivery_id")
+    delivery = await api_json(deliveries.retry_delivery(delivery_id, visit.ctx, visit.user))
+    return redirect(f"/conversions/{delivery['conversion_id']}?resent={delivery_id}")
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    page(router, "GET /conversions", list_conversions)
+    page(router, "GET /conversions/{conversion_id}", trace)
+    page(router, "POST /deliveries/{delivery_id}/retry", resend)
+    return router

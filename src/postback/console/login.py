@@ -1,0 +1,65 @@
+"""Log in with the admin key or an affiliate's key; log out.
+
+Failed logins count against the same per-address limit as failed API keys and postback
+tokens (edge/ratelimit.py): past it, the address gets 429 before its key is looked at.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from starlette.responses import Response
+
+from postback.api.auth import caller_for_key
+from postback.console.web import Visit, local_path, page, redirect
+from postback.domain.ids import hash_key
+from postback.edge.http import client_ip
+from postback.errors import TooManyRequests, Unauthorized
+
+
+async def login_form(visit: Visit) -> Response:
+    if visit.caller is not None:
+        return redirect(local_path(visit.query("next")))
+    return await _form(visit, 200, None)
+
+
+async def _form(visit: Visit, status: int, problem: str | None) -> Response:
+    sessions = visit.console.sessions
+    token, fresh_nonce = await sessions.login_token(visit.request)
+    visit.csrf_token = token
+    response = visit.render(
+        "login.html", status, problem=problem, next=local_path(visit.query("next") or None)
+    )
+    if fresh_nonce is not None:
+        sessions.remember_login_nonce(response, fresh_nonce)
+    return response
+
+
+async def log_in(visit: Visit) -> Response:
+    ctx = visit.ctx
+    ip = client_ip(visit.request.scope, ctx.settings.trusted_proxy_networks)
+    wait = ctx.auth_failures.retry_after(ip)
+    if wait is not None:
+        raise TooManyRequests(f"too many failed logins from {ip}; retry in {wait} s", wait)
+    key = visit.field("key")
+    try:
+        await caller_for_key(ctx, key)
+    except Unauthorized as exc:
+        ctx.auth_failures.failed(ip)
+        return await _form(visit, 401, exc.message)
+    response = redirect(local_path(visit.field("next")))
+    await visit.console.sessions.issue(response, hash_key(key.strip()))
+    return response
+
+
+async def log_out(visit: Visit) -> Response:
+    response = redirect("/login")
+    visit.console.sessions.end(response)
+    return response
+
+
+def build_router() -> APIRouter:
+    router = APIRouter()
+    page(router, "GET /login", login_form, public=True)
+    page(router, "POST /login", log_in, public=True)
+    page(router, "POST /logout", log_out)
+    return router
