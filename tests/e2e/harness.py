@@ -27,8 +27,30 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-class ServerProcess:
+class _Child:
+    """A child process the tests stop gently (SIGTERM, `grace` seconds) or kill."""
+
+    process: subprocess.Popen[bytes] | None
+    grace: float
+
+    def kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(self.grace)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+class ServerProcess(_Child):
     """`python -m postback serve` as a child process that tests can kill and restart."""
+
+    grace = 15.0
 
     def __init__(
         self, database_url: str, workdir: Path, *, args: tuple[str, ...] = (), **env: str
@@ -72,19 +94,6 @@ class ServerProcess:
         self.kill()
         raise RuntimeError(f"server not ready:\n{self.log_path.read_text()[-4000:]}")
 
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
     @property
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
@@ -103,8 +112,10 @@ class ServerProcess:
         )
 
 
-class WorkerProcess:
+class WorkerProcess(_Child):
     """`python -m postback worker`: delivery workers only, killable like the server."""
+
+    grace = 20.0
 
     def __init__(self, server: ServerProcess) -> None:
         self.env = server.env
@@ -122,19 +133,6 @@ class WorkerProcess:
             stderr=subprocess.STDOUT,
         )
         log.close()
-
-    def kill(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGKILL)
-            self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
 
 
 @dataclass
