@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from postback.dispatch.ssrf import TargetPolicy, parse_allowed_targets
+from postback.domain.buckets import zone_names
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 MIN_ADMIN_KEY_LENGTH = 16
@@ -56,6 +57,10 @@ class Settings(BaseSettings):
     # The session cookie is sent over HTTPS only. Browsers also keep Secure cookies for
     # http://localhost and http://127.0.0.1; turn it off only for plain HTTP elsewhere.
     cookie_secure: bool = True
+    # Time zones (IANA names, comma-separated) whose local days the report rollups keep
+    # too, so a report by day there reads one bucket per day; added zones are filled
+    # from what is stored when the database is migrated.
+    report_zones: str = ""
 
     @field_validator("database_url")
     @classmethod
@@ -101,11 +106,21 @@ class Settings(BaseSettings):
         parse_allowed_targets(value.split(","))
         return value
 
+    @field_validator("report_zones")
+    @classmethod
+    def _check_report_zones(cls, value: str) -> str:
+        parse_report_zones(value)
+        return value
+
     @field_validator("trusted_proxies")
     @classmethod
     def _check_trusted_proxies(cls, value: str) -> str:
         parse_networks(value)
         return value
+
+    @cached_property
+    def report_zone_names(self) -> tuple[str, ...]:
+        return parse_report_zones(self.report_zones)
 
     @cached_property
     def retry_delays(self) -> tuple[float, ...]:
@@ -151,3 +166,19 @@ def parse_networks(text: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Net
     return tuple(
         ipaddress.ip_network(part.strip(), strict=False) for part in text.split(",") if part.strip()
     )
+
+
+#: More zones than this multiplies every rollup write for little gain.
+MAX_REPORT_ZONES = 8
+
+
+def parse_report_zones(text: str) -> tuple[str, ...]:
+    """Distinct IANA zone names from comma-separated text; UTC needs no listing."""
+    names = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    for name in names:
+        if name not in zone_names():
+            raise ValueError(f"{name!r} is not an IANA time zone name (such as Europe/Berlin)")
+    names = tuple(name for name in names if name != "UTC")
+    if len(names) > MAX_REPORT_ZONES:
+        raise ValueError(f"at most {MAX_REPORT_ZONES} report zones")
+    return names

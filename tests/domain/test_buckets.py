@@ -7,6 +7,7 @@ import struct
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from zoneinfo import TZPATH, ZoneInfo, available_timezones
 
 import pytest
@@ -22,10 +23,14 @@ from postback.domain.buckets import (
     bucket_start,
     epoch_day,
     load_zone,
+    local_day_start,
+    local_days,
     offset_segments,
     plan,
+    plan_zone_days,
     signed_cover,
     tile,
+    zone_grain,
 )
 from postback.errors import InvalidInput
 
@@ -304,3 +309,67 @@ def test_every_zone_changes_offset_on_quarter_hours_only() -> None:
     # And through the rules for later years, as zoneinfo applies them.
     for name in ["America/New_York", "Australia/Lord_Howe", "Pacific/Chatham", "Europe/Berlin"]:
         plan(name, date(2040, 1, 1), date(2040, 12, 31), HOUR)
+
+
+# ---- local days of registered zones ----------------------------------------------------
+
+
+def zone_day_quarters(name: str, first: date, last: date) -> dict[int, tuple[date, None]]:
+    """Quarters as writers file them (under their local day's start) and as the zone-day
+    plan reads and labels them."""
+    grain = zone_grain(3)
+    pieces = plan_zone_days(name, grain, first, last)
+    assert all(piece.grain == grain and piece.sign == 1 for piece in pieces)
+    start = epoch_day(first - timedelta(days=2)) * DAY
+    end = epoch_day(last + timedelta(days=3)) * DAY
+    found = {}
+    for quarter in quarters(start, end):
+        bucket = local_day_start(name, quarter)
+        assert bucket <= quarter and bucket % QUARTER == 0
+        for piece in pieces:
+            if piece.start <= bucket < piece.end:
+                found[quarter] = (
+                    date(1970, 1, 1) + timedelta(days=(bucket + piece.offset) // DAY),
+                    None,
+                )
+    return found
+
+
+@pytest.mark.parametrize(("name", "first", "last"), CASES)
+def test_zone_days_are_the_local_calendar(name: str, first: date, last: date) -> None:
+    assert zone_day_quarters(name, first, last) == expected_quarters(name, first, last, DAY)
+
+
+def test_zone_days_over_months_are_few_pieces_and_split_where_offsets_jump() -> None:
+    # A year of New York days: one piece, its offset labelling winter and summer days.
+    first, last = date(2024, 1, 1), date(2024, 12, 31)
+    assert len(plan_zone_days("America/New_York", -1, first, last)) == 1
+    # Apia moved from -10 to +14 hours: the days on either side cannot share a label.
+    first, last = date(2011, 12, 1), date(2012, 1, 31)
+    assert len(plan_zone_days("Pacific/Apia", -1, first, last)) == 2
+    assert zone_day_quarters("Pacific/Apia", first, last) == expected_quarters(
+        "Pacific/Apia", first, last, DAY
+    )
+
+
+@pytest.mark.parametrize("name", ["America/New_York", "Asia/Kathmandu", "Pacific/Apia"])
+def test_local_days_agree_with_local_day_start(name: str) -> None:
+    start = epoch_day(date(2011, 12, 20)) * DAY
+    end = epoch_day(date(2012, 1, 10)) * DAY
+    days = local_days(name, start, end)
+    assert all(a_end == b_start for (_, a_end), (b_start, _) in pairwise(days))
+    assert days[0][0] <= start and days[-1][1] >= end
+    for day_start, day_end in days:
+        for quarter in quarters(max(day_start, start), min(day_end, end)):
+            assert local_day_start(name, quarter) == day_start
+
+
+def test_zone_grains_never_meet_utc_grains() -> None:
+    assert {zone_grain(n) for n in range(1, 9)}.isdisjoint(GRAINS)
+    with pytest.raises(ValueError):
+        zone_grain(0)
+
+
+def test_zone_days_refuse_what_quarter_hours_cannot_split() -> None:
+    with pytest.raises(InvalidInput):
+        plan_zone_days("Africa/Monrovia", -1, date(1971, 6, 1), date(1971, 6, 1))

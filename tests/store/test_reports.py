@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from postback.domain.records import Click, Offer
 from postback.domain.report import (
@@ -30,7 +30,7 @@ from postback.domain.report import (
 )
 from postback.errors import InvalidInput
 from postback.store.base import Store
-from postback.store.schema import clicks, conversion_history, conversions
+from postback.store.schema import clicks, conversion_history, conversions, rollup_all
 from postback.store.sql import SqlStore
 from tests.store import factories as make
 
@@ -407,3 +407,72 @@ async def test_an_empty_range_has_zero_totals(store: Store) -> None:
 def test_groups_are_plain_values() -> None:
     group = Group(("2024-01-01", 3, None), Figures(clicks=1))
     assert group.keys[2] is None and isinstance(date.fromisoformat(str(group.keys[0])), date)
+
+
+# ---- report zones: local days kept in the rollups ---------------------------------------
+
+ZONES = ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]
+DAY_GROUPINGS = [["day"], ["day", "offer_id", "affiliate_id"], ["day,sub1"], ["day,event,sub5"]]
+
+
+async def zone_rows(store: Store) -> int:
+    assert isinstance(store, SqlStore)
+    async with store.engine.connect() as conn:
+        found = await conn.execute(select(func.count()).where(rollup_all.c.grain < 0))
+        return int(found.scalar_one())
+
+
+async def check_zone_days(store: Store, zones: list[str], first: str, last: str) -> None:
+    for tz in zones:
+        for group_by in DAY_GROUPINGS:
+            await check(store, tz=tz, first=first, last=last, group_by=group_by)
+        # Reports without days still read the UTC buckets, and agree too.
+        await check(store, tz=tz, first=first, last=last, group_by=["sub1"])
+
+
+async def test_registered_zones_keep_local_days_that_equal_the_raw_rows(store: Store) -> None:
+    assert await store.add_report_zones(["UTC", *ZONES]) == ZONES
+    assert await store.add_report_zones(ZONES[:1]) == []
+    await world(store, NY_FALL_BACK - timedelta(days=2))
+    assert await zone_rows(store) > 0
+    await check_zone_days(store, ZONES, "2024-11-01", "2024-11-06")
+
+
+async def test_zones_added_later_are_backfilled_then_kept(store: Store) -> None:
+    # Zones no other test registers (the module's tests share one database).
+    later_zones = ["America/Chicago", "Australia/Lord_Howe", "Pacific/Chatham"]
+    w = await world(store, datetime(2024, 3, 9, tzinfo=UTC), count=120)
+    assert await store.add_report_zones(later_zones) == later_zones
+    await check_zone_days(store, later_zones, "2024-03-08", "2024-03-13")
+    # Writes after the backfill land in the zone days too: new clicks and status changes.
+    offer = w["offers"][0]
+    start = datetime(2024, 3, 10, 3, tzinfo=UTC)
+    later = await add_clicks(store, [offer], w["affiliates"], start, 30)
+    for index, click in enumerate(later[:10]):
+        txid = f"L{index}"
+        await post(store, click, offer, "approved", click.created_at, txid=txid)
+        await post(store, click, offer, "refunded", click.created_at + timedelta(days=4), txid=txid)
+    await check_zone_days(store, later_zones, "2024-03-08", "2024-03-13")
+
+
+async def test_registering_a_zone_while_others_write_loses_nothing(store: Store) -> None:
+    offer = await make.offer(store)
+    affiliates = [(await make.affiliate(store)).id for _ in range(2)]
+    at = datetime(2024, 10, 1, 22, tzinfo=UTC)
+    batches = [
+        [make.click(offer, affiliates[j % 2], at + timedelta(minutes=7 * i + j)) for j in range(20)]
+        for i in range(30)
+    ]
+    writes = [store.insert_clicks(batch) for batch in batches]
+    writes.insert(15, store.add_report_zones(["Australia/Eucla"]))
+    await asyncio.gather(*writes)
+    report = await check(
+        store,
+        tz="Australia/Eucla",
+        first="2024-10-01",
+        last="2024-10-03",
+        group_by=["day"],
+        filters={"offer_id": [str(offer.id)]},
+    )
+    assert report.totals.clicks == 30 * 20
+    assert await zone_rows(store) > 0

@@ -11,6 +11,9 @@ A report reads few buckets per day (or hour), subtracting those that stick out w
 saves reads: a UTC day is one bucket, a day in Kathmandu five (twelve added up without
 subtraction); without grouping by day, whole weeks inside the range are one bucket each.
 
+An installation may also keep local days of a few named zones (`zone_grain`): a day in
+such a zone is then one bucket, as a UTC day is (`plan_zone_days`).
+
 Where a zone's history has an offset that is not a whole number of quarter hours
 (local mean time before standard time, Liberia until 1972), a day or hour boundary falls
 inside a bucket; the plan refuses such a report rather than answer it approximately.
@@ -143,7 +146,8 @@ def offset_segments(name: str, start: int, end: int) -> list[Segment]:
 
 @dataclass(frozen=True, slots=True)
 class Piece:
-    """Buckets of one grain over [start, end) (UTC seconds, both multiples of the grain).
+    """Buckets of one grain over [start, end) (UTC seconds, both multiples of the grain;
+    for a zone's local days, the first day's start and the last day's end).
 
     `offset` (seconds) turns a bucket's start into local time: its day is
     (bucket + offset) // DAY and its hour (bucket + offset) // HOUR, counted from the epoch.
@@ -307,6 +311,74 @@ def plan(zone_name: str, first: date, last: date, period: int | None) -> list[Pi
                 pieces[-1] = Piece(grain, last_piece.start, bucket + grain, offset, sign)
             else:
                 pieces.append(Piece(grain, bucket, bucket + grain, offset, sign))
+    return pieces
+
+
+# ---- local days of registered zones --------------------------------------------------
+
+
+def zone_grain(zone_id: int) -> int:
+    """The grain code of local days in registered zone number `zone_id` (1, 2, ...):
+    negative, so it never meets a UTC grain, which is a positive number of seconds."""
+    if zone_id < 1:
+        raise ValueError("zone ids start at 1")
+    return -zone_id
+
+
+def local_days(zone_name: str, start: int, end: int) -> list[tuple[int, int]]:
+    """(start, end) in UTC seconds of each local day that overlaps [start, end)."""
+    low, high = start // DAY, (end - 1) // DAY
+    window = _Timeline(offset_segments(zone_name, (low - 2) * DAY, (high + 3) * DAY))
+    days = []
+    for day_start, day_end in pairwise(window.cuts(DAY)[1:-1]):
+        if day_end > start and day_start < end:
+            days.append((day_start, day_end))
+    return days
+
+
+@lru_cache(maxsize=4096)
+def _day_starts(zone_name: str, utc_day: int) -> tuple[int, ...]:
+    window = _Timeline(offset_segments(zone_name, (utc_day - 2) * DAY, (utc_day + 3) * DAY))
+    return tuple(window.cuts(DAY)[1:-1])
+
+
+def local_day_start(zone_name: str, moment: int) -> int:
+    """The UTC second where the zone's local day holding `moment` began."""
+    starts = _day_starts(zone_name, moment // DAY)
+    return starts[bisect.bisect_right(starts, moment) - 1]
+
+
+def plan_zone_days(zone_name: str, grain: int, first: date, last: date) -> list[Piece]:
+    """The local days first..last of a zone whose days are kept (grain `grain`), one
+    bucket per day, grouped by day. Consecutive days share a piece whose offset labels
+    each of them: a day's bucket starts at its local midnight, so (start + offset) // DAY
+    is the day as long as the offset is at least that day's own and less than a day
+    more; a piece ends where the days' offsets spread further (Apia's 24-hour jump).
+    InvalidInput('tz') when a day does not start on a quarter hour."""
+    load_zone(zone_name)
+    low, high = epoch_day(first), epoch_day(last)
+    window = _Timeline(offset_segments(zone_name, (low - 2) * DAY, (high + 3) * DAY))
+    pieces: list[Piece] = []
+    # The piece being built: start, end, smallest and largest day shift.
+    current: list[int] | None = None
+    for start, end in pairwise(window.cuts(DAY)):
+        label = window.label(start, DAY)
+        if not low <= label <= high:
+            continue
+        for bound in (start, end):
+            if bound % QUARTER:
+                raise _unaligned(zone_name, bound, window.offset(bound))
+        shift = label * DAY - start
+        if current is not None and current[1] == start:
+            smallest, largest = min(current[2], shift), max(current[3], shift)
+            if largest - smallest < DAY:
+                current[1:] = [end, smallest, largest]
+                continue
+        if current is not None:
+            pieces.append(Piece(grain, current[0], current[1], current[3]))
+        current = [start, end, shift, shift]
+    if current is not None:
+        pieces.append(Piece(grain, current[0], current[1], current[3]))
     return pieces
 
 

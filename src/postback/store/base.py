@@ -117,6 +117,12 @@ class Store(abc.ABC):
     async def migrate(self) -> None: ...
 
     @abc.abstractmethod
+    async def add_report_zones(self, names: Sequence[str]) -> list[str]:
+        """Keep the local days of these IANA zones in the rollups too (backfilled from
+        what is stored), so reports grouped by day there read one bucket per day;
+        returns the names that were not kept before."""
+
+    @abc.abstractmethod
     async def is_ready(self) -> bool: ...
 
     @abc.abstractmethod

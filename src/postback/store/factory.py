@@ -10,7 +10,7 @@ def open_store(settings: Settings) -> Store:
     if settings.is_sqlite:
         from postback.store.sqlite import SqliteStore
 
-        return SqliteStore(settings.database_url)
+        return SqliteStore(settings.database_url, settings.report_zone_names)
     from postback.store.postgres import PostgresStore
 
-    return PostgresStore(settings.database_url)
+    return PostgresStore(settings.database_url, settings.report_zone_names)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
@@ -31,11 +31,11 @@ def asyncpg_url(url: str) -> str:
 class PostgresStore(SqlStore):
     row_locks = True
 
-    def __init__(self, url: str, pool_size: int = 10) -> None:
+    def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(
             asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
         )
-        super().__init__(engine)
+        super().__init__(engine, report_zones)
         # A worker finishes thousands of attempts a second: those finished meanwhile
         # share one transaction (one commit) instead of one each.
         self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
@@ -78,6 +78,7 @@ class PostgresStore(SqlStore):
         async with self._write() as conn:
             await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.run_sync(upgrade)
+        await self.add_report_zones(self.report_zones)
 
     async def _before_report(self, conn: AsyncConnection) -> None:
         # A report reads a few thousand index ranges and groups them in tens of

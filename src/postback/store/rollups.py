@@ -7,9 +7,10 @@ buckets of its creation time; a status change adds (new contribution - old contr
 to those same buckets, which moves the conversion between columns there.
 
 Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day, 7 days) of each cube
-(table). Deltas are summed per rollup key first, so a batch costs one upsert statement
-per table whatever its size, and rows go in key order: on PostgreSQL concurrent writers
-then lock shared rollup rows in the same order and cannot deadlock.
+(table), and in the local day of each registered report zone (store/zones.py). Deltas are
+summed per rollup key first, so a batch costs one upsert statement per table whatever its
+size, and rows go in key order: on PostgreSQL concurrent writers then lock shared rollup
+rows in the same order and cannot deadlock.
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ from typing import Any
 from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from postback.domain.buckets import GRAINS, QUARTER, US
+from postback.domain.buckets import GRAINS, QUARTER, US, local_day_start
 from postback.domain.records import Click
 from postback.domain.report import CLICK, COUNTERS, SUBS, Figures
 from postback.store import rows
 from postback.store.schema import rollup_all, rollup_base, rollup_events, rollup_subs
+from postback.store.zones import ReportZone, zones_for_writing
 
 Subs = tuple[str, str, str, str, str]
 NO_SUBS: Subs = ("", "", "", "", "")
@@ -134,9 +136,10 @@ class Deltas:
             subs = subs_of(click.subs)
             self._add((click.offer_id, click.affiliate_id, "", subs, at - at % _QUARTER_US), one)
 
-    def table_rows(self) -> dict[Table, list[tuple[Any, ...]]]:
+    def table_rows(self, zones: Sequence[ReportZone] = ()) -> dict[Table, list[tuple[Any, ...]]]:
         """Rows to upsert per table, as (key..., counters...) in the table's column order:
-        summed per key, zero rows left out, sorted by key."""
+        summed per key, zero rows left out, sorted by key. `zones`: the report zones whose
+        local days are kept too."""
         base: dict[tuple[Any, ...], tuple[int, ...]] = {}
         events: dict[tuple[Any, ...], tuple[int, ...]] = {}
         subs_rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
@@ -146,8 +149,10 @@ class Deltas:
             digest = digests.get(subs)
             if digest is None:
                 digest = digests[subs] = subs_key(subs)
-            for grain, size in _GRAIN_US:
-                at = quarter - quarter % size
+            buckets = [(grain, quarter - quarter % size) for grain, size in _GRAIN_US]
+            for zone in zones:
+                buckets.append((zone.grain, local_day_start(zone.name, quarter // US) * US))
+            for grain, at in buckets:
                 for cells, key in (
                     (base, (grain, at, offer_id, affiliate_id)),
                     (events, (grain, at, offer_id, affiliate_id, event)),
@@ -171,12 +176,15 @@ class Deltas:
             )
         }
 
-    def write(self, conn: Connection) -> None:
-        """Add the deltas to the rollups on `conn` (inside the caller's transaction)."""
+    def write(self, conn: Connection, zones: Sequence[ReportZone] | None = None) -> None:
+        """Add the deltas to the rollups on `conn` (inside the caller's transaction), with
+        the local days of `zones` (by default those registered, read in the transaction)."""
         if not self._cells:
             return
+        if zones is None:
+            zones = zones_for_writing(conn)
         postgres = conn.dialect.name == "postgresql"
-        for table, values in self.table_rows().items():
+        for table, values in self.table_rows(zones).items():
             if not values:
                 continue
             if postgres:

@@ -378,3 +378,14 @@ rollup_all = Table(
     PrimaryKeyConstraint("grain", "bucket_at", "offer_id", "affiliate_id", "event", "subs_key"),
     sqlite_with_rowid=False,
 )
+
+# Zones whose local days the rollups also keep (grain `-id`, bucket_at the local midnight
+# in UTC microseconds), so a day there is one bucket, as a UTC day is. Rows are only
+# added, each with the backfill of its days, in one transaction (store/zones.py).
+report_zones = Table(
+    "report_zones",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("created_at", BigInteger, nullable=False),
+)

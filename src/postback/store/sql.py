@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.batching import Batcher
-from postback.domain.buckets import plan
+from postback.domain.buckets import DAY, plan, plan_zone_days
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -37,7 +37,7 @@ from postback.domain.records import (
 from postback.domain.report import Report, ReportQuery, build_report
 from postback.errors import DuplicateKey, InUse, StoreError
 from postback.store import alerts as alert_checks
-from postback.store import rows
+from postback.store import rows, zones
 from postback.store.attempts import record_attempt
 from postback.store.base import (
     MAX_PAGE,
@@ -158,8 +158,10 @@ class SqlStore(Store):
     #: PostgreSQL takes row locks; SQLite serialises writers instead.
     row_locks = False
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, report_zones: Sequence[str] = ()) -> None:
         self.engine = engine
+        #: Zones whose local days the rollups should keep: registered when migrating.
+        self.report_zones = tuple(report_zones)
         self._offers: TtlCache[int, Offer] = TtlCache()
         self._affiliates: TtlCache[int, Affiliate] = TtlCache()
         self._advertisers: TtlCache[int, Advertiser] = TtlCache()
@@ -192,6 +194,13 @@ class SqlStore(Store):
     async def migrate(self) -> None:
         async with self._write() as conn:
             await conn.run_sync(upgrade)
+        await self.add_report_zones(self.report_zones)
+
+    async def add_report_zones(self, names: Sequence[str]) -> list[str]:
+        if not any(name != "UTC" for name in names):
+            return []
+        async with self._write() as conn:
+            return await conn.run_sync(zones.register, names, _now_us())
 
     async def is_ready(self) -> bool:
         try:
@@ -699,10 +708,18 @@ class SqlStore(Store):
     # ---- reports --------------------------------------------------------------------
 
     async def report(self, query: ReportQuery) -> Report:
-        pieces = plan(query.tz, query.first, query.last, query.period)
-        if query.matches_nothing or not pieces:
+        if query.matches_nothing:
             return build_report(query, [])
         async with self._read() as conn:
+            zone = None
+            if query.period == DAY and query.tz != "UTC":
+                zone = await conn.run_sync(zones.zone_for_reading, query.tz)
+            if zone is not None:
+                pieces = plan_zone_days(query.tz, zone.grain, query.first, query.last)
+            else:
+                pieces = plan(query.tz, query.first, query.last, query.period)
+            if not pieces:
+                return build_report(query, [])
             await self._before_report(conn)
             stmt = report_select(query, pieces, conn.dialect.name)
             found = (await conn.execute(stmt)).all()

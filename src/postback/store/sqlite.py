@@ -32,10 +32,10 @@ LOCK_WAIT_SECONDS = 10.0
 class SqliteStore(SqlStore):
     row_locks = False
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, report_zones: Sequence[str] = ()) -> None:
         engine = create_async_engine(url.replace("sqlite://", "sqlite+aiosqlite://", 1))
         _configure(engine.sync_engine)
-        super().__init__(engine)
+        super().__init__(engine, report_zones)
         # SQLite has a single writer: queue writers here instead of spinning on SQLITE_BUSY.
         self._write_lock = asyncio.Lock()
         self._writer = engine.execution_options(sqlite_begin="BEGIN IMMEDIATE")

@@ -100,7 +100,7 @@ def _count_clicks(conn: sa.Connection) -> None:
         for row in page:
             subs = subs_of([row.sub1, row.sub2, row.sub3, row.sub4, row.sub5])
             deltas.add(Change(row.offer_id, row.affiliate_id, "", subs, row.created_at, CLICK))
-        deltas.write(conn)
+        deltas.write(conn, zones=())
         after = page[-1].click_id
 
 
@@ -138,7 +138,7 @@ def _count_conversions(conn: sa.Connection) -> None:
             deltas.add(
                 Change(row.offer_id, row.affiliate_id, row.event, subs, row.created_at, figures)
             )
-        deltas.write(conn)
+        deltas.write(conn, zones=())
         after = page[-1].id
 
 
