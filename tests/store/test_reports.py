@@ -407,3 +407,29 @@ async def test_an_empty_range_has_zero_totals(store: Store) -> None:
 def test_groups_are_plain_values() -> None:
     group = Group(("2024-01-01", 3, None), Figures(clicks=1))
     assert group.keys[2] is None and isinstance(date.fromisoformat(str(group.keys[0])), date)
+
+
+def test_postgres_statement_text_depends_on_the_shape_only() -> None:
+    """Pieces and filter values travel as arguments: one text (one prepared statement)
+    serves every range, zone and filter value of a shape."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from postback.domain.buckets import plan
+    from postback.store.reports import postgres_report
+
+    dialect = asyncpg.dialect()
+
+    def statement(tz: str, first: str, last: str, offers: list[str]) -> tuple[str, list[Any]]:
+        query = parse_query(
+            first=first, last=last, tz=tz, group_by=["day", "sub1"], filters={"offer_id": offers}
+        )
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        return postgres_report(query, pieces, dialect)
+
+    utc, utc_arguments = statement("UTC", "2024-03-01", "2024-03-30", ["1"])
+    week, week_arguments = statement("UTC", "2024-03-04", "2024-03-10", ["7", "2"])
+    assert utc == week and utc_arguments != week_arguments
+    assert [2, 7] in week_arguments and "$" in utc and "sub1" in utc
+    # Subtracting buckets (a zone off the quarter hours' days) is another shape.
+    kathmandu, _ = statement("Asia/Kathmandu", "2024-03-01", "2024-03-30", ["1"])
+    assert kathmandu != utc and "sign" in kathmandu and "sign" not in utc.split("FROM")[0]

@@ -10,15 +10,19 @@ are summed by the database, times each piece's sign, and stay integers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Dialect,
     Integer,
     Select,
     and_,
+    any_,
+    bindparam,
     cast,
     column,
     func,
@@ -26,6 +30,7 @@ from sqlalchemy import (
     true,
     values,
 )
+from sqlalchemy.dialects import postgresql
 
 from postback.domain.buckets import DAY, HOUR, US, Piece, day_of
 from postback.domain.report import COUNTERS, SUBS, Figures, Group, Key, ReportQuery
@@ -42,13 +47,45 @@ def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     return cube.table.c[name]
 
 
-def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> Select[Any]:
-    """The grouped query over the rollups: group_by keys, then the counters.
+def _is_signed(pieces: Sequence[Piece]) -> bool:
+    return any(piece.sign < 0 for piece in pieces)
 
-    Each piece must be read as an index range (grain, bucket_at between its bounds). The
-    SQLite planner does so for a plain join; PostgreSQL would rather hash-join on grain
-    over a scan of the whole table, so there each piece's rows come from a LATERAL
-    subquery, which can only be a range read per piece.
+
+def _grouped(
+    group_by: Sequence[str], cube: Cube, rows: Any, spans: Any, source: Any, signed: bool
+) -> Select[Any]:
+    """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys."""
+    local = rows.c.bucket_at + spans.c.offset_us
+    keys: list[ColumnElement[Any]] = []
+    for name in group_by:
+        if name == "day":
+            keys.append((local // (DAY * US)).label("day"))
+        elif name == "hour":
+            keys.append(((local // (HOUR * US)) % 24).label("hour"))
+        else:
+            keys.append(rows.c[_dimension(cube, name).name].label(name))
+    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error. A
+    # bucket taken out of its day (sign -1) subtracts what it holds; with none, no product.
+    sums = (
+        cast(func.sum(rows.c[name] * spans.c.sign if signed else rows.c[name]), BigInteger).label(
+            name
+        )
+        for name in COUNTERS
+    )
+    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
+
+
+def _wanted(dimensions: frozenset[str], cube: Cube) -> list[ColumnElement[Any]]:
+    names = {_dimension(cube, name).name for name in dimensions}
+    table = cube.table
+    return [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
+
+
+def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
+    """The grouped query over the rollups (SQLite): group_by keys, then the counters.
+
+    Each piece is read as an index range (grain, bucket_at between its bounds): the
+    SQLite planner does so for a plain join of the pieces to the table.
     """
     cube = choose_cube(query.dimensions)
     table = cube.table
@@ -64,8 +101,6 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
         .data([(p.grain, p.start * US, p.end * US, p.offset * US, p.sign) for p in pieces])
         .cte("pieces")
     )
-    names = {_dimension(cube, name).name for name in query.dimensions}
-    wanted = [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
     conditions: list[ColumnElement[bool]] = [
         table.c.grain == spans.c.grain,
         table.c.bucket_at >= spans.c.start_at,
@@ -75,32 +110,81 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
         conditions.append(table.c.slot == cube.slot)
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
-    if dialect == "postgresql":
-        # OFFSET 0 keeps the planner from flattening the subquery back into a join.
-        rows: Any = select(*wanted).where(*conditions).offset(0).lateral("r")
-        source = spans.join(rows, true())
-    else:
-        rows = table
-        source = table.join(spans, and_(*conditions))
-    local = rows.c.bucket_at + spans.c.offset_us
-    keys: list[ColumnElement[Any]] = []
-    for name in query.group_by:
-        if name == "day":
-            keys.append((local // (DAY * US)).label("day"))
-        elif name == "hour":
-            keys.append(((local // (HOUR * US)) % 24).label("hour"))
-        else:
-            keys.append(rows.c[_dimension(cube, name).name].label(name))
-    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error. A
-    # bucket taken out of its day (sign -1) subtracts what it holds; with none, no product.
-    signed = any(piece.sign < 0 for piece in pieces)
-    sums = (
-        cast(func.sum(rows.c[name] * spans.c.sign if signed else rows.c[name]), BigInteger).label(
-            name
-        )
-        for name in COUNTERS
+    source = table.join(spans, and_(*conditions))
+    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces))
+
+
+#: The statement's shape: group_by, the dimensions, the filtered ones, signed pieces.
+_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], bool]
+
+
+@lru_cache(maxsize=256)
+def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The PostgreSQL report statement for one shape, compiled once: its text and the
+    names of its positional parameters. The pieces and the filter values arrive as
+    arrays, so the text stays the same from one report to the next (no compiling, and
+    the driver's prepared statement is reused). Also the constants, by parameter name.
+
+    The planner would rather hash-join the pieces on grain over a scan of the whole
+    table, so each piece's rows come from a LATERAL subquery, which can only be a range
+    read of the key (index-only where the visibility map allows).
+    """
+    group_by, dimensions, filtered, signed = shape
+    cube = choose_cube(dimensions)
+    table = cube.table
+    arrays = [bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS]
+    spans = (
+        func.unnest(*arrays)
+        .table_valued(*(name for name, _ in _PIECE_COLUMNS))
+        .render_derived("pieces")
     )
-    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
+    conditions: list[ColumnElement[bool]] = [
+        table.c.grain == spans.c.grain,
+        table.c.bucket_at >= spans.c.start_at,
+        table.c.bucket_at < spans.c.end_at,
+    ]
+    if cube.slot is not None:
+        conditions.append(table.c.slot == cube.slot)
+    for name in filtered:
+        target = _dimension(cube, name)
+        allowed = bindparam(f"f_{name}", type_=postgresql.ARRAY(target.type))
+        conditions.append(target == any_(allowed))
+    # OFFSET 0 keeps the planner from flattening the subquery back into a join.
+    rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
+    source = spans.join(rows, true())
+    compiled = _grouped(group_by, cube, rows, spans, source, signed).compile(dialect=dialect)
+    # Constants of the statement (the slot, the period, the limit) are parameters too.
+    fixed = {name: value for name, value in compiled.params.items() if value is not None}
+    return str(compiled), tuple(compiled.positiontup or ()), fixed
+
+
+_PIECE_COLUMNS = (
+    ("grain", Integer()),
+    ("start_at", BigInteger()),
+    ("end_at", BigInteger()),
+    ("offset_us", BigInteger()),
+    ("sign", Integer()),
+)
+
+
+def postgres_report(
+    query: ReportQuery, pieces: Sequence[Piece], dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """The PostgreSQL report statement and its positional arguments (for the driver)."""
+    filtered = tuple(sorted(query.filters))
+    shape = (query.group_by, frozenset(query.dimensions), filtered, _is_signed(pieces))
+    sql, names, fixed = _postgres_sql(shape, dialect)
+    arguments: dict[str, Any] = {
+        **fixed,
+        "p_grain": [p.grain for p in pieces],
+        "p_start_at": [p.start * US for p in pieces],
+        "p_end_at": [p.end * US for p in pieces],
+        "p_offset_us": [p.offset * US for p in pieces],
+        "p_sign": [p.sign for p in pieces],
+    }
+    for name in filtered:
+        arguments[f"f_{name}"] = sorted(query.filters[name])
+    return sql, [arguments[name] for name in names]
 
 
 def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:

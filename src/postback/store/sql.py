@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.batching import Batcher
-from postback.domain.buckets import plan
+from postback.domain.buckets import Piece, plan
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -702,17 +702,17 @@ class SqlStore(Store):
         pieces = plan(query.tz, query.first, query.last, query.period)
         if query.matches_nothing or not pieces:
             return build_report(query, [])
-        async with self._read() as conn:
-            await self._before_report(conn)
-            stmt = report_select(query, pieces, conn.dialect.name)
-            found = (await conn.execute(stmt)).all()
+        found = await self._report_rows(query, pieces)
         # Tens of thousands of small objects that all live on, and no cycles among them:
         # the cyclic collector would walk the whole heap several times meanwhile.
         with _collector_paused():
             return build_report(query, read_groups(query, found), in_key_order=True)
 
-    async def _before_report(self, conn: AsyncConnection) -> None:
-        """Backend settings for the report query's transaction."""
+    async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:
+        """The grouped rows of report_select: group_by keys, then the counters."""
+        async with self._read() as conn:
+            found: Sequence[Any] = (await conn.execute(report_select(query, pieces))).all()
+        return found
 
     # ---- alerts -----------------------------------------------------------------------
 
