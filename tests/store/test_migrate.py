@@ -136,3 +136,25 @@ async def test_covering_rollup_keys_downgrade_and_upgrade_again(store: object) -
     assert {table: keys for table, (keys, _, _) in covering.items()} == {
         table: keys for table, (keys, _, _) in plain.items()
     }
+
+
+async def test_rollup_sum_adds_bigints_exactly_and_refuses_to_overflow(store: object) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite sums integers as integers already")
+    large = 2**62
+    async with store.engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT rollup_sum(x) FROM (VALUES (CAST(:a AS bigint)), (:b), (-1)) AS v(x)"),
+            {"a": large, "b": large - 1},
+        )
+        assert found == 2**63 - 2
+        with pytest.raises(DBAPIError, match="out of range"):
+            await conn.scalar(
+                text("SELECT rollup_sum(x) FROM (VALUES (CAST(:a AS bigint)), (:a)) AS v(x)"),
+                {"a": large},
+            )

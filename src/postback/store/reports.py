@@ -1,15 +1,16 @@
 """Reading reports from the rollups, never from the raw clicks.
 
-One grouped query: the buckets the plan names (domain.buckets) arrive as a small VALUES
-table `pieces` (grain, start, end, offset), joined to the smallest rollup table that keeps
-the dimensions asked for; a bucket's local day or hour is (bucket start + offset) divided
-by the period, in integers (the hour of the day is that hour number modulo 24). Counters
-are summed by the database, times each piece's sign, and stay integers.
+One grouped query: the buckets the plan names (domain.buckets) arrive as a small table
+`pieces` (grain, start, end, offset, sign: VALUES on SQLite, unnested arrays on
+PostgreSQL), joined to the smallest rollup table that keeps the dimensions asked for; a
+bucket's local day or hour is (bucket start + offset) divided by the period, in integers
+(the hour of the day is that hour number modulo 24). Counters are summed by the database,
+times each piece's sign, and stay integers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from operator import itemgetter
 from typing import Any
@@ -51,8 +52,23 @@ def _is_signed(pieces: Sequence[Piece]) -> bool:
     return any(piece.sign < 0 for piece in pieces)
 
 
+def _sqlite_sum(counter: ColumnElement[Any]) -> ColumnElement[Any]:
+    return cast(func.sum(counter), BigInteger)
+
+
+def _postgres_sum(counter: ColumnElement[Any]) -> ColumnElement[Any]:
+    # A plain bigint sum (migration 0006): sum(bigint) goes through numeric and back.
+    return func.rollup_sum(counter, type_=BigInteger)
+
+
 def _grouped(
-    group_by: Sequence[str], cube: Cube, rows: Any, spans: Any, source: Any, signed: bool
+    group_by: Sequence[str],
+    cube: Cube,
+    rows: Any,
+    spans: Any,
+    source: Any,
+    signed: bool,
+    total: Callable[[ColumnElement[Any]], ColumnElement[Any]],
 ) -> Select[Any]:
     """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys."""
     local = rows.c.bucket_at + spans.c.offset_us
@@ -64,12 +80,10 @@ def _grouped(
             keys.append(((local // (HOUR * US)) % 24).label("hour"))
         else:
             keys.append(rows.c[_dimension(cube, name).name].label(name))
-    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error. A
-    # bucket taken out of its day (sign -1) subtracts what it holds; with none, no product.
+    # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign -1)
+    # subtracts what it holds; with none, no product.
     sums = (
-        cast(func.sum(rows.c[name] * spans.c.sign if signed else rows.c[name]), BigInteger).label(
-            name
-        )
+        total(rows.c[name] * spans.c.sign if signed else rows.c[name]).label(name)
         for name in COUNTERS
     )
     return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
@@ -111,7 +125,7 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
     source = table.join(spans, and_(*conditions))
-    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces))
+    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces), _sqlite_sum)
 
 
 #: The statement's shape: group_by, the dimensions, the filtered ones, signed pieces.
@@ -152,7 +166,8 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
     # OFFSET 0 keeps the planner from flattening the subquery back into a join.
     rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
     source = spans.join(rows, true())
-    compiled = _grouped(group_by, cube, rows, spans, source, signed).compile(dialect=dialect)
+    grouped = _grouped(group_by, cube, rows, spans, source, signed, _postgres_sum)
+    compiled = grouped.compile(dialect=dialect)
     # Constants of the statement (the slot, the period, the limit) are parameters too.
     fixed = {name: value for name, value in compiled.params.items() if value is not None}
     return str(compiled), tuple(compiled.positiontup or ()), fixed

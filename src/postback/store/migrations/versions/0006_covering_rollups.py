@@ -10,6 +10,11 @@ skips the heap only for pages the visibility map marks all-visible, so each tabl
 vacuumed after a small share of changed or inserted rows rather than the default fifth:
 the recent buckets keep changing, the older ones go static and stay all-visible.
 
+Reports add counters up with `rollup_sum(bigint)`, a plain bigint sum (int8pl, which
+fails on overflow): PostgreSQL's own sum(bigint) accumulates in numeric and converts
+every group's result back, which costs more than the reading when the groups number
+tens of thousands.
+
 SQLite keeps the rollups as WITHOUT ROWID tables, clustered on the key already: nothing to
 do there. Rebuilding a key rewrites its index under an exclusive lock on the table.
 """
@@ -45,9 +50,16 @@ def _rebuild_keys(covering: bool) -> None:
         )
 
 
+SUM = "rollup_sum(bigint)"
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
+    op.execute(
+        f"CREATE AGGREGATE {SUM} "
+        "(SFUNC = int8pl, STYPE = bigint, COMBINEFUNC = int8pl, PARALLEL = SAFE)"
+    )
     _rebuild_keys(covering=True)
     settings = ", ".join(f"{name} = {value}" for name, value in AUTOVACUUM.items())
     for table in KEYS:
@@ -60,3 +72,4 @@ def downgrade() -> None:
     for table in KEYS:
         op.execute(f"ALTER TABLE {table} RESET ({', '.join(AUTOVACUUM)})")
     _rebuild_keys(covering=False)
+    op.execute(f"DROP AGGREGATE {SUM}")
