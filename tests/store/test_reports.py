@@ -25,6 +25,7 @@ from postback.domain.report import (
     Group,
     Report,
     ReportQuery,
+    build_report,
     conversion_figures,
     parse_query,
 )
@@ -114,6 +115,8 @@ async def check(store: Store, **params: Any) -> Report:
     assert {group.keys: group.figures for group in report.rows} == want
     assert report.totals == want_totals
     assert report.row_count == len(want)
+    # In key order (missing values first, texts by code point) as the store hands them on.
+    assert report.rows == build_report(query, report.rows).rows
     return report
 
 
@@ -126,6 +129,7 @@ SUB_VALUES: list[tuple[str | None, ...]] = [
     (None, "y", "z", None, None),
     ("", None, None, None, "five"),  # an empty sub counts as no sub
     ("s1-a", "x", "3", "4", "=5"),
+    ("S1-c", "X", None, None, "Five"),  # before "s1-a" by code point, after it by locale
 ]
 
 
@@ -430,6 +434,8 @@ def test_postgres_statement_text_depends_on_the_shape_only() -> None:
     week, week_arguments = statement("UTC", "2024-03-04", "2024-03-10", ["7", "2"])
     assert utc == week and utc_arguments != week_arguments
     assert [2, 7] in week_arguments and "$" in utc and "sub1" in utc
+    # Rows come in key order, texts by code point whatever the database's locale.
+    assert 'ORDER BY (r.bucket_at + pieces.offset_us) / $1::BIGINT, r.sub1 COLLATE "C"' in utc
     # Subtracting buckets (a zone off the quarter hours' days) is another shape.
     kathmandu, _ = statement("Asia/Kathmandu", "2024-03-01", "2024-03-30", ["1"])
     assert kathmandu != utc and "sign" in kathmandu and "sign" not in utc.split("FROM")[0]

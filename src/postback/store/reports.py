@@ -10,9 +10,9 @@ times each piece's sign, and stay integers.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
-from operator import itemgetter
+from itertools import compress, repeat
 from typing import Any
 
 from sqlalchemy import (
@@ -52,15 +52,6 @@ def _is_signed(pieces: Sequence[Piece]) -> bool:
     return any(piece.sign < 0 for piece in pieces)
 
 
-def _sqlite_sum(counter: ColumnElement[Any]) -> ColumnElement[Any]:
-    return cast(func.sum(counter), BigInteger)
-
-
-def _postgres_sum(counter: ColumnElement[Any]) -> ColumnElement[Any]:
-    # A plain bigint sum (migration 0006): sum(bigint) goes through numeric and back.
-    return func.rollup_sum(counter, type_=BigInteger)
-
-
 def _grouped(
     group_by: Sequence[str],
     cube: Cube,
@@ -68,25 +59,41 @@ def _grouped(
     spans: Any,
     source: Any,
     signed: bool,
-    total: Callable[[ColumnElement[Any]], ColumnElement[Any]],
+    postgres: bool,
 ) -> Select[Any]:
-    """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys."""
+    """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys,
+    in key order: texts in code point order, as Python sorts them ('' first)."""
     local = rows.c.bucket_at + spans.c.offset_us
     keys: list[ColumnElement[Any]] = []
+    order: list[ColumnElement[Any]] = []
     for name in group_by:
+        key: ColumnElement[Any]
         if name == "day":
-            keys.append((local // (DAY * US)).label("day"))
+            key = local // (DAY * US)
         elif name == "hour":
-            keys.append(((local // (HOUR * US)) % 24).label("hour"))
+            key = (local // (HOUR * US)) % 24
         else:
-            keys.append(rows.c[_dimension(cube, name).name].label(name))
+            key = rows.c[_dimension(cube, name).name]
+        keys.append(key.label(name))
+        # SQLite compares texts byte by byte already; PostgreSQL by the database's locale.
+        text = name == "event" or name in SUBS
+        order.append(key.collate("C") if text and postgres else key)
     # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign -1)
     # subtracts what it holds; with none, no product.
-    sums = (
-        total(rows.c[name] * spans.c.sign if signed else rows.c[name]).label(name)
+    sums = [
+        _total(rows.c[name] * spans.c.sign if signed else rows.c[name], postgres).label(name)
         for name in COUNTERS
-    )
-    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
+    ]
+    stmt = select(*keys, *sums).select_from(source).group_by(*keys).order_by(*order)
+    return stmt.limit(MAX_GROUPS + 1)
+
+
+def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
+    if postgres:
+        # rollup_sum (migration 0006) adds bigints as bigints: sum(bigint) accumulates in
+        # numeric, and turning every group's sums back cost more than reading the rows.
+        return func.rollup_sum(counter, type_=BigInteger)
+    return cast(func.sum(counter), BigInteger)
 
 
 def _wanted(dimensions: frozenset[str], cube: Cube) -> list[ColumnElement[Any]]:
@@ -125,7 +132,7 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
     source = table.join(spans, and_(*conditions))
-    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces), _sqlite_sum)
+    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces), False)
 
 
 #: The statement's shape: group_by, the dimensions, the filtered ones, signed pieces.
@@ -166,7 +173,7 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
     # OFFSET 0 keeps the planner from flattening the subquery back into a join.
     rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
     source = spans.join(rows, true())
-    grouped = _grouped(group_by, cube, rows, spans, source, signed, _postgres_sum)
+    grouped = _grouped(group_by, cube, rows, spans, source, signed, True)
     compiled = grouped.compile(dialect=dialect)
     # Constants of the statement (the slot, the period, the limit) are parameters too.
     fixed = {name: value for name, value in compiled.params.items() if value is not None}
@@ -202,34 +209,34 @@ def postgres_report(
     return sql, [arguments[name] for name in names]
 
 
-def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
-    """The query's rows as groups, in key order (a missing event or sub, '', first)."""
+def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], Figures]:
+    """The query's rows (in key order) as groups, but none whose counters are all zero,
+    and their totals. A missing event or sub ('') becomes None; a day, its ISO date.
+
+    Column by column: the loops over ten thousand rows then run in C (zip, map),
+    apart from building each row's Figures and Group.
+    """
     if len(found) > MAX_GROUPS:
         raise InvalidInput(
             "group_by",
             f"more than {MAX_GROUPS} rows: group by fewer keys, filter, or shorten the range",
         )
+    if not found:
+        return [], Figures()
     width = len(query.group_by)
-    if width == 0:
-        return [Group((), Figures(*(int(value or 0) for value in row))) for row in found]
-    key_of = itemgetter(*range(width)) if width > 1 else (lambda row: (row[0],))
-    counters_of = itemgetter(*range(width, width + len(COUNTERS)))
-    rows = sorted(found, key=key_of)
-    days = [i for i, name in enumerate(query.group_by) if name == "day"]
-    texts = [i for i, name in enumerate(query.group_by) if name == "event" or name in SUBS]
-    if not days and not texts:
-        return [Group(key_of(row), Figures(*counters_of(row))) for row in rows]
-    iso: dict[int, str] = {}
-    groups = []
-    for row in rows:
-        keys: list[Key] = list(key_of(row))
-        for index in days:
-            label = row[index]
-            text = iso.get(label)
-            if text is None:
-                text = iso[label] = day_of(label).isoformat()
-            keys[index] = text
-        for index in texts:
-            keys[index] = row[index] or None  # '' stands for no event (clicks) or no sub
-        groups.append(Group(tuple(keys), Figures(*counters_of(row))))
-    return groups
+    columns = list(zip(*found, strict=True))
+    # Without group_by the one row sums nothing when no bucket had a row: NULLs.
+    counters = columns[width:] if width else [[value or 0 for value in c] for c in columns]
+    keys: list[Sequence[Key]] = []
+    for name, found_keys in zip(query.group_by, columns, strict=False):
+        if name == "day":
+            dates = {label: day_of(label).isoformat() for label in set(found_keys)}
+            keys.append(list(map(dates.__getitem__, found_keys)))
+        elif name == "event" or name in SUBS:
+            keys.append([value or None for value in found_keys])
+        else:
+            keys.append(found_keys)
+    alive = list(map(any, zip(*counters, strict=True)))
+    rows = zip(*keys, strict=True) if keys else repeat((), len(found))
+    groups = list(map(Group, compress(rows, alive), compress(map(Figures, *counters), alive)))
+    return groups, Figures(*map(sum, counters))

@@ -706,7 +706,8 @@ class SqlStore(Store):
         # Tens of thousands of small objects that all live on, and no cycles among them:
         # the cyclic collector would walk the whole heap several times meanwhile.
         with _collector_paused():
-            return build_report(query, read_groups(query, found), in_key_order=True)
+            groups, totals = read_groups(query, found)
+            return build_report(query, groups, in_key_order=True, totals=totals)
 
     async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:
         """The grouped rows of report_select: group_by keys, then the counters."""
