@@ -439,3 +439,24 @@ def test_postgres_statement_text_depends_on_the_shape_only() -> None:
     # Subtracting buckets (a zone off the quarter hours' days) is another shape.
     kathmandu, _ = statement("Asia/Kathmandu", "2024-03-01", "2024-03-30", ["1"])
     assert kathmandu != utc and "sign" in kathmandu and "sign" not in utc.split("FROM")[0]
+
+
+def test_one_rollup_row_per_group_is_read_without_grouping() -> None:
+    """Whole UTC days by every key of the cube: each group is one rollup row."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from postback.domain.buckets import plan
+    from postback.store.reports import postgres_report
+
+    def statement(tz: str, group_by: list[str]) -> str:
+        query = parse_query(first="2024-03-01", last="2024-03-30", tz=tz, group_by=group_by)
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        return postgres_report(query, pieces, asyncpg.dialect())[0]
+
+    assert "GROUP BY" not in statement("UTC", ["day", "offer_id", "affiliate_id"])
+    assert "GROUP BY" not in statement("UTC", ["affiliate_id", "day", "sub2"])
+    # Several rows per group: other offers, local days of several buckets, hours of days.
+    assert "GROUP BY" in statement("UTC", ["day", "affiliate_id"])
+    assert "GROUP BY" in statement("America/New_York", ["day", "offer_id", "affiliate_id"])
+    assert "GROUP BY" in statement("UTC", ["hour", "offer_id", "affiliate_id"])
+    assert "GROUP BY" in statement("UTC", ["offer_id", "affiliate_id"])

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 from itertools import compress, repeat
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -48,8 +48,27 @@ def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     return cube.table.c[name]
 
 
-def _is_signed(pieces: Sequence[Piece]) -> bool:
-    return any(piece.sign < 0 for piece in pieces)
+#: How the rollup rows make up the groups: summed, summed times each piece's sign, or
+#: taken as they are (one row per group).
+Adding = Literal["sum", "signed", "rows"]
+
+
+def _adding(group_by: Sequence[str], cube: Cube, pieces: Sequence[Piece]) -> Adding:
+    """Each group is one rollup row ("rows") when grouped by every key of the cube and by
+    local days that are each one whole day bucket; else a sum, "signed" if one subtracts.
+    Then the database reads the rows in order and adds nothing up."""
+    if any(piece.sign < 0 for piece in pieces):
+        return "signed"
+    if "hour" in group_by or "day" not in group_by or not cube.dimensions <= set(group_by):
+        return "sum"
+    days = [
+        (bucket + piece.offset) // DAY
+        for piece in pieces
+        if piece.grain == DAY
+        for bucket in range(piece.start, piece.end, DAY)
+    ]
+    whole_days = len(days) == sum((p.end - p.start) // p.grain for p in pieces)
+    return "rows" if whole_days and len(set(days)) == len(days) else "sum"
 
 
 def _grouped(
@@ -58,7 +77,7 @@ def _grouped(
     rows: Any,
     spans: Any,
     source: Any,
-    signed: bool,
+    adding: Adding,
     postgres: bool,
 ) -> Select[Any]:
     """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys,
@@ -78,14 +97,19 @@ def _grouped(
         # SQLite compares texts byte by byte already; PostgreSQL by the database's locale.
         text = name == "event" or name in SUBS
         order.append(key.collate("C") if text and postgres else key)
-    # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign -1)
-    # subtracts what it holds; with none, no product.
-    sums = [
-        _total(rows.c[name] * spans.c.sign if signed else rows.c[name], postgres).label(name)
-        for name in COUNTERS
-    ]
-    stmt = select(*keys, *sums).select_from(source).group_by(*keys).order_by(*order)
-    return stmt.limit(MAX_GROUPS + 1)
+    if adding == "rows":
+        found = [rows.c[name].label(name) for name in COUNTERS]
+        stmt = select(*keys, *found).select_from(source)
+    else:
+        # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign
+        # -1) subtracts what it holds; with none, no product.
+        signed = adding == "signed"
+        sums = [
+            _total(rows.c[name] * spans.c.sign if signed else rows.c[name], postgres).label(name)
+            for name in COUNTERS
+        ]
+        stmt = select(*keys, *sums).select_from(source).group_by(*keys)
+    return stmt.order_by(*order).limit(MAX_GROUPS + 1)
 
 
 def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
@@ -132,11 +156,12 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
     source = table.join(spans, and_(*conditions))
-    return _grouped(query.group_by, cube, table, spans, source, _is_signed(pieces), False)
+    adding = _adding(query.group_by, cube, pieces)
+    return _grouped(query.group_by, cube, table, spans, source, adding, False)
 
 
-#: The statement's shape: group_by, the dimensions, the filtered ones, signed pieces.
-_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], bool]
+#: The statement's shape: group_by, the dimensions, the filtered ones, how rows add up.
+_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], Adding]
 
 
 @lru_cache(maxsize=256)
@@ -150,7 +175,7 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
     table, so each piece's rows come from a LATERAL subquery, which can only be a range
     read of the key (index-only where the visibility map allows).
     """
-    group_by, dimensions, filtered, signed = shape
+    group_by, dimensions, filtered, adding = shape
     cube = choose_cube(dimensions)
     table = cube.table
     arrays = [bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS]
@@ -173,7 +198,7 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
     # OFFSET 0 keeps the planner from flattening the subquery back into a join.
     rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
     source = spans.join(rows, true())
-    grouped = _grouped(group_by, cube, rows, spans, source, signed, True)
+    grouped = _grouped(group_by, cube, rows, spans, source, adding, True)
     compiled = grouped.compile(dialect=dialect)
     # Constants of the statement (the slot, the period, the limit) are parameters too.
     fixed = {name: value for name, value in compiled.params.items() if value is not None}
@@ -194,7 +219,8 @@ def postgres_report(
 ) -> tuple[str, list[Any]]:
     """The PostgreSQL report statement and its positional arguments (for the driver)."""
     filtered = tuple(sorted(query.filters))
-    shape = (query.group_by, frozenset(query.dimensions), filtered, _is_signed(pieces))
+    adding = _adding(query.group_by, choose_cube(query.dimensions), pieces)
+    shape = (query.group_by, frozenset(query.dimensions), filtered, adding)
     sql, names, fixed = _postgres_sql(shape, dialect)
     arguments: dict[str, Any] = {
         **fixed,
