@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from postback.settings import Settings
 from postback.store.factory import open_store
@@ -63,3 +64,97 @@ async def test_migrations_build_exactly_the_declared_schema(store: object) -> No
 
     async with store.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+ROLLUPS = ("rollup_base", "rollup_events", "rollup_subs", "rollup_all")
+
+
+async def _rollup_layout(store: object) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """Per rollup table on PostgreSQL: its key columns, included columns, storage options."""
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+    layout = {}
+    async with store.engine.connect() as conn:
+        for table in ROLLUPS:
+            found = await conn.exec_driver_sql(
+                "SELECT a.attname, k.position <= i.indnkeyatts, c.reloptions"
+                " FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid"
+                " CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, position)"
+                " JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = k.attnum"
+                " WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.position",
+                (table,),
+            )
+            rows = found.all()
+            keys = [name for name, is_key, _ in rows if is_key]
+            included = [name for name, is_key, _ in rows if not is_key]
+            layout[table] = (keys, included, sorted(rows[0][2] or []))
+    return layout
+
+
+async def test_rollup_keys_hold_the_counters(store: object) -> None:
+    """A report's range read needs nothing but the rollup's primary key."""
+    from postback.domain.report import COUNTERS
+    from postback.store.schema import ROLLUP_STORAGE
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+    if store.engine.dialect.name == "sqlite":
+        # The key is the table: clustered (WITHOUT ROWID), so there is nothing to add.
+        async with store.engine.connect() as conn:
+            for table in ROLLUPS:
+                sql = await conn.scalar(
+                    text("SELECT sql FROM sqlite_master WHERE name = :name"), {"name": table}
+                )
+                assert "WITHOUT ROWID" in str(sql)
+        return
+    storage = sorted(f"{name}={value}" for name, value in ROLLUP_STORAGE.items())
+    for table, (keys, included, options) in (await _rollup_layout(store)).items():
+        assert keys[:3] in (["grain", "bucket_at", "offer_id"], ["slot", "grain", "bucket_at"])
+        assert included == list(COUNTERS), table
+        assert options == storage, table
+
+
+async def test_covering_rollup_keys_downgrade_and_upgrade_again(store: object) -> None:
+    """0006 on PostgreSQL: down to plain keys and default settings, up to covering ones."""
+    from alembic import command
+
+    from postback.store.migrate import alembic_config
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("0006 changes nothing on SQLite")
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0005"))
+    plain = await _rollup_layout(store)
+    assert all(included == [] and options == [] for _, included, options in plain.values())
+    await store.migrate()
+    assert await store.is_ready()
+    covering = await _rollup_layout(store)
+    assert all(included and options for _, included, options in covering.values())
+    assert {table: keys for table, (keys, _, _) in covering.items()} == {
+        table: keys for table, (keys, _, _) in plain.items()
+    }
+
+
+async def test_rollup_sum_adds_bigints_exactly_and_refuses_to_overflow(store: object) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from postback.store.sql import SqlStore
+
+    assert isinstance(store, SqlStore)
+    if store.engine.dialect.name == "sqlite":
+        pytest.skip("SQLite sums integers as integers already")
+    large = 2**62
+    async with store.engine.connect() as conn:
+        found = await conn.scalar(
+            text("SELECT rollup_sum(x) FROM (VALUES (CAST(:a AS bigint)), (:b), (-1)) AS v(x)"),
+            {"a": large, "b": large - 1},
+        )
+        assert found == 2**63 - 2
+        with pytest.raises(DBAPIError, match="out of range"):
+            await conn.scalar(
+                text("SELECT rollup_sum(x) FROM (VALUES (CAST(:a AS bigint)), (:a)) AS v(x)"),
+                {"a": large},
+            )

@@ -25,6 +25,7 @@ from postback.domain.report import (
     Group,
     Report,
     ReportQuery,
+    build_report,
     conversion_figures,
     parse_query,
 )
@@ -114,6 +115,8 @@ async def check(store: Store, **params: Any) -> Report:
     assert {group.keys: group.figures for group in report.rows} == want
     assert report.totals == want_totals
     assert report.row_count == len(want)
+    # In key order (missing values first, texts by code point) as the store hands them on.
+    assert report.rows == build_report(query, report.rows).rows
     return report
 
 
@@ -126,6 +129,7 @@ SUB_VALUES: list[tuple[str | None, ...]] = [
     (None, "y", "z", None, None),
     ("", None, None, None, "five"),  # an empty sub counts as no sub
     ("s1-a", "x", "3", "4", "=5"),
+    ("S1-c", "X", None, None, "Five"),  # before "s1-a" by code point, after it by locale
 ]
 
 
@@ -476,3 +480,52 @@ async def test_registering_a_zone_while_others_write_loses_nothing(store: Store)
     )
     assert report.totals.clicks == 30 * 20
     assert await zone_rows(store) > 0
+
+
+def test_postgres_statement_text_depends_on_the_shape_only() -> None:
+    """Pieces and filter values travel as arguments: one text (one prepared statement)
+    serves every range, zone and filter value of a shape."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from postback.domain.buckets import plan
+    from postback.store.reports import postgres_report
+
+    dialect = asyncpg.dialect()
+
+    def statement(tz: str, first: str, last: str, offers: list[str]) -> tuple[str, list[Any]]:
+        query = parse_query(
+            first=first, last=last, tz=tz, group_by=["day", "sub1"], filters={"offer_id": offers}
+        )
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        return postgres_report(query, pieces, dialect)
+
+    utc, utc_arguments = statement("UTC", "2024-03-01", "2024-03-30", ["1"])
+    week, week_arguments = statement("UTC", "2024-03-04", "2024-03-10", ["7", "2"])
+    assert utc == week and utc_arguments != week_arguments
+    assert [2, 7] in week_arguments and "$" in utc and "sub1" in utc
+    # Rows come in key order, texts by code point whatever the database's locale.
+    assert 'ORDER BY (r.bucket_at + pieces.offset_us) / $1::BIGINT, r.sub1 COLLATE "C"' in utc
+    # Subtracting buckets (a zone off the quarter hours' days) is another shape.
+    kathmandu, _ = statement("Asia/Kathmandu", "2024-03-01", "2024-03-30", ["1"])
+    assert kathmandu != utc and "sign" in kathmandu and "sign" not in utc.split("FROM")[0]
+
+
+def test_one_rollup_row_per_group_is_read_without_grouping() -> None:
+    """Whole UTC days by every key of the cube: each group is one rollup row."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from postback.domain.buckets import plan
+    from postback.store.reports import postgres_report
+
+    def statement(tz: str, group_by: list[str]) -> str:
+        query = parse_query(first="2024-03-01", last="2024-03-30", tz=tz, group_by=group_by)
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        return postgres_report(query, pieces, asyncpg.dialect())[0]
+
+    assert "GROUP BY" not in statement("UTC", ["day", "offer_id", "affiliate_id"])
+    assert "GROUP BY" not in statement("UTC", ["affiliate_id", "day", "sub2"])
+    # Several rows per group: other offers, local days of several buckets, hours of days.
+    assert "GROUP BY" in statement("UTC", ["day", "affiliate_id"])
+    assert "GROUP BY" in statement("America/New_York", ["day", "offer_id", "affiliate_id"])
+    assert "GROUP BY" in statement("UTC", ["hour", "offer_id", "affiliate_id"])
+    assert "GROUP BY" in statement("UTC", ["offer_id", "affiliate_id"])

@@ -410,14 +410,23 @@ def _key_order(value: Key) -> tuple[bool, Any]:
     return (value is not None, value)
 
 
-def build_report(query: ReportQuery, groups: Iterable[Group], in_key_order: bool = False) -> Report:
+def build_report(
+    query: ReportQuery,
+    groups: Iterable[Group],
+    in_key_order: bool = False,
+    totals: Figures | None = None,
+) -> Report:
     """Totals over every group; rows sorted (group keys last, ascending) and limited.
 
     `in_key_order`: the groups already come sorted by their keys, missing values first.
+    `totals`: the groups' totals, added up already, where no group is all zeros.
     """
-    rows = [group for group in groups if not group.figures.is_zero]
-    columns = zip(*(group.figures.counters() for group in rows), strict=True)
-    totals = Figures(*(sum(column) for column in columns)) if rows else Figures()
+    if totals is None:
+        rows = [group for group in groups if not group.figures.is_zero]
+        columns = zip(*(group.figures.counters() for group in rows), strict=True)
+        totals = Figures(*(sum(column) for column in columns)) if rows else Figures()
+    else:
+        rows = list(groups)
     if not in_key_order:
         rows.sort(key=lambda group: tuple(_key_order(key) for key in group.keys))
     positions = {name: index for index, name in enumerate(query.group_by)}

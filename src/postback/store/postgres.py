@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from postback.batching import Batcher
+from postback.domain.buckets import Piece
 from postback.domain.records import ClaimedDelivery
+from postback.domain.report import ReportQuery
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.migrate import upgrade
 from postback.store.postbacks import record_batch
+from postback.store.reports import postgres_report
 from postback.store.sql import SqlStore
 
 T = TypeVar("T")
@@ -80,9 +83,20 @@ class PostgresStore(SqlStore):
             await conn.run_sync(upgrade)
         await self.add_report_zones(self.report_zones)
 
-    async def _before_report(self, conn: AsyncConnection) -> None:
-        # A report reads a few thousand index ranges and groups them in tens of
-        # milliseconds: compiling it (JIT) costs more than it saves, and the grouping
-        # should stay in memory rather than sort through temporary files.
-        await conn.exec_driver_sql("SET LOCAL jit = off")
-        await conn.exec_driver_sql("SET LOCAL work_mem = '64MB'")
+    async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:
+        # Straight through the driver: the statement text is compiled once per shape, and
+        # the driver's records need no conversion for read_groups.
+        sql, arguments = postgres_report(query, pieces, self.engine.dialect)
+        async with self._read() as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            async with raw.transaction(readonly=True):
+                # A report reads a few thousand index ranges and groups them in tens of
+                # milliseconds: compiling it (JIT) costs more than it saves, and the
+                # grouping should stay in memory rather than spill to temporary files.
+                await raw.execute(REPORT_SETTINGS)
+                found: Sequence[Any] = await raw.fetch(sql, *arguments)
+        return found
+
+
+REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"

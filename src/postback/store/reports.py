@@ -1,24 +1,29 @@
 """Reading reports from the rollups, never from the raw clicks.
 
-One grouped query: the buckets the plan names (domain.buckets) arrive as a small VALUES
-table `pieces` (grain, start, end, offset), joined to the smallest rollup table that keeps
-the dimensions asked for; a bucket's local day or hour is (bucket start + offset) divided
-by the period, in integers (the hour of the day is that hour number modulo 24). Counters
-are summed by the database, times each piece's sign, and stay integers.
+One grouped query: the buckets the plan names (domain.buckets) arrive as a small table
+`pieces` (grain, start, end, offset, sign: VALUES on SQLite, unnested arrays on
+PostgreSQL), joined to the smallest rollup table that keeps the dimensions asked for; a
+bucket's local day or hour is (bucket start + offset) divided by the period, in integers
+(the hour of the day is that hour number modulo 24). Counters are summed by the database,
+times each piece's sign, and stay integers.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import itemgetter
-from typing import Any
+from functools import lru_cache
+from itertools import compress, repeat
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
     ColumnElement,
+    Dialect,
     Integer,
     Select,
     and_,
+    any_,
+    bindparam,
     cast,
     column,
     func,
@@ -26,6 +31,7 @@ from sqlalchemy import (
     true,
     values,
 )
+from sqlalchemy.dialects import postgresql
 
 from postback.domain.buckets import DAY, HOUR, US, Piece, day_of
 from postback.domain.report import COUNTERS, SUBS, Figures, Group, Key, ReportQuery
@@ -42,13 +48,91 @@ def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
     return cube.table.c[name]
 
 
-def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> Select[Any]:
-    """The grouped query over the rollups: group_by keys, then the counters.
+#: How the rollup rows make up the groups: summed, summed times each piece's sign, or
+#: taken as they are (one row per group).
+Adding = Literal["sum", "signed", "rows"]
 
-    Each piece must be read as an index range (grain, bucket_at between its bounds). The
-    SQLite planner does so for a plain join; PostgreSQL would rather hash-join on grain
-    over a scan of the whole table, so there each piece's rows come from a LATERAL
-    subquery, which can only be a range read per piece.
+
+def _adding(group_by: Sequence[str], cube: Cube, pieces: Sequence[Piece]) -> Adding:
+    """Each group is one rollup row ("rows") when grouped by every key of the cube and by
+    local days that are each one whole day bucket; else a sum, "signed" if one subtracts.
+    Then the database reads the rows in order and adds nothing up."""
+    if any(piece.sign < 0 for piece in pieces):
+        return "signed"
+    if "hour" in group_by or "day" not in group_by or not cube.dimensions <= set(group_by):
+        return "sum"
+    if pieces and all(piece.grain < 0 for piece in pieces):
+        return "rows"  # a report zone's local days: one bucket per day, each its own label
+    days = [
+        (bucket + piece.offset) // DAY
+        for piece in pieces
+        if piece.grain == DAY
+        for bucket in range(piece.start, piece.end, DAY)
+    ]
+    whole_days = len(days) == sum((p.end - p.start) // p.grain for p in pieces)
+    return "rows" if whole_days and len(set(days)) == len(days) else "sum"
+
+
+def _grouped(
+    group_by: Sequence[str],
+    cube: Cube,
+    rows: Any,
+    spans: Any,
+    source: Any,
+    adding: Adding,
+    postgres: bool,
+) -> Select[Any]:
+    """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys,
+    in key order: texts in code point order, as Python sorts them ('' first)."""
+    local = rows.c.bucket_at + spans.c.offset_us
+    keys: list[ColumnElement[Any]] = []
+    order: list[ColumnElement[Any]] = []
+    for name in group_by:
+        key: ColumnElement[Any]
+        if name == "day":
+            key = local // (DAY * US)
+        elif name == "hour":
+            key = (local // (HOUR * US)) % 24
+        else:
+            key = rows.c[_dimension(cube, name).name]
+        keys.append(key.label(name))
+        # SQLite compares texts byte by byte already; PostgreSQL by the database's locale.
+        text = name == "event" or name in SUBS
+        order.append(key.collate("C") if text and postgres else key)
+    if adding == "rows":
+        found = [rows.c[name].label(name) for name in COUNTERS]
+        stmt = select(*keys, *found).select_from(source)
+    else:
+        # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign
+        # -1) subtracts what it holds; with none, no product.
+        signed = adding == "signed"
+        sums = [
+            _total(rows.c[name] * spans.c.sign if signed else rows.c[name], postgres).label(name)
+            for name in COUNTERS
+        ]
+        stmt = select(*keys, *sums).select_from(source).group_by(*keys)
+    return stmt.order_by(*order).limit(MAX_GROUPS + 1)
+
+
+def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
+    if postgres:
+        # rollup_sum (migration 0006) adds bigints as bigints: sum(bigint) accumulates in
+        # numeric, and turning every group's sums back cost more than reading the rows.
+        return func.rollup_sum(counter, type_=BigInteger)
+    return cast(func.sum(counter), BigInteger)
+
+
+def _wanted(dimensions: frozenset[str], cube: Cube) -> list[ColumnElement[Any]]:
+    names = {_dimension(cube, name).name for name in dimensions}
+    table = cube.table
+    return [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
+
+
+def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
+    """The grouped query over the rollups (SQLite): group_by keys, then the counters.
+
+    Each piece is read as an index range (grain, bucket_at between its bounds): the
+    SQLite planner does so for a plain join of the pieces to the table.
     """
     cube = choose_cube(query.dimensions)
     table = cube.table
@@ -64,8 +148,6 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
         .data([(p.grain, p.start * US, p.end * US, p.offset * US, p.sign) for p in pieces])
         .cte("pieces")
     )
-    names = {_dimension(cube, name).name for name in query.dimensions}
-    wanted = [table.c.bucket_at, *(table.c[n] for n in sorted(names)), *table.c[COUNTERS]]
     conditions: list[ColumnElement[bool]] = [
         table.c.grain == spans.c.grain,
         table.c.bucket_at >= spans.c.start_at,
@@ -75,62 +157,114 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece], dialect: str) -> 
         conditions.append(table.c.slot == cube.slot)
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
-    if dialect == "postgresql":
-        # OFFSET 0 keeps the planner from flattening the subquery back into a join.
-        rows: Any = select(*wanted).where(*conditions).offset(0).lateral("r")
-        source = spans.join(rows, true())
-    else:
-        rows = table
-        source = table.join(spans, and_(*conditions))
-    local = rows.c.bucket_at + spans.c.offset_us
-    keys: list[ColumnElement[Any]] = []
-    for name in query.group_by:
-        if name == "day":
-            keys.append((local // (DAY * US)).label("day"))
-        elif name == "hour":
-            keys.append(((local // (HOUR * US)) % 24).label("hour"))
-        else:
-            keys.append(rows.c[_dimension(cube, name).name].label(name))
-    # Sums stay integers (PostgreSQL would answer numeric); an overflow is an error. A
-    # bucket taken out of its day (sign -1) subtracts what it holds; with none, no product.
-    signed = any(piece.sign < 0 for piece in pieces)
-    sums = (
-        cast(func.sum(rows.c[name] * spans.c.sign if signed else rows.c[name]), BigInteger).label(
-            name
-        )
-        for name in COUNTERS
+    source = table.join(spans, and_(*conditions))
+    adding = _adding(query.group_by, cube, pieces)
+    return _grouped(query.group_by, cube, table, spans, source, adding, False)
+
+
+#: The statement's shape: group_by, the dimensions, the filtered ones, how rows add up.
+_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], Adding]
+
+
+@lru_cache(maxsize=256)
+def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    """The PostgreSQL report statement for one shape, compiled once: its text and the
+    names of its positional parameters. The pieces and the filter values arrive as
+    arrays, so the text stays the same from one report to the next (no compiling, and
+    the driver's prepared statement is reused). Also the constants, by parameter name.
+
+    The planner would rather hash-join the pieces on grain over a scan of the whole
+    table, so each piece's rows come from a LATERAL subquery, which can only be a range
+    read of the key (index-only where the visibility map allows).
+    """
+    group_by, dimensions, filtered, adding = shape
+    cube = choose_cube(dimensions)
+    table = cube.table
+    arrays = [bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS]
+    spans = (
+        func.unnest(*arrays)
+        .table_valued(*(name for name, _ in _PIECE_COLUMNS))
+        .render_derived("pieces")
     )
-    return select(*keys, *sums).select_from(source).group_by(*keys).limit(MAX_GROUPS + 1)
+    conditions: list[ColumnElement[bool]] = [
+        table.c.grain == spans.c.grain,
+        table.c.bucket_at >= spans.c.start_at,
+        table.c.bucket_at < spans.c.end_at,
+    ]
+    if cube.slot is not None:
+        conditions.append(table.c.slot == cube.slot)
+    for name in filtered:
+        target = _dimension(cube, name)
+        allowed = bindparam(f"f_{name}", type_=postgresql.ARRAY(target.type))
+        conditions.append(target == any_(allowed))
+    # OFFSET 0 keeps the planner from flattening the subquery back into a join.
+    rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
+    source = spans.join(rows, true())
+    grouped = _grouped(group_by, cube, rows, spans, source, adding, True)
+    compiled = grouped.compile(dialect=dialect)
+    # Constants of the statement (the slot, the period, the limit) are parameters too.
+    fixed = {name: value for name, value in compiled.params.items() if value is not None}
+    return str(compiled), tuple(compiled.positiontup or ()), fixed
 
 
-def read_groups(query: ReportQuery, found: Sequence[Any]) -> list[Group]:
-    """The query's rows as groups, in key order (a missing event or sub, '', first)."""
+_PIECE_COLUMNS = (
+    ("grain", Integer()),
+    ("start_at", BigInteger()),
+    ("end_at", BigInteger()),
+    ("offset_us", BigInteger()),
+    ("sign", Integer()),
+)
+
+
+def postgres_report(
+    query: ReportQuery, pieces: Sequence[Piece], dialect: Dialect
+) -> tuple[str, list[Any]]:
+    """The PostgreSQL report statement and its positional arguments (for the driver)."""
+    filtered = tuple(sorted(query.filters))
+    adding = _adding(query.group_by, choose_cube(query.dimensions), pieces)
+    shape = (query.group_by, frozenset(query.dimensions), filtered, adding)
+    sql, names, fixed = _postgres_sql(shape, dialect)
+    arguments: dict[str, Any] = {
+        **fixed,
+        "p_grain": [p.grain for p in pieces],
+        "p_start_at": [p.start * US for p in pieces],
+        "p_end_at": [p.end * US for p in pieces],
+        "p_offset_us": [p.offset * US for p in pieces],
+        "p_sign": [p.sign for p in pieces],
+    }
+    for name in filtered:
+        arguments[f"f_{name}"] = sorted(query.filters[name])
+    return sql, [arguments[name] for name in names]
+
+
+def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], Figures]:
+    """The query's rows (in key order) as groups, but none whose counters are all zero,
+    and their totals. A missing event or sub ('') becomes None; a day, its ISO date.
+
+    Column by column: the loops over ten thousand rows then run in C (zip, map),
+    apart from building each row's Figures and Group.
+    """
     if len(found) > MAX_GROUPS:
         raise InvalidInput(
             "group_by",
             f"more than {MAX_GROUPS} rows: group by fewer keys, filter, or shorten the range",
         )
+    if not found:
+        return [], Figures()
     width = len(query.group_by)
-    if width == 0:
-        return [Group((), Figures(*(int(value or 0) for value in row))) for row in found]
-    key_of = itemgetter(*range(width)) if width > 1 else (lambda row: (row[0],))
-    counters_of = itemgetter(*range(width, width + len(COUNTERS)))
-    rows = sorted(found, key=key_of)
-    days = [i for i, name in enumerate(query.group_by) if name == "day"]
-    texts = [i for i, name in enumerate(query.group_by) if name == "event" or name in SUBS]
-    if not days and not texts:
-        return [Group(key_of(row), Figures(*counters_of(row))) for row in rows]
-    iso: dict[int, str] = {}
-    groups = []
-    for row in rows:
-        keys: list[Key] = list(key_of(row))
-        for index in days:
-            label = row[index]
-            text = iso.get(label)
-            if text is None:
-                text = iso[label] = day_of(label).isoformat()
-            keys[index] = text
-        for index in texts:
-            keys[index] = row[index] or None  # '' stands for no event (clicks) or no sub
-        groups.append(Group(tuple(keys), Figures(*counters_of(row))))
-    return groups
+    columns = list(zip(*found, strict=True))
+    # Without group_by the one row sums nothing when no bucket had a row: NULLs.
+    counters = columns[width:] if width else [[value or 0 for value in c] for c in columns]
+    keys: list[Sequence[Key]] = []
+    for name, found_keys in zip(query.group_by, columns, strict=False):
+        if name == "day":
+            dates = {label: day_of(label).isoformat() for label in set(found_keys)}
+            keys.append(list(map(dates.__getitem__, found_keys)))
+        elif name == "event" or name in SUBS:
+            keys.append([value or None for value in found_keys])
+        else:
+            keys.append(found_keys)
+    alive = list(map(any, zip(*counters, strict=True)))
+    rows = zip(*keys, strict=True) if keys else repeat((), len(found))
+    groups = list(map(Group, compress(rows, alive), compress(map(Figures, *counters), alive)))
+    return groups, Figures(*map(sum, counters))

@@ -17,7 +17,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.batching import Batcher
-from postback.domain.buckets import DAY, plan, plan_zone_days
+from postback.domain.buckets import DAY, Piece, plan, plan_zone_days
 from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
@@ -162,6 +162,7 @@ class SqlStore(Store):
         self.engine = engine
         #: Zones whose local days the rollups should keep: registered when migrating.
         self.report_zones = tuple(report_zones)
+        self._report_zones_found: dict[str, zones.ReportZone] = {}
         self._offers: TtlCache[int, Offer] = TtlCache()
         self._affiliates: TtlCache[int, Affiliate] = TtlCache()
         self._advertisers: TtlCache[int, Advertiser] = TtlCache()
@@ -710,26 +711,38 @@ class SqlStore(Store):
     async def report(self, query: ReportQuery) -> Report:
         if query.matches_nothing:
             return build_report(query, [])
-        async with self._read() as conn:
-            zone = None
-            if query.period == DAY and query.tz != "UTC":
-                zone = await conn.run_sync(zones.zone_for_reading, query.tz)
-            if zone is not None:
-                pieces = plan_zone_days(query.tz, zone.grain, query.first, query.last)
-            else:
-                pieces = plan(query.tz, query.first, query.last, query.period)
-            if not pieces:
-                return build_report(query, [])
-            await self._before_report(conn)
-            stmt = report_select(query, pieces, conn.dialect.name)
-            found = (await conn.execute(stmt)).all()
+        zone = None
+        if query.period == DAY and query.tz != "UTC":
+            zone = await self._report_zone(query.tz)
+        if zone is not None:
+            pieces = plan_zone_days(query.tz, zone.grain, query.first, query.last)
+        else:
+            pieces = plan(query.tz, query.first, query.last, query.period)
+        if not pieces:
+            return build_report(query, [])
+        found = await self._report_rows(query, pieces)
         # Tens of thousands of small objects that all live on, and no cycles among them:
         # the cyclic collector would walk the whole heap several times meanwhile.
         with _collector_paused():
-            return build_report(query, read_groups(query, found), in_key_order=True)
+            groups, totals = read_groups(query, found)
+            return build_report(query, groups, in_key_order=True, totals=totals)
 
-    async def _before_report(self, conn: AsyncConnection) -> None:
-        """Backend settings for the report query's transaction."""
+    async def _report_zone(self, name: str) -> zones.ReportZone | None:
+        """The registered report zone `name`, if any. Zones are only ever added, so one
+        found stays valid for the life of the process."""
+        zone = self._report_zones_found.get(name)
+        if zone is None:
+            async with self._read() as conn:
+                zone = await conn.run_sync(zones.zone_for_reading, name)
+            if zone is not None:
+                self._report_zones_found[name] = zone
+        return zone
+
+    async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:
+        """The grouped rows of report_select: group_by keys, then the counters."""
+        async with self._read() as conn:
+            found: Sequence[Any] = (await conn.execute(report_select(query, pieces))).all()
+        return found
 
     # ---- alerts -----------------------------------------------------------------------
 
