@@ -122,6 +122,19 @@ def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
     return cast(func.sum(counter), BigInteger)
 
 
+def _piece_conditions(cube: Cube, spans: Any) -> list[ColumnElement[bool]]:
+    """A rollup row belongs to a piece: same grain, bucket inside it (and the cube's sub)."""
+    table = cube.table
+    conditions: list[ColumnElement[bool]] = [
+        table.c.grain == spans.c.grain,
+        table.c.bucket_at >= spans.c.start_at,
+        table.c.bucket_at < spans.c.end_at,
+    ]
+    if cube.slot is not None:
+        conditions.append(table.c.slot == cube.slot)
+    return conditions
+
+
 def _wanted(dimensions: frozenset[str], cube: Cube) -> list[ColumnElement[Any]]:
     names = {_dimension(cube, name).name for name in dimensions}
     table = cube.table
@@ -148,13 +161,7 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
         .data([(p.grain, p.start * US, p.end * US, p.offset * US, p.sign) for p in pieces])
         .cte("pieces")
     )
-    conditions: list[ColumnElement[bool]] = [
-        table.c.grain == spans.c.grain,
-        table.c.bucket_at >= spans.c.start_at,
-        table.c.bucket_at < spans.c.end_at,
-    ]
-    if cube.slot is not None:
-        conditions.append(table.c.slot == cube.slot)
+    conditions = _piece_conditions(cube, spans)
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
     source = table.join(spans, and_(*conditions))
@@ -179,20 +186,13 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
     """
     group_by, dimensions, filtered, adding = shape
     cube = choose_cube(dimensions)
-    table = cube.table
     arrays = [bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS]
     spans = (
         func.unnest(*arrays)
         .table_valued(*(name for name, _ in _PIECE_COLUMNS))
         .render_derived("pieces")
     )
-    conditions: list[ColumnElement[bool]] = [
-        table.c.grain == spans.c.grain,
-        table.c.bucket_at >= spans.c.start_at,
-        table.c.bucket_at < spans.c.end_at,
-    ]
-    if cube.slot is not None:
-        conditions.append(table.c.slot == cube.slot)
+    conditions = _piece_conditions(cube, spans)
     for name in filtered:
         target = _dimension(cube, name)
         allowed = bindparam(f"f_{name}", type_=postgresql.ARRAY(target.type))
