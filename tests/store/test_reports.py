@@ -492,22 +492,50 @@ def test_postgres_statement_text_depends_on_the_shape_only() -> None:
 
     dialect = asyncpg.dialect()
 
-    def statement(tz: str, first: str, last: str, offers: list[str]) -> tuple[str, list[Any]]:
+    def statement(
+        tz: str, first: str, last: str, offers: list[str], group_by: str = "day,sub1"
+    ) -> tuple[str, list[Any]]:
         query = parse_query(
-            first=first, last=last, tz=tz, group_by=["day", "sub1"], filters={"offer_id": offers}
+            first=first, last=last, tz=tz, group_by=[group_by], filters={"offer_id": offers}
         )
         pieces = plan(query.tz, query.first, query.last, query.period)
         return postgres_report(query, pieces, dialect)
 
-    utc, utc_arguments = statement("UTC", "2024-03-01", "2024-03-30", ["1"])
-    week, week_arguments = statement("UTC", "2024-03-04", "2024-03-10", ["7", "2"])
-    assert utc == week and utc_arguments != week_arguments
-    assert [2, 7] in week_arguments and "$" in utc and "sub1" in utc
+    # New York's days across its change to summer time: buckets of several offsets.
+    spring, spring_arguments = statement("America/New_York", "2024-03-01", "2024-03-30", ["1"])
+    week, week_arguments = statement("America/New_York", "2024-03-04", "2024-03-12", ["7", "2"])
+    assert spring == week and spring_arguments != week_arguments
+    assert [2, 7] in week_arguments and "$" in spring and "sub1" in spring
     # Rows come in key order, texts by code point whatever the database's locale.
-    assert 'ORDER BY (r.bucket_at + pieces.offset_us) / $1::BIGINT, r.sub1 COLLATE "C"' in utc
-    # Subtracting buckets (a zone off the quarter hours' days) is another shape.
-    kathmandu, _ = statement("Asia/Kathmandu", "2024-03-01", "2024-03-30", ["1"])
-    assert kathmandu != utc and "sign" in kathmandu and "sign" not in utc.split("FROM")[0]
+    assert 'ORDER BY (r.bucket_at + pieces.offset_us) / $1::BIGINT, r.sub1 COLLATE "C"' in spring
+    # UTC days are one piece (a range of day buckets): scalars instead of the arrays.
+    utc, utc_arguments = statement("UTC", "2024-03-01", "2024-03-30", ["1"])
+    utc_week, _ = statement("UTC", "2024-03-04", "2024-03-10", ["7", "2"])
+    assert utc == utc_week != spring and "unnest" not in utc
+    assert 86_400 in utc_arguments and [1] in utc_arguments
+    # Buckets that subtract are summed times their sign; others are just summed.
+    assert "* pieces.sign" in spring.split("FROM")[0] and "sign" not in utc.split("FROM")[0]
+
+
+def test_one_piece_groups_that_are_rows_come_in_key_order() -> None:
+    """Grouped by day and every key of the cube, in one piece: the rows are read in the
+    order of the table's key (grain, bucket, offer, affiliate), so nothing sorts them."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    from postback.domain.buckets import plan
+    from postback.store.reports import postgres_report
+
+    def statement(group_by: list[str]) -> str:
+        query = parse_query(first="2024-03-01", last="2024-03-30", tz="UTC", group_by=group_by)
+        pieces = plan(query.tz, query.first, query.last, query.period)
+        assert len(pieces) == 1
+        return postgres_report(query, pieces, asyncpg.dialect())[0]
+
+    pairs = statement(["day", "offer_id", "affiliate_id"])
+    assert "ORDER BY r.bucket_at, r.offer_id, r.affiliate_id \n LIMIT" in pairs
+    # Summed groups are ordered by their day, not their buckets.
+    offers = statement(["day", "offer_id"])
+    assert "ORDER BY (r.bucket_at + $1::BIGINT) / $2::BIGINT, r.offer_id" in offers
 
 
 def test_one_rollup_row_per_group_is_read_without_grouping() -> None:

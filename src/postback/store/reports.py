@@ -77,20 +77,28 @@ def _grouped(
     group_by: Sequence[str],
     cube: Cube,
     rows: Any,
-    spans: Any,
+    span: Any,
     source: Any,
     adding: Adding,
     postgres: bool,
+    days_by_bucket: bool = False,
 ) -> Select[Any]:
-    """Group `rows` (rollup rows joined to their piece in `spans`) by the query's keys,
-    in key order: texts in code point order, as Python sorts them ('' first)."""
-    local = rows.c.bucket_at + spans.c.offset_us
+    """Group `rows` (rollup rows joined to their piece `span`) by the query's keys, in
+    key order: texts in code point order, as Python sorts them ('' first).
+
+    `days_by_bucket`: each row's bucket is its own day, in one piece, so the rows are in
+    day order when in bucket order, which the key gives without sorting them."""
+    local = rows.c.bucket_at + span.offset_us
     keys: list[ColumnElement[Any]] = []
     order: list[ColumnElement[Any]] = []
     for name in group_by:
         key: ColumnElement[Any]
         if name == "day":
             key = local // (DAY * US)
+            if days_by_bucket:
+                keys.append(key.label(name))
+                order.append(rows.c.bucket_at)
+                continue
         elif name == "hour":
             key = (local // (HOUR * US)) % 24
         else:
@@ -107,7 +115,7 @@ def _grouped(
         # -1) subtracts what it holds; with none, no product.
         signed = adding == "signed"
         sums = [
-            _total(rows.c[name] * spans.c.sign if signed else rows.c[name], postgres).label(name)
+            _total(rows.c[name] * span.sign if signed else rows.c[name], postgres).label(name)
             for name in COUNTERS
         ]
         stmt = select(*keys, *sums).select_from(source).group_by(*keys)
@@ -122,13 +130,13 @@ def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
     return cast(func.sum(counter), BigInteger)
 
 
-def _piece_conditions(cube: Cube, spans: Any) -> list[ColumnElement[bool]]:
+def _piece_conditions(cube: Cube, span: Any) -> list[ColumnElement[bool]]:
     """A rollup row belongs to a piece: same grain, bucket inside it (and the cube's sub)."""
     table = cube.table
     conditions: list[ColumnElement[bool]] = [
-        table.c.grain == spans.c.grain,
-        table.c.bucket_at >= spans.c.start_at,
-        table.c.bucket_at < spans.c.end_at,
+        table.c.grain == span.grain,
+        table.c.bucket_at >= span.start_at,
+        table.c.bucket_at < span.end_at,
     ]
     if cube.slot is not None:
         conditions.append(table.c.slot == cube.slot)
@@ -161,16 +169,25 @@ def report_select(query: ReportQuery, pieces: Sequence[Piece]) -> Select[Any]:
         .data([(p.grain, p.start * US, p.end * US, p.offset * US, p.sign) for p in pieces])
         .cte("pieces")
     )
-    conditions = _piece_conditions(cube, spans)
+    conditions = _piece_conditions(cube, spans.c)
     for name, allowed in query.filters.items():
         conditions.append(_dimension(cube, name).in_(list(allowed)))
     source = table.join(spans, and_(*conditions))
     adding = _adding(query.group_by, cube, pieces)
-    return _grouped(query.group_by, cube, table, spans, source, adding, False)
+    return _grouped(query.group_by, cube, table, spans.c, source, adding, False)
 
 
-#: The statement's shape: group_by, the dimensions, the filtered ones, how rows add up.
-_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], Adding]
+#: The statement's shape: group_by, the dimensions, the filtered ones, how rows add up,
+#: and whether the report is one piece.
+_Shape = tuple[tuple[str, ...], frozenset[str], tuple[str, ...], Adding, bool]
+
+
+class _OnePiece:
+    """The one piece of a report as scalar parameters, in place of the pieces table."""
+
+    def __init__(self) -> None:
+        for name, kind in _PIECE_COLUMNS:
+            setattr(self, name, bindparam(f"p_{name}", type_=kind))
 
 
 @lru_cache(maxsize=256)
@@ -182,25 +199,41 @@ def _postgres_sql(shape: _Shape, dialect: Dialect) -> tuple[str, tuple[str, ...]
 
     The planner would rather hash-join the pieces on grain over a scan of the whole
     table, so each piece's rows come from a LATERAL subquery, which can only be a range
-    read of the key (index-only where the visibility map allows).
+    read of the key (index-only where the visibility map allows). One piece (UTC days, a
+    report zone's days) is read straight from the table instead: then rows that are
+    groups already come in the key's order, without a sort.
     """
-    group_by, dimensions, filtered, adding = shape
+    group_by, dimensions, filtered, adding, single = shape
     cube = choose_cube(dimensions)
-    arrays = [bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS]
-    spans = (
-        func.unnest(*arrays)
-        .table_valued(*(name for name, _ in _PIECE_COLUMNS))
-        .render_derived("pieces")
-    )
-    conditions = _piece_conditions(cube, spans)
+    conditions: list[ColumnElement[bool]]
+    if single:
+        span: Any = _OnePiece()
+        conditions = _piece_conditions(cube, span)
+    else:
+        arrays = [
+            bindparam(f"p_{name}", type_=postgresql.ARRAY(kind)) for name, kind in _PIECE_COLUMNS
+        ]
+        spans = (
+            func.unnest(*arrays)
+            .table_valued(*(name for name, _ in _PIECE_COLUMNS))
+            .render_derived("pieces")
+        )
+        span = spans.c
+        conditions = _piece_conditions(cube, span)
     for name in filtered:
         target = _dimension(cube, name)
         allowed = bindparam(f"f_{name}", type_=postgresql.ARRAY(target.type))
         conditions.append(target == any_(allowed))
-    # OFFSET 0 keeps the planner from flattening the subquery back into a join.
-    rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
-    source = spans.join(rows, true())
-    grouped = _grouped(group_by, cube, rows, spans, source, adding, True)
+    rows: Any
+    source: Any
+    if single:
+        rows = source = select(*_wanted(dimensions, cube)).where(*conditions).subquery("r")
+    else:
+        # OFFSET 0 keeps the planner from flattening the subquery back into a join.
+        rows = select(*_wanted(dimensions, cube)).where(*conditions).offset(0).lateral("r")
+        source = spans.join(rows, true())
+    by_bucket = single and adding == "rows"
+    grouped = _grouped(group_by, cube, rows, span, source, adding, True, by_bucket)
     compiled = grouped.compile(dialect=dialect)
     # Constants of the statement (the slot, the period, the limit) are parameters too.
     fixed = {name: value for name, value in compiled.params.items() if value is not None}
@@ -222,15 +255,19 @@ def postgres_report(
     """The PostgreSQL report statement and its positional arguments (for the driver)."""
     filtered = tuple(sorted(query.filters))
     adding = _adding(query.group_by, choose_cube(query.dimensions), pieces)
-    shape = (query.group_by, frozenset(query.dimensions), filtered, adding)
+    single = len(pieces) == 1
+    shape = (query.group_by, frozenset(query.dimensions), filtered, adding, single)
     sql, names, fixed = _postgres_sql(shape, dialect)
-    arguments: dict[str, Any] = {
-        **fixed,
+    columns = {
         "p_grain": [p.grain for p in pieces],
         "p_start_at": [p.start * US for p in pieces],
         "p_end_at": [p.end * US for p in pieces],
         "p_offset_us": [p.offset * US for p in pieces],
         "p_sign": [p.sign for p in pieces],
+    }
+    arguments: dict[str, Any] = {
+        **fixed,
+        **({name: values[0] for name, values in columns.items()} if single else columns),
     }
     for name in filtered:
         arguments[f"f_{name}"] = sorted(query.filters[name])
