@@ -116,6 +116,8 @@ def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
+    """No cyclic garbage collection inside. Reports overlapping in time may turn it back on
+    early (the first to finish does), never leave it off."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -720,10 +722,11 @@ class SqlStore(Store):
             pieces = plan(query.tz, query.first, query.last, query.period)
         if not pieces:
             return build_report(query, [])
-        found = await self._report_rows(query, pieces)
-        # Tens of thousands of small objects that all live on, and no cycles among them:
-        # the cyclic collector would walk the whole heap several times meanwhile.
+        # Tens of thousands of small objects that all live on (the driver's records, then
+        # the groups), and no cycles among them: meanwhile the cyclic collector would walk
+        # them several times, and now and then the whole heap.
         with _collector_paused():
+            found = await self._report_rows(query, pieces)
             groups, totals = read_groups(query, found)
             return build_report(query, groups, in_key_order=True, totals=totals)
 
