@@ -44,6 +44,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from postback.api import create_api
 from postback.domain.buckets import offset_segments
@@ -366,9 +367,9 @@ def utc_bounds(query: ReportQuery) -> tuple[int, int]:
     return start(query.first), start(query.last + timedelta(days=1))
 
 
-async def raw_report(store: SqlStore, query: ReportQuery) -> tuple[list[Group], Figures]:
+async def raw_report(engine: AsyncEngine, query: ReportQuery) -> tuple[list[Group], Figures]:
     lo, hi = utc_bounds(query)
-    async with store.engine.connect() as conn:
+    async with engine.connect() as conn:
         found = list(await conn.execute(raw_select(query, lo, hi)))
     groups = [g for g in raw_groups(query, found) if not g.figures.is_zero]
     return groups, sum((g.figures for g in groups), Figures())
@@ -397,7 +398,26 @@ class Result:
     raw_ms: float
 
 
+def baseline_engine(store: SqlStore) -> AsyncEngine:
+    """Where the raw GROUP BY runs: on PostgreSQL a connection with the server's own
+    settings (the store's turn JIT off and raise work_mem), on SQLite the store's."""
+    if store.engine.dialect.name == "postgresql":
+        return create_async_engine(store.engine.url, pool_size=1)
+    return store.engine
+
+
 async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> list[Result]:
+    baseline = baseline_engine(store)
+    try:
+        return await measure_with(store, baseline, backend, args)
+    finally:
+        if baseline is not store.engine:
+            await baseline.dispose()
+
+
+async def measure_with(
+    store: SqlStore, baseline: AsyncEngine, backend: str, args: argparse.Namespace
+) -> list[Result]:
     last = FIRST_DAY + timedelta(days=args.days - 1)
     first = last - timedelta(days=29)
     app = create_api(Settings(), store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
@@ -418,7 +438,7 @@ async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> li
                     limit="100000",
                 )
                 report = await store.report(query)
-                raw, raw_totals = await raw_report(store, query)
+                raw, raw_totals = await raw_report(baseline, query)
                 mine = {g.keys: g.figures for g in report.rows}
                 theirs = {g.keys: g.figures for g in raw}
                 if mine != theirs or report.totals != raw_totals:
@@ -440,7 +460,7 @@ async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> li
                     await store.report(query)
 
                 async def raw_run(query: ReportQuery = query) -> None:
-                    await raw_report(store, query)
+                    await raw_report(baseline, query)
 
                 result = Result(
                     backend,

@@ -36,7 +36,11 @@ class PostgresStore(SqlStore):
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(
-            asyncpg_url(url), pool_size=pool_size, max_overflow=10, pool_pre_ping=True
+            asyncpg_url(url),
+            pool_size=pool_size,
+            max_overflow=10,
+            pool_pre_ping=True,
+            connect_args={"server_settings": SESSION_SETTINGS},
         )
         super().__init__(engine, report_zones)
         # A worker finishes thousands of attempts a second: those finished meanwhile
@@ -86,17 +90,17 @@ class PostgresStore(SqlStore):
     async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:
         # Straight through the driver: the statement text is compiled once per shape, and
         # the driver's records need no conversion for read_groups.
+        # One statement, one snapshot: no transaction around it, so one round trip.
         sql, arguments = postgres_report(query, pieces, self.engine.dialect)
         async with self._read() as conn:
             raw = (await conn.get_raw_connection()).driver_connection
             assert raw is not None
-            async with raw.transaction(readonly=True):
-                # A report reads a few thousand index ranges and groups them in tens of
-                # milliseconds: compiling it (JIT) costs more than it saves, and the
-                # grouping should stay in memory rather than spill to temporary files.
-                await raw.execute(REPORT_SETTINGS)
-                found: Sequence[Any] = await raw.fetch(sql, *arguments)
+            found: Sequence[Any] = await raw.fetch(sql, *arguments)
         return found
 
 
-REPORT_SETTINGS = "SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"
+#: Set once per connection. Every statement here is short (the longest, a report, reads
+#: a few thousand index ranges in milliseconds): compiling one (JIT) costs more than it
+#: saves. A report groups up to MAX_GROUPS rows, which should stay in memory rather than
+#: spill to temporary files.
+SESSION_SETTINGS = {"jit": "off", "work_mem": "64MB"}
