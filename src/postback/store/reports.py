@@ -10,9 +10,10 @@ times each piece's sign, and stay integers.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
-from itertools import compress, repeat
+from itertools import repeat
+from operator import itemgetter
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -278,8 +279,8 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
     """The query's rows (in key order) as groups, but none whose counters are all zero,
     and their totals. A missing event or sub ('') becomes None; a day, its ISO date.
 
-    Column by column: the loops over ten thousand rows then run in C (zip, map),
-    apart from building each row's Figures and Group.
+    Built by C loops over the rows (slices, tuple.__new__, zip): no Python code runs
+    per row, only per column that needs its values changed.
     """
     if len(found) > MAX_GROUPS:
         raise InvalidInput(
@@ -289,19 +290,35 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
     if not found:
         return [], Figures()
     width = len(query.group_by)
-    columns = list(zip(*found, strict=True))
-    # Without group_by the one row sums nothing when no bucket had a row: NULLs.
-    counters = columns[width:] if width else [[value or 0 for value in c] for c in columns]
-    keys: list[Sequence[Key]] = []
-    for name, found_keys in zip(query.group_by, columns, strict=False):
-        if name == "day":
-            dates = {label: day_of(label).isoformat() for label in set(found_keys)}
-            keys.append(list(map(dates.__getitem__, found_keys)))
-        elif name == "event" or name in SUBS:
-            keys.append([value or None for value in found_keys])
-        else:
-            keys.append(found_keys)
-    alive = list(map(any, zip(*counters, strict=True)))
-    rows = zip(*keys, strict=True) if keys else repeat((), len(found))
-    groups = list(map(Group, compress(rows, alive), compress(map(Figures, *counters), alive)))
-    return groups, Figures(*map(sum, counters))
+    if not width:
+        # Without group_by the one row sums nothing when no bucket had a row: NULLs.
+        totals = Figures(*(value or 0 for value in found[0]))
+        return ([Group((), totals)] if any(totals) else []), totals
+    figures = list(map(_new, repeat(Figures), map(itemgetter(slice(width, None)), found)))
+    keys: Iterable[tuple[Key, ...]] = map(itemgetter(slice(width)), found)
+    if any(_changes_key(name) for name in query.group_by):
+        columns = list(zip(*keys, strict=True))
+        keys = zip(*map(_read_keys, query.group_by, columns), strict=True)
+    groups = list(map(_new, repeat(Group), zip(keys, figures, strict=True)))
+    totals = _new(Figures, map(sum, zip(*figures, strict=True)))
+    if not all(map(any, figures)):
+        groups = [group for group in groups if any(group.figures)]
+    return groups, totals
+
+
+# A tuple subclass built from an iterable without its __new__: no Python call per row.
+_new: Any = tuple.__new__
+
+
+def _changes_key(name: str) -> bool:
+    return name == "day" or name == "event" or name in SUBS
+
+
+def _read_keys(name: str, found: Sequence[Any]) -> Sequence[Key]:
+    """One key column as the answer shows it."""
+    if name == "day":
+        dates = {label: day_of(label).isoformat() for label in set(found)}
+        return list(map(dates.__getitem__, found))
+    if name == "event" or name in SUBS:
+        return [value or None for value in found]
+    return found

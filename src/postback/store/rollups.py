@@ -127,10 +127,10 @@ class Deltas:
     def add(self, change: Change) -> None:
         quarter = change.at_us - change.at_us % _QUARTER_US
         cell = (change.offer_id, change.affiliate_id, change.event, change.subs, quarter)
-        self._add(cell, change.figures.counters())
+        self._add(cell, change.figures)
 
     def add_clicks(self, clicks: Iterable[Click]) -> None:
-        one = CLICK.counters()
+        one = CLICK
         for click in clicks:
             at = rows.to_us(click.created_at)
             subs = subs_of(click.subs)
