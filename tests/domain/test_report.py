@@ -324,18 +324,22 @@ def test_csv_has_the_same_columns_and_defuses_formulas() -> None:
             st.integers(min_value=0, max_value=10**4),
             st.integers(min_value=-(10**17), max_value=10**17),
             st.integers(min_value=-(10**17), max_value=10**17),
+            st.one_of(st.none(), st.text(max_size=8)),
         ),
         max_size=5,
     ),
     st.booleans(),
 )
 def test_fast_json_writes_what_the_decimals_say(
-    values: list[tuple[int, int, int, int]], admin: bool
+    values: list[tuple[int, int, int, int, str | None]], admin: bool
 ) -> None:
     rows = [
-        Group((f"2024-06-0{i % 9 + 1}", i), Figures(clicks=c, conversions=v, revenue=r, payout=p))
-        for i, (c, v, r, p) in enumerate(values)
+        Group(
+            (f"2024-06-0{i % 9 + 1}", i % 2, sub),
+            Figures(clicks=c, conversions=v, revenue=r, payout=p),
+        )
+        for i, (c, v, r, p, sub) in enumerate(values)
     ]
-    report = build_report(query(group_by=("day", "offer_id"), admin=admin), rows)
+    report = build_report(query(group_by=("day", "offer_id", "sub1"), admin=admin), rows)
     assert report_json(report) == dumps(report_fields(report))
     assert json.loads(report_json(report)) == json.loads(dumps(report_fields(report)))
