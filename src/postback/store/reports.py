@@ -28,6 +28,7 @@ from sqlalchemy import (
     cast,
     column,
     func,
+    or_,
     select,
     true,
     values,
@@ -108,19 +109,31 @@ def _grouped(
         # SQLite compares texts byte by byte already; PostgreSQL by the database's locale.
         text = name == "event" or name in SUBS
         order.append(key.collate("C") if text and postgres else key)
+    # A group whose counters are all zero is no row of the answer: the database leaves
+    # it out (a bucket taken out of a week can cancel a group).
     if adding == "rows":
-        found = [rows.c[name].label(name) for name in COUNTERS]
-        stmt = select(*keys, *found).select_from(source)
+        found = [rows.c[name] for name in COUNTERS]
+        stmt = select(
+            *keys, *(counter.label(name) for counter, name in zip(found, COUNTERS, strict=True))
+        )
+        stmt = stmt.select_from(source).where(_any_counted(found))
     else:
         # Sums stay integers; an overflow is an error. A bucket taken out of its day (sign
         # -1) subtracts what it holds; with none, no product.
         signed = adding == "signed"
         sums = [
-            _total(rows.c[name] * span.sign if signed else rows.c[name], postgres).label(name)
+            _total(rows.c[name] * span.sign if signed else rows.c[name], postgres)
             for name in COUNTERS
         ]
-        stmt = select(*keys, *sums).select_from(source).group_by(*keys)
+        stmt = select(
+            *keys, *(total.label(name) for total, name in zip(sums, COUNTERS, strict=True))
+        )
+        stmt = stmt.select_from(source).group_by(*keys).having(_any_counted(sums))
     return stmt.order_by(*order).limit(MAX_GROUPS + 1)
+
+
+def _any_counted(counters: Sequence[ColumnElement[Any]]) -> ColumnElement[bool]:
+    return or_(*(counter != 0 for counter in counters))
 
 
 def _total(counter: ColumnElement[Any], postgres: bool) -> ColumnElement[Any]:
@@ -276,8 +289,8 @@ def postgres_report(
 
 
 def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], Figures]:
-    """The query's rows (in key order) as groups, but none whose counters are all zero,
-    and their totals. A missing event or sub ('') becomes None; a day, its ISO date.
+    """The query's rows (in key order, none all zeros) as groups, and their totals. A
+    missing event or sub ('') becomes None; a day, its ISO date.
 
     Built by C loops over the rows (slices, tuple.__new__, zip): no Python code runs
     per row, only per column that needs its values changed.
@@ -291,19 +304,15 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
         return [], Figures()
     width = len(query.group_by)
     if not width:
-        # Without group_by the one row sums nothing when no bucket had a row: NULLs.
-        totals = Figures(*(value or 0 for value in found[0]))
-        return ([Group((), totals)] if any(totals) else []), totals
-    figures = list(map(_new, repeat(Figures), map(itemgetter(slice(width, None)), found)))
+        totals = Figures(*found[0])
+        return [Group((), totals)], totals
+    columns = list(zip(*found, strict=True))
+    figures = map(_new, repeat(Figures), map(itemgetter(slice(width, None)), found))
     keys: Iterable[tuple[Key, ...]] = map(itemgetter(slice(width)), found)
     if any(_changes_key(name) for name in query.group_by):
-        columns = list(zip(*keys, strict=True))
         keys = zip(*map(_read_keys, query.group_by, columns), strict=True)
     groups = list(map(_new, repeat(Group), zip(keys, figures, strict=True)))
-    totals = _new(Figures, map(sum, zip(*figures, strict=True)))
-    if not all(map(any, figures)):
-        groups = [group for group in groups if any(group.figures)]
-    return groups, totals
+    return groups, _new(Figures, map(sum, columns[width:]))
 
 
 # A tuple subclass built from an iterable without its __new__: no Python call per row.

@@ -728,6 +728,7 @@ class SqlStore(Store):
         with _collector_paused():
             found = await self._report_rows(query, pieces)
             groups, totals = read_groups(query, found)
+            del found  # freed now, so the next collection does not walk the records
             return build_report(query, groups, in_key_order=True, totals=totals)
 
     async def _report_zone(self, name: str) -> zones.ReportZone | None:
