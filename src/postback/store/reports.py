@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from itertools import repeat
-from operator import itemgetter
 from typing import Any, Literal
 
 from sqlalchemy import (
@@ -292,7 +291,7 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
     """The query's rows (in key order, none all zeros) as groups, and their totals. A
     missing event or sub ('') becomes None; a day, its ISO date.
 
-    Built by C loops over the rows (slices, tuple.__new__, zip): no Python code runs
+    Built by C loops over the rows (zip, map, tuple.__new__): no Python code runs
     per row, only per column that needs its values changed.
     """
     if len(found) > MAX_GROUPS:
@@ -303,16 +302,13 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
     if not found:
         return [], Figures()
     width = len(query.group_by)
-    if not width:
-        totals = Figures(*found[0])
-        return [Group((), totals)], totals
     columns = list(zip(*found, strict=True))
-    figures = map(_new, repeat(Figures), map(itemgetter(slice(width, None)), found))
-    keys: Iterable[tuple[Key, ...]] = map(itemgetter(slice(width)), found)
+    counters = columns[width:]
+    rows: Iterable[Sequence[Any]] = found
     if any(_changes_key(name) for name in query.group_by):
-        keys = zip(*map(_read_keys, query.group_by, columns), strict=True)
-    groups = list(map(_new, repeat(Group), zip(keys, figures, strict=True)))
-    return groups, _new(Figures, map(sum, columns[width:]))
+        keys = map(_read_keys, query.group_by, columns)
+        rows = zip(*keys, *counters, strict=True)
+    return list(map(_new, repeat(Group), rows)), _new(Figures, map(sum, counters))
 
 
 # A tuple subclass built from an iterable without its __new__: no Python call per row.
