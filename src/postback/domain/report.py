@@ -59,9 +59,8 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # ---- figures --------------------------------------------------------------------------
 
 
-# Figures and Group are built once per report row, by the ten thousand. As tuples they
-# are built from the driver's rows by C loops (tuple.__new__ over slices of each row)
-# instead of a Python __init__ call each, which was most of a large report's time.
+# A tuple, so that many are made by C loops (tuple.__new__) rather than a Python
+# __init__ call each; a report's rows go further and keep theirs inside Group.
 class Figures(NamedTuple):
     """Counters of one group; revenue and payout in ten-thousandths.
 
