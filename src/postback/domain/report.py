@@ -91,13 +91,11 @@ class Figures(NamedTuple):
 
     @property
     def cr_units(self) -> int:
-        """Conversion rate in percent, in ten-thousandths."""
-        return _ratio(self.conversions * 100 * SCALE, self.clicks)
+        return _cr_units(self.conversions, self.clicks)
 
     @property
     def epc_units(self) -> int:
-        """Payout per click in ten-thousandths."""
-        return _ratio(self.payout, self.clicks)
+        return _epc_units(self.payout, self.clicks)
 
 
 CLICK = Figures(clicks=1)
@@ -114,6 +112,16 @@ def conversion_figures(status: str, revenue: int, payout: int) -> Figures:
         revenue=revenue if approved else 0,
         payout=payout if approved else 0,
     )
+
+
+def _cr_units(conversions: int, clicks: int) -> int:
+    """Conversion rate in percent, in ten-thousandths."""
+    return _ratio(conversions * 100 * SCALE, clicks)
+
+
+def _epc_units(payout: int, clicks: int) -> int:
+    """Payout per click in ten-thousandths."""
+    return _ratio(payout, clicks)
 
 
 def _ratio(numerator: int, denominator: int) -> int:
@@ -492,8 +500,8 @@ def _figures_json(found: Sequence[int], admin: bool) -> str:
         f'"clicks":{clicks},"conversions":{conversions},"approved":{approved},'
         f'"pending":{pending},"rejected":{rejected},'
     )
-    cr = _money_text(_ratio(conversions * 100 * SCALE, clicks))
-    epc = _money_text(_ratio(payout, clicks))
+    cr = _money_text(_cr_units(conversions, clicks))
+    epc = _money_text(_epc_units(payout, clicks))
     if admin:
         return (
             f'{counts}"revenue":{_money_text(revenue)},"payout":{_money_text(payout)},'

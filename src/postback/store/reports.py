@@ -305,7 +305,7 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
     columns = list(zip(*found, strict=True))
     counters = columns[width:]
     rows: Iterable[Sequence[Any]] = found
-    if any(_changes_key(name) for name in query.group_by):
+    if _REWRITTEN.intersection(query.group_by):
         keys = map(_read_keys, query.group_by, columns)
         rows = zip(*keys, *counters, strict=True)
     return list(map(_new, repeat(Group), rows)), _new(Figures, map(sum, counters))
@@ -315,15 +315,16 @@ def read_groups(query: ReportQuery, found: Sequence[Any]) -> tuple[list[Group], 
 _new: Any = tuple.__new__
 
 
-def _changes_key(name: str) -> bool:
-    return name == "day" or name == "event" or name in SUBS
+#: Keys whose stored values the answer shows otherwise: a day's number as its date, a
+#: missing event or sub ('') as None.
+_REWRITTEN = frozenset({"day", "event", *SUBS})
 
 
 def _read_keys(name: str, found: Sequence[Any]) -> Sequence[Key]:
-    """One key column as the answer shows it."""
+    """One key column as the answer shows it (see _REWRITTEN)."""
     if name == "day":
         dates = {label: day_of(label).isoformat() for label in set(found)}
         return list(map(dates.__getitem__, found))
-    if name == "event" or name in SUBS:
+    if name in _REWRITTEN:
         return [value or None for value in found]
     return found
