@@ -12,8 +12,8 @@ from postback.batching import GroupCommitter
 from postback.dispatch.worker import Dispatcher
 from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Click
-from postback.edge.ratelimit import FailureLimiter
 from postback.metrics import Metrics
+from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, Store
 

@@ -9,8 +9,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from postback.dispatch.ssrf import TargetPolicy, parse_allowed_targets
 from postback.domain.buckets import zone_names
+from postback.domain.targets import TargetPolicy, parse_allowed_targets
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
 MIN_ADMIN_KEY_LENGTH = 16

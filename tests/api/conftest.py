@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult, Store
@@ -68,7 +68,7 @@ class Api:
 @pytest.fixture
 async def api(store: Store) -> AsyncIterator[Api]:
     wakes: list[int] = []
-    app = create_api(
+    app = create_web(
         Settings(base_url=BASE_URL),
         store,
         admin_key_hash=lambda: hash_key(ADMIN_KEY),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.settings import Settings
 from postback.store.base import Store
 from tests.api.conftest import ADMIN_KEY, Api, error_of
@@ -28,7 +28,7 @@ async def test_admin_key_works(api: Api) -> None:
 
 
 async def test_no_admin_key_configured_refuses_every_key(store: Store) -> None:
-    app = create_api(Settings(), store, admin_key_hash=lambda: None)
+    app = create_web(Settings(), store, admin_key_hash=lambda: None)
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://api.test"
     ) as client:

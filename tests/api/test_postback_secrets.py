@@ -13,7 +13,7 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
 from postback.store.base import Store
@@ -27,7 +27,7 @@ from tests.dispatch.test_worker import dispatching, make_settings
 async def api(store: Store) -> AsyncIterator[Api]:
     """The API of tests/api/conftest.py, allowed to target the receivers on 127.0.0.1."""
     settings = Settings(allowed_targets="127.0.0.1")
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield Api(client, store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import httpx
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
 from postback.store.base import Store
@@ -14,7 +14,7 @@ from tests.api.conftest import ADMIN_KEY, Api, error_of
 
 async def test_listed_networks_and_names_may_be_saved_others_not(store: Store) -> None:
     settings = Settings(allowed_targets="10.0.0.0/8,hooks.internal")
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         api = Api(client, store)

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.ids import hash_key, new_webhook_secret
 from postback.settings import Settings
 from postback.store.base import Store
@@ -57,7 +57,7 @@ async def receiver() -> AsyncIterator[Receiver]:
 async def open_api(store: Store) -> AsyncIterator[Api]:
     """The API of a deployment that lets postbacks reach private addresses."""
     settings = Settings(allow_private_targets=True, delivery_timeout=5)
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as client:
         yield Api(client, store)

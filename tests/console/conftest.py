@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
 from postback.store.base import Store
@@ -56,7 +56,7 @@ class Browser:
 @pytest.fixture
 async def app_and_store(store: Store) -> AsyncIterator[tuple[Any, Store]]:
     settings = Settings(base_url="https://track.example", auth_failures_per_minute=5)
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     yield app, store
 
 

@@ -32,10 +32,10 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 async def open_admin(store: Store) -> AsyncIterator[Browser]:
-    from postback.api import create_api
+    from postback.app import create_web
 
     settings = Settings(base_url="https://track.example", allow_private_targets=True)
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     visitor = new_browser(app, store)
     async with visitor.client:
         assert (await visitor.login(ADMIN_KEY)).status_code == 303

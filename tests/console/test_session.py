@@ -7,18 +7,18 @@ import re
 import pytest
 from pydantic import SecretStr
 
-from postback.api.context import ApiContext
 from postback.console import session as session_module
 from postback.console.session import SECRET_META, Sessions
 from postback.domain.ids import hash_key
-from postback.edge.ratelimit import FailureLimiter
+from postback.services.context import AppContext
+from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
 from postback.store.base import Store
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of
 
 
-def context(store: Store, **settings: object) -> ApiContext:
-    return ApiContext(
+def context(store: Store, **settings: object) -> AppContext:
+    return AppContext(
         settings=Settings(**settings),  # type: ignore[arg-type]
         store=store,
         admin_key_hash=lambda: hash_key(ADMIN_KEY),
@@ -92,12 +92,12 @@ async def test_login_needs_the_login_forms_token(browser: Browser) -> None:
 
 
 async def test_the_secure_flag_follows_the_setting(store: Store) -> None:
-    from postback.api import create_api
+    from postback.app import create_web
     from tests.console.conftest import new_browser
 
     for secure in (True, False):
         settings = Settings(cookie_secure=secure)
-        app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+        app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
         visitor = new_browser(app, store)
         async with visitor.client:
             answer = await visitor.login(ADMIN_KEY)

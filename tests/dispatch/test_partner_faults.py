@@ -21,7 +21,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.dispatch.sender import EXCERPT_BYTES
 from postback.domain.ids import hash_key
 from postback.domain.records import Delivery
@@ -243,7 +243,7 @@ async def test_a_config_switched_off_shows_why_and_resends_when_switched_on(
         disable_failing_after=1.5,
         breaker_pause=0.2,
     )
-    app = create_api(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
     async with (

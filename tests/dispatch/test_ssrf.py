@@ -8,9 +8,9 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from postback.dispatch.ssrf import (
+from postback.dispatch.ssrf import GuardedResolver
+from postback.domain.targets import (
     BlockedTarget,
-    GuardedResolver,
     blocked_reason,
     check_url,
     literal_ip,

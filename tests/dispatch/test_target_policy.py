@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from pydantic import ValidationError
 
 from postback.dispatch.sender import Sender
-from postback.dispatch.ssrf import blocked_reason, check_url, parse_allowed_targets
+from postback.domain.targets import blocked_reason, check_url, parse_allowed_targets
 from postback.settings import Settings
 from tests.reliability_report import record
 

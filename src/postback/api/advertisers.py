@@ -13,7 +13,11 @@ from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import (
+from postback.domain.ids import new_postback_token
+from postback.domain.records import Advertiser
+from postback.domain.templates import incoming_template
+from postback.errors import NotFound
+from postback.services.schemas import (
     MAX_ID,
     Name,
     PatchModel,
@@ -21,10 +25,6 @@ from postback.api.schemas import (
     Timestamp,
     clean_text,
 )
-from postback.domain.ids import new_postback_token
-from postback.domain.records import Advertiser
-from postback.domain.templates import incoming_template
-from postback.errors import NotFound
 
 # Long enough for an advertiser to update its integration, short enough to matter.
 DEFAULT_GRACE_SECONDS = 24 * 3600

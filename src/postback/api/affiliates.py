@@ -11,10 +11,10 @@ from postback.api.auth import AdminDep, CallerDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Name, PatchModel, RequestModel, Timestamp
 from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Affiliate
 from postback.errors import NotFound
+from postback.services.schemas import MAX_ID, Name, PatchModel, RequestModel, Timestamp
 
 # Archived (PATCH status "archived"): out of the working set, its key refused, its
 # records kept.

@@ -9,14 +9,23 @@ from fastapi import APIRouter, Path, Response
 from pydantic import AfterValidator, BaseModel, Field, Strict, StrictBool
 
 from postback.api.auth import AdminDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Id, Name, PatchModel, RequestModel, Timestamp, check_url
-from postback.dispatch.ssrf import check_url as check_target
 from postback.domain.ids import new_webhook_secret
 from postback.domain.records import Alert, Incident
+from postback.domain.targets import check_url as check_target
 from postback.errors import InvalidInput, NotFound
+from postback.services.context import AppContext
+from postback.services.schemas import (
+    MAX_ID,
+    Id,
+    Name,
+    PatchModel,
+    RequestModel,
+    Timestamp,
+    check_url,
+)
 
 Kind = Literal["no_conversions", "delivery_failures", "bad_tokens"]
 Count = Annotated[int, Strict(), Field(ge=0, le=1_000_000_000)]
@@ -146,7 +155,7 @@ class IncidentList(BaseModel):
 AlertId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-async def _check(ctx: ApiContext, fields: dict[str, Any]) -> None:
+async def _check(ctx: AppContext, fields: dict[str, Any]) -> None:
     """References exist, the kind has what it needs, the webhook is an allowed target."""
     refused = check_target(fields["webhook_url"], ctx.settings.target_policy)
     if refused is not None:
@@ -174,7 +183,7 @@ async def list_alerts(ctx: ContextDep, _: AdminDep, page: PageDep) -> ApiRespons
     )
 
 
-async def _alert(ctx: ApiContext, alert_id: int) -> Alert:
+async def _alert(ctx: AppContext, alert_id: int) -> Alert:
     alert = await ctx.store.get_alert(alert_id)
     if alert is None:
         raise NotFound(f"no alert {alert_id}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI
@@ -22,13 +21,9 @@ from postback.api import (
     templates,
     trial,
 )
-from postback.api.context import ApiContext
 from postback.api.errors import install_error_handlers
 from postback.api.responses import ApiResponse
-from postback.console import install_console
-from postback.edge.ratelimit import FailureLimiter
-from postback.settings import Settings
-from postback.store.base import Store
+from postback.services.context import AppContext
 
 PREFIX = "/api/v1"
 RESOURCES = (
@@ -48,26 +43,8 @@ RESOURCES = (
 )
 
 
-def _no_wake() -> None:
-    return None
-
-
-def create_api(
-    settings: Settings,
-    store: Store,
-    admin_key_hash: Callable[[], str | None],
-    wake_dispatch: Callable[[], None] = _no_wake,
-    auth_failures: FailureLimiter | None = None,
-    *,
-    console: bool = True,
-) -> FastAPI:
-    """The admin and affiliate REST API.
-
-    `admin_key_hash` returns the sha256 hex of the admin key (None: no admin key yet);
-    `wake_dispatch` tells the delivery workers that something is due now;
-    `auth_failures` counts failed authentications per client (shared with /postback);
-    `console` adds the web console's pages (outside the OpenAPI document).
-    """
+def create_api(ctx: AppContext) -> FastAPI:
+    """The admin and affiliate REST API over the application's context."""
     app = FastAPI(
         title="Postback API",
         version="1",
@@ -78,18 +55,10 @@ def create_api(
         redoc_url=None,
         default_response_class=ApiResponse,
     )
-    app.state.api = ApiContext(
-        settings=settings,
-        store=store,
-        admin_key_hash=admin_key_hash,
-        wake_dispatch=wake_dispatch,
-        auth_failures=auth_failures or FailureLimiter(settings.auth_failures_per_minute),
-    )
+    app.state.api = ctx
     install_error_handlers(app)
     for resource in RESOURCES:
         app.include_router(resource.build_router(), prefix=PREFIX)
-    if console:
-        install_console(app, app.state.api)
     _describe_refusals_as_they_are(app)
     return app
 

@@ -1,30 +1,16 @@
-"""What every handler may use: settings, store, admin key, the dispatcher's bell and the
-count of failed authentications."""
+"""The application context as a FastAPI dependency."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, cast
 
 from fastapi import Depends, Request
 
-from postback.edge.ratelimit import FailureLimiter
-from postback.settings import Settings
-from postback.store.base import Store
+from postback.services.context import AppContext
 
 
-@dataclass(frozen=True, slots=True)
-class ApiContext:
-    settings: Settings
-    store: Store
-    admin_key_hash: Callable[[], str | None]
-    wake_dispatch: Callable[[], None]
-    auth_failures: FailureLimiter
+def get_context(request: Request) -> AppContext:
+    return cast(AppContext, request.app.state.api)
 
 
-def get_context(request: Request) -> ApiContext:
-    return cast(ApiContext, request.app.state.api)
-
-
-ContextDep = Annotated[ApiContext, Depends(get_context)]
+ContextDep = Annotated[AppContext, Depends(get_context)]

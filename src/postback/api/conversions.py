@@ -7,15 +7,17 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
-from postback.api.auth import Caller, CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.auth import CallerDep
+from postback.api.context import ContextDep
 from postback.api.deliveries import DeliveryOut, deliveries_of_conversion
 from postback.api.incoming import IncomingOut
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Money, Text, Timestamp
 from postback.domain.records import Click, Conversion, StatusChange
 from postback.errors import NotFound
+from postback.services.caller import Caller
+from postback.services.context import AppContext
+from postback.services.schemas import MAX_ID, Money, Text, Timestamp
 
 StatusFilter = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -150,7 +152,7 @@ def view(conversion: Conversion, admin: bool, personal_data: bool = True) -> dic
 ConversionId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-async def sees_personal_data(ctx: ApiContext, caller: Caller, conversion: Conversion) -> bool:
+async def sees_personal_data(ctx: AppContext, caller: Caller, conversion: Conversion) -> bool:
     """The admin always; an affiliate where the conversion's offer allows it."""
     if caller.is_admin:
         return True

@@ -12,14 +12,16 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Body, Path, Query
 from pydantic import BaseModel, Field
 
-from postback.api.auth import Caller, CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.auth import CallerDep
+from postback.api.context import ContextDep
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.postbacks import owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Moment, RequestModel, Timestamp
 from postback.domain.records import Attempt, Delivery
 from postback.errors import InvalidInput, NotFound
+from postback.services.caller import Caller
+from postback.services.context import AppContext
+from postback.services.schemas import MAX_ID, Moment, RequestModel, Timestamp
 
 DeliveryState = Literal["pending", "delivered", "failed"]
 # Every delivery one conversion owes fits in one read.
@@ -103,13 +105,13 @@ DeliveryId = Annotated[int, Path(ge=1, le=MAX_ID)]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 
-async def with_attempts(ctx: ApiContext, found: Sequence[Delivery]) -> list[DeliveryOut]:
+async def with_attempts(ctx: AppContext, found: Sequence[Delivery]) -> list[DeliveryOut]:
     attempts = await ctx.store.list_attempts([d.id for d in found])
     return [DeliveryOut.of(d, attempts.get(d.id, [])) for d in found]
 
 
 async def deliveries_of_conversion(
-    ctx: ApiContext, caller: Caller, conversion_id: int
+    ctx: AppContext, caller: Caller, conversion_id: int
 ) -> list[DeliveryOut]:
     owner = caller.affiliate.id if caller.affiliate is not None else None
     page = await ctx.store.list_deliveries(
@@ -145,7 +147,7 @@ async def list_deliveries(
     return reply(DeliveryList(items=items, next_cursor=found.next_cursor))
 
 
-async def _visible(ctx: ApiContext, caller: Caller, delivery_id: int) -> Delivery:
+async def _visible(ctx: AppContext, caller: Caller, delivery_id: int) -> Delivery:
     delivery = await ctx.store.get_delivery(delivery_id)
     if delivery is not None and caller.affiliate is not None:
         config = await ctx.store.get_postback(delivery.postback_id, include_deleted=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -16,6 +16,7 @@ from postback.api.responses import ApiResponse
 from postback.errors import PostbackError, StoreUnavailable
 from postback.http_status import retry_after_of, status_of
 from postback.logthrottle import Throttled
+from postback.services.schemas import param_name
 
 log = logging.getLogger(__name__)
 store_down = Throttled(log)
@@ -34,7 +35,6 @@ CODE_BY_STATUS = {
 _METHODS = ("DELETE", "GET", "PATCH", "POST", "PUT")
 
 # Where a field sits ("body", "query", ...) is not part of its name.
-_LOCATIONS = frozenset({"body", "query", "path", "header", "cookie"})
 _NOT_AN_OBJECT = frozenset({"model_attributes_type", "model_type", "dict_type"})
 
 
@@ -43,19 +43,6 @@ def error_response(
 ) -> ApiResponse:
     body = {"error": {"code": code, "message": message, **details}}
     return ApiResponse(body, status_code=status, headers=dict(headers or {}))
-
-
-def param_name(loc: Sequence[int | str]) -> str:
-    parts = list(loc)
-    if len(parts) > 1 and parts[0] in _LOCATIONS:
-        parts = parts[1:]
-    name = ""
-    for part in parts:
-        if isinstance(part, int):
-            name += f"[{part}]"
-        else:
-            name = f"{name}.{part}" if name else str(part)
-    return name or "body"
 
 
 def _message(error: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID, Text, Timestamp
+from postback.services.schemas import MAX_ID, Text, Timestamp
 
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 

@@ -12,10 +12,11 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from postback.api.auth import AdminDep, CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.context import ContextDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID
 from postback.errors import InvalidInput, NotFound
+from postback.services.context import AppContext
+from postback.services.schemas import MAX_ID
 
 SUBS = ("sub1", "sub2", "sub3", "sub4", "sub5")
 # The fields an advertiser's platform fills in, in the order they read best.
@@ -34,7 +35,7 @@ SYNTAX: dict[str, tuple[str, str]] = {
 IdQuery = Annotated[int, Query(ge=1, le=MAX_ID)]
 
 
-def public_base(ctx: ApiContext, request: Request) -> str:
+def public_base(ctx: AppContext, request: Request) -> str:
     """POSTBACK_BASE_URL, else the address this request came in on."""
     return ctx.settings.base_url or str(request.base_url).rstrip("/")
 

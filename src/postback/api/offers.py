@@ -14,12 +14,18 @@ from pydantic import (
     StringConstraints,
 )
 
-from postback.api.auth import AdminDep, Caller, CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.auth import AdminDep, CallerDep
+from postback.api.context import ContextDep
 from postback.api.links import public_base, tracking_url
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import (
+from postback.domain.lifecycle import affiliate_events
+from postback.domain.macros import CLICK_MACROS
+from postback.domain.records import Offer
+from postback.errors import InvalidInput, NotFound
+from postback.services.caller import Caller
+from postback.services.context import AppContext
+from postback.services.schemas import (
     MAX_ID,
     Id,
     Money,
@@ -30,10 +36,6 @@ from postback.api.schemas import (
     Timestamp,
     url_template,
 )
-from postback.domain.lifecycle import affiliate_events
-from postback.domain.macros import CLICK_MACROS
-from postback.domain.records import Offer
-from postback.errors import InvalidInput, NotFound
 
 OfferStatus = Literal["active", "paused"]
 # Archived (PATCH status "archived"): out of the working set, kept for the clicks,
@@ -192,14 +194,14 @@ OfferId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 def _view(
-    offer: Offer, caller: Caller, ctx: ApiContext, request: Request
+    offer: Offer, caller: Caller, ctx: AppContext, request: Request
 ) -> OfferOut | AffiliateOfferOut:
     if caller.affiliate is None:
         return OfferOut.of(offer)
     return AffiliateOfferOut.of(offer, caller.affiliate.id, public_base(ctx, request))
 
 
-async def _check_advertiser(ctx: ApiContext, advertiser_id: int) -> None:
+async def _check_advertiser(ctx: AppContext, advertiser_id: int) -> None:
     if await ctx.store.get_advertiser(advertiser_id) is None:
         raise InvalidInput("advertiser_id", f"no advertiser {advertiser_id}")
 

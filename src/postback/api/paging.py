@@ -9,8 +9,8 @@ from typing import Annotated
 
 from fastapi import Depends, Query
 
-from postback.api.schemas import MAX_ID
 from postback.errors import InvalidInput
+from postback.services.schemas import MAX_ID
 
 MAX_LIMIT = 1000
 DEFAULT_LIMIT = 100

@@ -23,10 +23,10 @@ from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
 from postback.api.postbacks import PostbackId, owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import RequestModel, Timestamp
 from postback.domain.ids import new_webhook_secret
 from postback.domain.records import PostbackConfig
 from postback.errors import NotFound
+from postback.services.schemas import RequestModel, Timestamp
 
 # Long enough for a partner to deploy its new key, short enough to matter.
 DEFAULT_GRACE_SECONDS = 24 * 3600

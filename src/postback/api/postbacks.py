@@ -22,11 +22,26 @@ from pydantic import (
     field_validator,
 )
 
-from postback.api.auth import Caller, CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.auth import CallerDep
+from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import (
+from postback.domain.ids import new_webhook_secret
+from postback.domain.macros import (
+    NETWORK_MACROS,
+    NETWORK_ONLY_MACROS,
+    POSTBACK_MACROS,
+    Encoding,
+    expand,
+)
+from postback.domain.records import PostbackConfig
+from postback.domain.targets import Policy
+from postback.domain.targets import check_url as check_target
+from postback.domain.templates import outgoing_template, outgoing_url
+from postback.errors import InvalidInput, NotFound
+from postback.services.caller import Caller
+from postback.services.context import AppContext
+from postback.services.schemas import (
     MAX_ID,
     MAX_TEMPLATE_LENGTH,
     Id,
@@ -38,19 +53,6 @@ from postback.api.schemas import (
     known_list,
     macro_problem,
 )
-from postback.dispatch.ssrf import Policy
-from postback.dispatch.ssrf import check_url as check_target
-from postback.domain.ids import new_webhook_secret
-from postback.domain.macros import (
-    NETWORK_MACROS,
-    NETWORK_ONLY_MACROS,
-    POSTBACK_MACROS,
-    Encoding,
-    expand,
-)
-from postback.domain.records import PostbackConfig
-from postback.domain.templates import outgoing_template, outgoing_url
-from postback.errors import InvalidInput, NotFound
 
 BODY_NEEDS_POST = "a body is only sent with method POST"
 
@@ -233,7 +235,7 @@ def check_templates(url: str, body: str | None, network: bool, allow_private: Po
         raise InvalidInput(param, problem, known=known_list(known))
 
 
-async def _check_refs(ctx: ApiContext, affiliate_id: int | None, offer_id: int | None) -> None:
+async def _check_refs(ctx: AppContext, affiliate_id: int | None, offer_id: int | None) -> None:
     if affiliate_id is not None and await ctx.store.get_affiliate(affiliate_id) is None:
         raise InvalidInput("affiliate_id", f"no affiliate {affiliate_id}")
     if offer_id is not None and await ctx.store.get_offer(offer_id) is None:
@@ -241,7 +243,7 @@ async def _check_refs(ctx: ApiContext, affiliate_id: int | None, offer_id: int |
 
 
 async def owned_postback(
-    ctx: ApiContext, caller: Caller, postback_id: int, *, include_deleted: bool = False
+    ctx: AppContext, caller: Caller, postback_id: int, *, include_deleted: bool = False
 ) -> PostbackConfig:
     config = await ctx.store.get_postback(postback_id, include_deleted=include_deleted)
     if config is None or not caller.owns(config.affiliate_id):

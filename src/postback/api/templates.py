@@ -15,7 +15,6 @@ from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
 from postback.api.links import public_base
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import MAX_ID
 from postback.domain.templates import (
     ADVERTISER,
     INCOMING,
@@ -27,6 +26,7 @@ from postback.domain.templates import (
     incoming_url,
 )
 from postback.errors import InvalidInput, NotFound
+from postback.services.schemas import MAX_ID
 
 
 class IncomingTemplateOut(BaseModel):

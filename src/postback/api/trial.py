@@ -15,16 +15,17 @@ from fastapi import APIRouter, Body
 from pydantic import BaseModel
 
 from postback.api.auth import CallerDep
-from postback.api.context import ApiContext, ContextDep
+from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.postbacks import PostbackId, owned_postback
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.api.schemas import Id, RequestModel, Timestamp
 from postback.dispatch.sender import Sender
 from postback.domain import payload
 from postback.domain.ids import new_message_id
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig, TrialSend
 from postback.errors import InvalidInput
+from postback.services.context import AppContext
+from postback.services.schemas import Id, RequestModel, Timestamp
 
 SAMPLE_CLICK_ID = "test_click_0000000000"
 
@@ -131,7 +132,7 @@ def sample_event(
 
 
 async def real_event(
-    ctx: ApiContext, config: PostbackConfig, conversion_id: int
+    ctx: AppContext, config: PostbackConfig, conversion_id: int
 ) -> tuple[Conversion, Click, Offer]:
     conversion = await ctx.store.get_conversion(conversion_id)
     if conversion is None or not (

@@ -9,7 +9,6 @@ from typing import Any
 from fastapi import FastAPI
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from postback.api.context import ApiContext
 from postback.console import (
     conversions,
     dashboard,
@@ -24,6 +23,7 @@ from postback.console.assets import Assets
 from postback.console.session import Sessions
 from postback.console.web import Console
 from postback.domain.money import format_amount
+from postback.services.context import AppContext
 
 PAGE_GROUPS = (login, dashboard, offers, partners, postbacks, conversions, logs, reports)
 
@@ -67,8 +67,9 @@ def build_templates(assets: Assets) -> Environment:
     return env
 
 
-def install_console(app: FastAPI, ctx: ApiContext) -> None:
-    """Add the console's routes (left out of the OpenAPI document) to the API app."""
+def install_console(app: FastAPI, ctx: AppContext) -> None:
+    """Add the console's routes (left out of the OpenAPI document) to the API app;
+    the application factory (postback/app.py) calls it."""
     assets = Assets()
     app.state.console = Console(
         ctx=ctx, sessions=Sessions(ctx), templates=build_templates(assets), asset_url=assets.url

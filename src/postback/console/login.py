@@ -9,11 +9,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api.auth import caller_for_key
 from postback.console.web import Visit, local_path, page, redirect
 from postback.domain.ids import hash_key
 from postback.edge.http import client_ip
 from postback.errors import TooManyRequests, Unauthorized
+from postback.services.caller import caller_for_key
 
 
 async def login_form(visit: Visit) -> Response:

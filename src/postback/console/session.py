@@ -22,9 +22,9 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
-from postback.api.auth import Caller, caller_for_digest
-from postback.api.context import ApiContext
 from postback.errors import Unauthorized
+from postback.services.caller import Caller, caller_for_digest
+from postback.services.context import AppContext
 
 SESSION_COOKIE = "postback_session"
 LOGIN_COOKIE = "postback_login"
@@ -52,7 +52,7 @@ def _unb64(text: str) -> bytes:
 class Sessions:
     """Writes and checks session cookies and CSRF tokens for one application."""
 
-    def __init__(self, ctx: ApiContext) -> None:
+    def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         configured = ctx.settings.session_secret
         self._secret: bytes | None = (

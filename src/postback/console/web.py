@@ -23,10 +23,6 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from postback.api.auth import Caller, require_admin
-from postback.api.context import ApiContext
-from postback.api.errors import param_name
-from postback.api.schemas import MAX_ID
 from postback.console.session import Session, Sessions
 from postback.errors import (
     InvalidInput,
@@ -35,6 +31,9 @@ from postback.errors import (
     StoreUnavailable,
     TooManyRequests,
 )
+from postback.services.caller import Caller, admin_only
+from postback.services.context import AppContext
+from postback.services.schemas import MAX_ID, param_name
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +59,7 @@ MAX_FORM_FIELDS = 200
 class Console:
     """The console of one application: the API's context, sessions, templates, assets."""
 
-    ctx: ApiContext
+    ctx: AppContext
     sessions: Sessions
     templates: Environment
     asset_url: Callable[[str], str]
@@ -78,7 +77,7 @@ class Visit:
     form: dict[str, list[str]] = field(default_factory=dict)
 
     @property
-    def ctx(self) -> ApiContext:
+    def ctx(self) -> AppContext:
         return self.console.ctx
 
     @property
@@ -93,7 +92,7 @@ class Visit:
 
     async def admin_only(self) -> Caller:
         """The API's rule: to an affiliate, the admin's pages do not exist (404)."""
-        return await require_admin(self.user)
+        return admin_only(self.user)
 
     @property
     def is_htmx(self) -> bool:

@@ -16,15 +16,10 @@ from yarl import URL
 
 from postback import __version__
 from postback.dispatch.signing import signed_url, webhook_headers
-from postback.dispatch.ssrf import (
-    ALLOWED_SCHEMES,
-    BlockedTarget,
-    GuardedResolver,
-    TargetPolicy,
-    check_host,
-)
+from postback.dispatch.ssrf import GuardedResolver
 from postback.domain.records import ClaimedDelivery
 from postback.domain.retry import parse_retry_after
+from postback.domain.targets import ALLOWED_SCHEMES, BlockedTarget, TargetPolicy, check_host
 from postback.settings import Settings
 
 USER_AGENT = f"postback/{__version__}"

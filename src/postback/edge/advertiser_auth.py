@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from postback.domain.ids import same_secret
 from postback.domain.postback_signature import signature_matches, timestamp_problem
 from postback.domain.records import Advertiser
-from postback.edge.ratelimit import FailureLimiter
 from postback.errors import BadToken, IpNotAllowed, TooManyRequests
+from postback.services.ratelimit import FailureLimiter
 
 
 @dataclass(frozen=True, slots=True)

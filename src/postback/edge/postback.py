@@ -35,9 +35,9 @@ from postback.edge.http import (
     reply_json,
     single,
 )
-from postback.edge.ratelimit import FailureLimiter
 from postback.errors import InvalidInput, UnknownClick, UnsupportedMediaType
 from postback.metrics import Metrics
+from postback.services.ratelimit import FailureLimiter
 from postback.store.base import IncomingEntry, PostbackCommand, Store
 
 log = logging.getLogger(__name__)

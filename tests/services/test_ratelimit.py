@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postback.edge.ratelimit import FailureLimiter
+from postback.services.ratelimit import FailureLimiter
 
 
 class Clock:
