@@ -13,7 +13,6 @@ from pydantic import BaseModel, Field
 
 from postback.api.auth import CallerDep
 from postback.api.context import ContextDep
-from postback.api.links import public_base
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.domain.templates import (
     ADVERTISER,
@@ -26,6 +25,7 @@ from postback.domain.templates import (
     incoming_url,
 )
 from postback.errors import InvalidInput, NotFound
+from postback.services.links import public_base
 from postback.services.schemas import MAX_ID
 
 
@@ -93,7 +93,7 @@ async def list_templates(
     advertiser_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> ApiResponse:
     """Every template; `advertiser_id` fills that advertiser's id into the URLs."""
-    base = public_base(ctx, request)
+    base = public_base(ctx, str(request.base_url))
     return reply(
         TemplateList(
             incoming=[IncomingTemplateOut.of(t, _url(t, base, advertiser_id)) for t in INCOMING],
@@ -115,7 +115,9 @@ async def get_template(
     except InvalidInput:
         raise NotFound(f"no template {name}") from None
     return reply(
-        IncomingTemplateOut.of(template, _url(template, public_base(ctx, request), advertiser_id))
+        IncomingTemplateOut.of(
+            template, _url(template, public_base(ctx, str(request.base_url)), advertiser_id)
+        )
     )
 
 

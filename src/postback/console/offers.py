@@ -10,13 +10,9 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api import links
-from postback.api import offers as api
-from postback.api.paging import PageParams
 from postback.console.web import (
     FormErrors,
     Visit,
-    api_json,
     as_id,
     blank_to_none,
     choice_param,
@@ -24,8 +20,12 @@ from postback.console.web import (
     page,
     path_id,
     redirect,
+    shown,
+    submitted,
     validated,
 )
+from postback.services import advertisers, affiliates, links, offers
+from postback.services.offers import OfferCreate, OfferPatch
 
 STATUSES = ("active", "paused", "archived")
 LIST_LIMIT = 500
@@ -33,20 +33,13 @@ LIST_LIMIT = 500
 
 async def list_offers(visit: Visit) -> Response:
     status = choice_param(visit.query("status"), "status", STATUSES)
-    found = await api_json(
-        api.list_offers(
-            visit.ctx,
-            visit.user,
-            visit.request,
-            PageParams(LIST_LIMIT, None),
-            status,  # type: ignore[arg-type]
-        )
-    )
-    return visit.render("offers/list.html", offers=found["items"], status=status)
+    found = await offers.list_offers(visit.ctx, visit.user, status, LIST_LIMIT, None)
+    views = [offers.view(o, visit.user, visit.base_url) for o in found.items]
+    return visit.render("offers/list.html", offers=shown(views), status=status)
 
 
 async def _choices(visit: Visit) -> dict[str, Any]:
-    found = await visit.ctx.store.list_advertisers(limit=LIST_LIMIT)
+    found = await advertisers.list_advertisers(visit.ctx, visit.user, LIST_LIMIT, None)
     return {"advertisers": found.items}
 
 
@@ -74,8 +67,8 @@ async def create_offer(visit: Visit) -> Response:
     caller = await visit.admin_only()
     values = _fields(visit)
     try:
-        body = validated(api.OfferCreate, values)
-        created = await api_json(api.create_offer(body, visit.ctx, caller))
+        body = validated(OfferCreate, values)
+        created = await submitted(offers.create_offer(visit.ctx, caller, body))
     except FormErrors as exc:
         return visit.render(
             "offers/form.html",
@@ -85,41 +78,43 @@ async def create_offer(visit: Visit) -> Response:
             errors=exc.errors,
             **await _choices(visit),
         )
-    return redirect(f"/offers/{created['id']}?saved=1")
+    return redirect(f"/offers/{created.id}?saved=1")
 
 
 async def show_offer(visit: Visit) -> Response:
     offer_id = path_id(visit, "offer_id")
-    offer = await api_json(api.get_offer(offer_id, visit.ctx, visit.user, visit.request))
+    found = await offers.visible_offer(visit.ctx, visit.user, offer_id)
+    offer = shown(offers.view(found, visit.user, visit.base_url))
     context: dict[str, Any] = {"offer": offer, "values": offer, "errors": {}}
     if visit.is_admin:
         context.update(await _choices(visit))
-        context["affiliates"] = (await visit.ctx.store.list_affiliates(limit=LIST_LIMIT)).items
+        listed = await affiliates.list_affiliates(visit.ctx, visit.user, LIST_LIMIT, None)
+        context["affiliates"] = listed.items
         aff_id = id_param(visit.query("aff_id"), "aff_id")
         if aff_id is not None:
-            context["link"] = await api_json(
-                links.tracking_link(visit.ctx, visit.user, visit.request, offer_id, aff_id)
+            link = await links.tracking_link(
+                visit.ctx, visit.user, visit.base_url, offer_id, aff_id
             )
+            context["link"] = shown(link)
     else:
-        context["link"] = await api_json(
-            links.tracking_link(visit.ctx, visit.user, visit.request, offer_id, None)
-        )
+        link = await links.tracking_link(visit.ctx, visit.user, visit.base_url, offer_id, None)
+        context["link"] = shown(link)
     return visit.render("offers/form.html", **context)
 
 
 async def update_offer(visit: Visit) -> Response:
     caller = await visit.admin_only()
     offer_id = path_id(visit, "offer_id")
-    offer = await api_json(api.get_offer(offer_id, visit.ctx, caller, visit.request))
+    offer = await offers.visible_offer(visit.ctx, caller, offer_id)
     values = _fields(visit)
     try:
-        body = validated(api.OfferPatch, values)
-        await api_json(api.update_offer(offer_id, body, visit.ctx, caller))
+        body = validated(OfferPatch, values)
+        await submitted(offers.update_offer(visit.ctx, caller, offer_id, body))
     except FormErrors as exc:
         return visit.render(
             "offers/form.html",
             400,
-            offer=offer,
+            offer=shown(offers.view(offer, caller, visit.base_url)),
             values=values,
             errors=exc.errors,
             affiliates=[],

@@ -22,9 +22,10 @@ from postback.console.web import (
     redirect,
     validated,
 )
+from postback.services.links import SYNTAX
 
 LIST_LIMIT = 500
-SYNTAXES = tuple(links.SYNTAX)
+SYNTAXES = tuple(SYNTAX)
 
 
 def _ips(text: str) -> list[str]:

@@ -1,9 +1,10 @@
 """What every console page shares: who is visiting, CSRF on every POST, rendering, and
 refusals as HTML pages.
 
-Pages call the API's own handler functions with the visitor's `Caller`, so validation,
-ownership and the affiliate's view (no revenue, other affiliates' things do not exist)
-are the API's rules, not a second copy of them.
+Pages call the use cases in postback/services with the visitor's `Caller` and show the
+same views the API answers with, so validation, ownership and the affiliate's view (no
+revenue, other affiliates' things do not exist) are the services' rules, not a second
+copy of them.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlencode
@@ -24,6 +26,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from postback.console.session import Session, Sessions
+from postback.domain.money import format_amount
 from postback.errors import (
     InvalidInput,
     NotFound,
@@ -33,11 +36,13 @@ from postback.errors import (
 )
 from postback.services.caller import Caller, admin_only
 from postback.services.context import AppContext
+from postback.services.links import public_base
 from postback.services.schemas import MAX_ID, param_name
 
 log = logging.getLogger(__name__)
 
 Model = TypeVar("Model", bound=BaseModel)
+T = TypeVar("T")
 Handler = Callable[["Visit"], Awaitable[Response]]
 
 # Scripts and styles come from our own /static only; nothing inline runs.
@@ -95,6 +100,11 @@ class Visit:
         return admin_only(self.user)
 
     @property
+    def base_url(self) -> str:
+        """Where links point: POSTBACK_BASE_URL, else the address this page came in on."""
+        return public_base(self.ctx, str(self.request.base_url))
+
+    @property
     def is_htmx(self) -> bool:
         return self.request.headers.get("hx-request") == "true"
 
@@ -149,6 +159,15 @@ def validated(model: type[Model], data: Mapping[str, Any]) -> Model:
         raise FormErrors(errors) from None
 
 
+async def submitted(answer: Awaitable[T]) -> T:
+    """What a use case returned for a form; InvalidInput becomes FormErrors for the field
+    it names, shown next to that field."""
+    try:
+        return await answer
+    except InvalidInput as exc:
+        raise FormErrors({exc.param: exc.message}) from None
+
+
 async def api_json(answer: Awaitable[Response]) -> Any:
     """What an API handler answered, as data (money stays exact); InvalidInput becomes
     FormErrors for the field it names."""
@@ -159,6 +178,22 @@ async def api_json(answer: Awaitable[Response]) -> Any:
     if not response.body:
         return None
     return json.loads(bytes(response.body), parse_float=Decimal)
+
+
+def shown(content: Any) -> Any:
+    """A view (models, also inside dicts and lists) as the plain data a template reads,
+    as the API's JSON says it: amounts exact in their shortest form, times as text."""
+    if isinstance(content, BaseModel):
+        return shown(content.model_dump())
+    if isinstance(content, dict):
+        return {key: shown(value) for key, value in content.items()}
+    if isinstance(content, list | tuple):
+        return [shown(value) for value in content]
+    if isinstance(content, Decimal):
+        return Decimal(format_amount(content))
+    if isinstance(content, datetime):
+        return content.isoformat()
+    return content
 
 
 def blank_to_none(value: str) -> str | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any, ClassVar
@@ -237,3 +238,9 @@ def param_name(loc: Sequence[int | str]) -> str:
         else:
             name = f"{name}.{part}" if name else str(part)
     return name or "body"
+
+
+def record_fields(record: Any, **extra: object) -> dict[str, object]:
+    """A record's fields as a dict, for building a view from it (a view keeps the fields it
+    declares and ignores the rest), with `extra` values the record does not hold."""
+    return {f.name: getattr(record, f.name) for f in fields(record)} | extra
