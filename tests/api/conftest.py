@@ -108,7 +108,11 @@ async def convert(
             user_agent="test",
             referrer=None,
             country="DE",
-            created_at=now - timedelta(minutes=5),
+            # Five minutes earlier, but never on the day before: reports of "today" must
+            # count the click with its conversion, whatever time the tests run.
+            created_at=max(
+                now - timedelta(minutes=5), now.replace(hour=0, minute=0, second=0, microsecond=0)
+            ),
         )
         await store.insert_clicks([click])
     log = IncomingEntry(
