@@ -1,5 +1,6 @@
-"""Conversions reported offline, from a CSV file, through the same store path as an
-incoming postback (identity, state machine, deliveries, rollups, incoming log).
+"""Conversions reported offline, from a CSV file, through the same use case as an
+incoming postback (services/recording.py: identity, state machine, deliveries, rollups,
+incoming log).
 
 Columns (a header row names them; only `click_id` is required): `click_id`, `txid`,
 `event`, `status`, `revenue`, `currency`, `time` (ISO 8601; without an offset it is
@@ -16,11 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from postback.domain import lifecycle
-from postback.domain.attributes import read_attributes
-from postback.domain.incoming import map_event, read_fields, resolve_status
-from postback.errors import InvalidInput, InvalidTransition, PostbackError
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.errors import InvalidInput, InvalidTransition, PostbackError, UnknownClick
+from postback.services.recording import LogDraft, record_postback
+from postback.store.base import IncomingEntry, Store
 
 MAX_CELL = 8192
 
@@ -91,48 +90,30 @@ async def import_row(
     """Apply one row; the outcome ("created", "updated", "duplicate") or an exception."""
     if "" in params:
         raise InvalidInput("row", f"a cell is longer than {MAX_CELL} characters")
-    fields = read_fields(params)
-    attributes = read_attributes(params)
     received_at = parse_time(params.get("time", [None])[0], now)
-    click = await store.get_click(fields.click_id)
-    if click is None:
-        raise InvalidInput("click_id", f"no click {fields.click_id}")
-    offer = await store.get_offer(click.offer_id)
-    advertiser = await store.get_advertiser(offer.advertiser_id) if offer else None
-    if offer is None or advertiser is None:
-        raise InvalidInput("click_id", "the click's offer no longer exists")
-    event = map_event(fields.event, advertiser.event_map)
-    status: str | None
-    if lifecycle.is_lifecycle(event, offer.lifecycle_events):
-        status = lifecycle.status_for(event)
-    else:
-        status = resolve_status(fields.raw_status, advertiser.status_map)
-    entry = IncomingEntry(
-        received_at=received_at,
-        method="IMPORT",
-        ip=None,
-        query=f"{source}:{line}",
-        body=None,
-        http_status=200,
-        result="pending",
-        click_id=click.click_id,
-        advertiser_id=advertiser.id,
-    )
-    result = await store.record_postback(
-        PostbackCommand(
-            click=click,
-            offer=offer,
-            event=event,
-            txid=fields.txid,
-            status=status,
-            revenue=fields.revenue,
-            currency=fields.currency,
+    draft = LogDraft(
+        IncomingEntry(
             received_at=received_at,
-            log=entry,
-            attributes=attributes,
+            method="IMPORT",
+            ip=None,
+            query=f"{source}:{line}",
+            body=None,
+            http_status=200,
+            result="pending",
         )
     )
+    try:
+        # An operator's file: no token or signature to check.
+        result = await record_postback(store, params, draft, None, received_at)
+    except UnknownClick as exc:
+        raise InvalidInput("click_id", _unknown(exc, draft.entry.click_id)) from None
     return result.outcome.value
+
+
+def _unknown(exc: UnknownClick, click_id: str | None) -> str:
+    if exc.message.startswith("no click"):
+        return f"no click {click_id}"
+    return exc.message
 
 
 async def import_file(

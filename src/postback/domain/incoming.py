@@ -48,6 +48,16 @@ class PostbackFields:
     token: str | None
 
 
+def single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
+    """A parameter's value; repeating it is fine only with the same value."""
+    values = params.get(name)
+    if not values:
+        return None
+    if any(value != values[0] for value in values[1:]):
+        raise InvalidInput(name, f"{name} is given more than once with different values")
+    return values[0]
+
+
 def pick(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     """The value of a field under its name or any alias; conflicting values are refused."""
     found: list[str] = []

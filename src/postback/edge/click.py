@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from postback.batching import GroupCommitter
 from postback.domain.ids import new_click_id
+from postback.domain.incoming import single
 from postback.domain.macros import SUB_MACROS, Encoding, expand
 from postback.domain.records import Click
 from postback.edge.http import (
@@ -18,7 +19,6 @@ from postback.edge.http import (
     header,
     parse_params,
     redirect,
-    single,
 )
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics

@@ -40,16 +40,6 @@ def parse_params(raw: bytes | str) -> Params:
         raise InvalidInput("query", f"more than {MAX_FIELDS} parameters") from None
 
 
-def single(params: Params, name: str) -> str | None:
-    """A parameter's value; repeating it is fine only with the same value."""
-    values = params.get(name)
-    if not values:
-        return None
-    if any(value != values[0] for value in values[1:]):
-        raise InvalidInput(name, f"{name} is given more than once with different values")
-    return values[0]
-
-
 def header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:

@@ -1,4 +1,5 @@
-"""/postback: authenticate the advertiser, apply the postback, answer as the contract says."""
+"""/postback: read the request, record the postback (services/recording.py), answer as the
+contract says."""
 
 from __future__ import annotations
 
@@ -11,18 +12,6 @@ from typing import Any
 import orjson
 
 from postback.batching import GroupCommitter
-from postback.domain import lifecycle
-from postback.domain.attributes import read_attributes
-from postback.domain.incoming import (
-    ADVERTISER_PARAM,
-    apply_field_map,
-    map_event,
-    read_fields,
-    resolve_status,
-)
-from postback.domain.postback_signature import SIGNATURE_PARAM, TIMESTAMP_PARAM
-from postback.domain.records import Advertiser
-from postback.edge.advertiser_auth import Credentials, check_access
 from postback.edge.errors import status_and_body
 from postback.edge.http import (
     Params,
@@ -33,12 +22,12 @@ from postback.edge.http import (
     parse_params,
     read_body,
     reply_json,
-    single,
 )
-from postback.errors import InvalidInput, UnknownClick, UnsupportedMediaType
+from postback.errors import InvalidInput, UnsupportedMediaType
 from postback.metrics import Metrics
 from postback.services.ratelimit import FailureLimiter
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.services.recording import LogDraft, Proof, record_postback
+from postback.store.base import IncomingEntry, Store
 
 log = logging.getLogger(__name__)
 
@@ -134,20 +123,21 @@ class PostbackHandler:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         received_at = datetime.now(UTC)
         query = scope.get("query_string", b"")
-        entry = IncomingEntry(
-            received_at=received_at,
-            method=scope["method"],
-            ip=self.client_ip(scope),
-            query=_loggable(query.decode("latin-1")),
-            body=None,
-            http_status=0,
-            result="",
+        draft = LogDraft(
+            IncomingEntry(
+                received_at=received_at,
+                method=scope["method"],
+                ip=self.client_ip(scope),
+                query=_loggable(query.decode("latin-1")),
+                body=None,
+                http_status=0,
+                result="",
+            )
         )
-        context: dict[str, Any] = {"entry": entry}
         try:
-            answer = await self._handle(scope, receive, query, context)
+            answer = await self._handle(scope, receive, query, draft)
         except Exception as exc:
-            await self._refuse(context["entry"], exc)
+            await self._refuse(draft.entry, exc)
             raise
         self.metrics.postbacks.labels(answer["result"]).inc()
         await reply_json(send, 200, answer)
@@ -165,69 +155,25 @@ class PostbackHandler:
         await self.log_writer.submit(refused)
 
     async def _handle(
-        self, scope: Scope, receive: Receive, query: bytes, context: dict[str, Any]
+        self, scope: Scope, receive: Receive, query: bytes, draft: LogDraft
     ) -> dict[str, Any]:
         in_query = parse_params(query)
         params = in_query
         body = b""
         if scope["method"] == "POST":
             body = await read_body(receive, self.max_body)
-            context["entry"] = replace(
-                context["entry"], body=_loggable(body.decode("utf-8", "replace"))
-            )
+            draft.note(body=_loggable(body.decode("utf-8", "replace")))
             params = _merge(params, self._body_params(scope, body))
-
-        # A partner whose field names differ from ours names its advertiser, whose
-        # field map (set by a template) translates them before anything is read.
-        named = await self._named_advertiser(params)
-        if named is not None:
-            params = apply_field_map(params, named.field_map)
-        fields = read_fields(params)
-        attributes = read_attributes(params)
-        context["entry"] = replace(context["entry"], click_id=fields.click_id)
-        click = await self.store.get_click(fields.click_id)
-        if click is None:
-            raise UnknownClick("no click with this click_id")
-        offer = await self.store.get_offer(click.offer_id)
-        advertiser = await self.store.get_advertiser(offer.advertiser_id) if offer else None
-        if offer is None or advertiser is None:
-            raise UnknownClick("the click's offer no longer exists")
-        if named is not None and named.id != advertiser.id:
-            # Answered as for a missing click: another advertiser's clicks stay unknown.
-            raise UnknownClick("no click with this click_id")
-        context["entry"] = replace(context["entry"], advertiser_id=advertiser.id)
-
-        credentials = Credentials(
-            token=fields.token or header(scope, b"x-postback-token"),
-            # Only from the query or a header: a body cannot carry its own signature.
-            signature=single(in_query, SIGNATURE_PARAM) or header(scope, b"x-postback-signature"),
-            timestamp=single(params, TIMESTAMP_PARAM),
+        proof = Proof(
+            ip=draft.entry.ip,
+            header_token=header(scope, b"x-postback-token"),
+            header_signature=header(scope, b"x-postback-signature"),
+            query_params=in_query,
             raw_query=query,
             body=body,
+            failures=self.auth_failures,
         )
-        check_access(advertiser, context["entry"].ip, credentials, self.auth_failures)
-        event = map_event(fields.event, advertiser.event_map)
-        status: str | None
-        if lifecycle.is_lifecycle(event, offer.lifecycle_events):
-            # The event decides an order's status (shipping_update keeps it).
-            status = lifecycle.status_for(event)
-        else:
-            status = resolve_status(fields.raw_status, advertiser.status_map)
-
-        result = await self.store.record_postback(
-            PostbackCommand(
-                click=click,
-                offer=offer,
-                event=event,
-                txid=fields.txid,
-                status=status,
-                revenue=fields.revenue,
-                currency=fields.currency,
-                received_at=context["entry"].received_at,
-                log=replace(context["entry"], http_status=200, result="pending"),
-                attributes=attributes,
-            )
-        )
+        result = await record_postback(self.store, params, draft, proof, draft.entry.received_at)
         if result.deliveries:
             self.on_enqueued()
         answer: dict[str, Any] = {
@@ -239,18 +185,6 @@ class PostbackHandler:
         if result.conversion.stage is not None:
             answer["stage"] = result.conversion.stage
         return answer
-
-    async def _named_advertiser(self, params: Params) -> Advertiser | None:
-        """The advertiser named by `adv_id`, if the postback names one."""
-        value = single(params, ADVERTISER_PARAM)
-        if value is None:
-            return None
-        if not value.isdigit() or len(value) > 18:
-            raise InvalidInput(ADVERTISER_PARAM, f"{ADVERTISER_PARAM} must be an advertiser id")
-        advertiser = await self.store.get_advertiser(int(value))
-        if advertiser is None:
-            raise UnknownClick("no click with this click_id")
-        return advertiser
 
     @staticmethod
     def _body_params(scope: Scope, body: bytes) -> Params:

@@ -1,7 +1,7 @@
 """Who may post back for an advertiser: its IP allow-list, then its token or a signature.
 
 The order is part of the contract: the allow-list answers 403 first; a client address
-that has failed too often answers 429 (edge/ratelimit.py) before its credentials are
+that has failed too often answers 429 (services/ratelimit.py) before its credentials are
 even looked at; then a signature (domain/postback_signature.py) or the static token
 must match, compared in constant time, or the answer is 401 and the failure counts.
 """
