@@ -6,8 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postback.api.paging import parse_time
 from postback.errors import InvalidInput
+from postback.services.paging import parse_time
 
 
 def test_parse_time() -> None:

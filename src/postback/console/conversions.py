@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from postback.api import conversions as api
 from postback.api import deliveries
-from postback.api.paging import PageParams, time_range
 from postback.console.web import (
     Visit,
     api_json,
@@ -22,6 +21,7 @@ from postback.console.web import (
     pattern_param,
     redirect,
 )
+from postback.services.paging import PageParams, period
 
 PAGE_SIZE = 50
 STATUSES = ("pending", "approved", "rejected", "refunded", "chargeback")
@@ -46,13 +46,13 @@ def filters_of(visit: Visit) -> dict[str, Any]:
 async def list_conversions(visit: Visit) -> Response:
     asked = filters_of(visit)
     cursor = pattern_param(visit.query("cursor"), "cursor", CURSOR)
-    period = time_range(asked["from"], asked["to"])
+    between = period(asked["from"], asked["to"])
     found = await api_json(
         api.list_conversions(
             visit.ctx,
             visit.user,
             PageParams(PAGE_SIZE, cursor),
-            period,
+            between,
             offer_id=asked["offer_id"],
             affiliate_id=asked["affiliate_id"],
             status=asked["status"],

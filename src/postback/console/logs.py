@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from postback.api import deliveries, incoming
-from postback.api.paging import PageParams, time_range
 from postback.console.web import (
     Visit,
     api_json,
@@ -18,6 +17,7 @@ from postback.console.web import (
     page,
     pattern_param,
 )
+from postback.services.paging import PageParams, period
 
 PAGE_SIZE = 100
 CURSOR = r"[0-9]{1,19}"
@@ -50,7 +50,7 @@ async def incoming_log(visit: Visit) -> Response:
             visit.ctx,
             caller,
             PageParams(PAGE_SIZE, cursor),
-            time_range(asked["from"], asked["to"]),
+            period(asked["from"], asked["to"]),
             result=asked["result"],
             advertiser_id=asked["advertiser_id"],
             click_id=asked["click_id"],
@@ -82,7 +82,7 @@ async def outgoing_log(visit: Visit) -> Response:
             visit.ctx,
             visit.user,
             PageParams(PAGE_SIZE, cursor),
-            time_range(asked["from"], asked["to"]),
+            period(asked["from"], asked["to"]),
             postback_id=asked["postback_id"],
             offer_id=asked["offer_id"],
             affiliate_id=asked["affiliate_id"],

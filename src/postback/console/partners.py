@@ -11,7 +11,6 @@ from starlette.responses import Response
 from postback.api import advertisers as advertiser_api
 from postback.api import affiliates as affiliate_api
 from postback.api import links
-from postback.api.paging import PageParams
 from postback.console.web import (
     FormErrors,
     Visit,
@@ -23,6 +22,7 @@ from postback.console.web import (
     validated,
 )
 from postback.services.links import SYNTAX
+from postback.services.paging import PageParams
 
 LIST_LIMIT = 500
 SYNTAXES = tuple(SYNTAX)

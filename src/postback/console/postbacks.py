@@ -15,7 +15,6 @@ from starlette.responses import Response
 
 from postback.api import postbacks as api
 from postback.api import trial
-from postback.api.paging import PageParams
 from postback.console.web import (
     FormErrors,
     Visit,
@@ -32,6 +31,7 @@ from postback.domain import payload
 from postback.domain.macros import NETWORK_ONLY_MACROS, POSTBACK_MACROS
 from postback.domain.records import PostbackConfig
 from postback.errors import InvalidInput
+from postback.services.paging import PageParams
 
 LIST_LIMIT = 500
 TESTS_SHOWN = 10
