@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from postback.api.context import ContextDep
-from postback.edge.http import client_ip
+from postback.domain.client_address import client_address
 from postback.errors import TooManyRequests, Unauthorized
 from postback.services.caller import Caller, admin_only, caller_for_key
 
@@ -26,7 +26,11 @@ async def get_caller(
 ) -> Caller:
     """The caller a key names. A client address that failed too often is answered 429
     before its key is looked at (see services/ratelimit.py)."""
-    ip = client_ip(request.scope, ctx.settings.trusted_proxy_networks)
+    ip = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        ctx.settings.trusted_proxy_networks,
+    )
     wait = ctx.auth_failures.retry_after(ip)
     if wait is not None:
         raise TooManyRequests(

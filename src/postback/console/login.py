@@ -10,8 +10,8 @@ from fastapi import APIRouter
 from starlette.responses import Response
 
 from postback.console.web import Visit, local_path, page, redirect
+from postback.domain.client_address import client_address
 from postback.domain.ids import hash_key
-from postback.edge.http import client_ip
 from postback.errors import TooManyRequests, Unauthorized
 from postback.services.caller import caller_for_key
 
@@ -36,7 +36,12 @@ async def _form(visit: Visit, status: int, problem: str | None) -> Response:
 
 async def log_in(visit: Visit) -> Response:
     ctx = visit.ctx
-    ip = client_ip(visit.request.scope, ctx.settings.trusted_proxy_networks)
+    request = visit.request
+    ip = client_address(
+        request.client.host if request.client else None,
+        request.headers.get("x-forwarded-for"),
+        ctx.settings.trusted_proxy_networks,
+    )
     wait = ctx.auth_failures.retry_after(ip)
     if wait is not None:
         raise TooManyRequests(f"too many failed logins from {ip}; retry in {wait} s", wait)

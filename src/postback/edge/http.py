@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 from urllib.parse import parse_qs, quote
 
 import orjson
 
+from postback.domain.client_address import Network, client_address
 from postback.errors import InvalidInput, TooLarge
 
 Scope = MutableMapping[str, Any]
@@ -16,7 +16,6 @@ Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 Params = dict[str, list[str]]
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_FIELDS = 200
 # Characters a URL may carry as they are; anything else (non-ASCII, spaces) is escaped.
@@ -48,29 +47,10 @@ def header(scope: Scope, name: bytes) -> str | None:
 
 
 def client_ip(scope: Scope, trusted_proxies: Sequence[Network]) -> str | None:
-    """The caller's address; X-Forwarded-For counts only when the peer is a trusted proxy."""
+    """The caller's address (domain/client_address.py) from an ASGI scope."""
     client = scope.get("client")
     peer: str | None = str(client[0]) if client else None
-    if peer is None or not trusted_proxies:
-        return peer
-    try:
-        address = ipaddress.ip_address(peer)
-    except ValueError:
-        return peer
-    if not any(address in net for net in trusted_proxies):
-        return peer
-    forwarded = header(scope, b"x-forwarded-for")
-    if not forwarded:
-        return peer
-    # Walk from the nearest hop back; the first untrusted address is the client.
-    for hop in reversed([part.strip() for part in forwarded.split(",")]):
-        try:
-            hop_address = ipaddress.ip_address(hop)
-        except ValueError:
-            return peer
-        if not any(hop_address in net for net in trusted_proxies):
-            return str(hop_address)
-    return peer
+    return client_address(peer, header(scope, b"x-forwarded-for"), trusted_proxies)
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
