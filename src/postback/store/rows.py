@@ -1,13 +1,23 @@
-"""Rows <-> domain records, times <-> integer microseconds."""
+"""Rows <-> domain records, times <-> integer microseconds.
+
+A record's columns are its dataclass fields (domain/records.py): how each is read from a
+row and written back follows from the field's type, so a new column is one field there
+and one column in store/schema.py (and a migration), nothing here.
+"""
 
 from __future__ import annotations
 
+import types
+from collections.abc import Callable, Mapping
+from dataclasses import fields
 from datetime import UTC, datetime
-from typing import Any
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any, TypeVar, Union, get_args, get_origin, get_type_hints
 
 import orjson
 
-from postback.domain.money import from_units
+from postback.domain.money import from_units, to_units
 from postback.domain.records import (
     Advertiser,
     Affiliate,
@@ -25,6 +35,10 @@ from postback.domain.records import (
 from postback.store.base import IncomingEntry
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SUB_COLUMNS = ("sub1", "sub2", "sub3", "sub4", "sub5")
+
+R = TypeVar("R")
+Convert = Callable[[Any], Any]
 
 
 def to_us(moment: datetime) -> int:
@@ -40,247 +54,143 @@ def maybe_from_us(value: int | None) -> datetime | None:
     return None if value is None else from_us(value)
 
 
-def advertiser(row: Any) -> Advertiser:
-    return Advertiser(
-        id=row.id,
-        name=row.name,
-        postback_token=row.postback_token,
-        require_token=bool(row.require_token),
-        allowed_ips=tuple(orjson.loads(row.allowed_ips)),
-        status_map=dict(orjson.loads(row.status_map)),
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-        previous_token=row.previous_token,
-        previous_token_until=maybe_from_us(row.previous_token_until),
-        field_map=dict(orjson.loads(row.field_map or "{}")),
-        event_map=dict(orjson.loads(row.event_map or "{}")),
-    )
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value).decode()
 
 
-def offer(row: Any) -> Offer:
-    return Offer(
-        id=row.id,
-        advertiser_id=row.advertiser_id,
-        name=row.name,
-        destination_url=row.destination_url,
-        fallback_url=row.fallback_url,
-        revenue=from_units(row.revenue),
-        payout=from_units(row.payout),
-        currency=row.currency,
-        status=row.status,
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-        lifecycle_events=tuple(orjson.loads(row.lifecycle_events or "[]")),
-        affiliate_events=_maybe_tuple(row.affiliate_events),
-        affiliate_personal_data=bool(row.affiliate_personal_data),
-    )
+def _json_tuple(text: str | None) -> tuple[Any, ...]:
+    return tuple(orjson.loads(text or "[]"))
 
 
-def _maybe_tuple(text: str | None) -> tuple[str, ...] | None:
+def _maybe_json_tuple(text: str | None) -> tuple[Any, ...] | None:
     found = None if text is None else orjson.loads(text)
     return None if found is None else tuple(found)
 
 
-def affiliate(row: Any) -> Affiliate:
-    return Affiliate(
-        id=row.id,
-        name=row.name,
-        status=row.status,
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-    )
+def _json_dict(text: str | None) -> dict[str, Any]:
+    return dict(orjson.loads(text or "{}"))
 
 
-def click(row: Any) -> Click:
-    return Click(
-        click_id=row.click_id,
-        offer_id=row.offer_id,
-        affiliate_id=row.affiliate_id,
-        subs=(row.sub1, row.sub2, row.sub3, row.sub4, row.sub5),
-        ip=row.ip,
-        user_agent=row.user_agent,
-        referrer=row.referrer,
-        country=row.country,
-        created_at=from_us(row.created_at),
-    )
+def _unwrap(hint: Any) -> tuple[Any, bool]:
+    """A field's type without `| None`, and whether None was allowed."""
+    if get_origin(hint) in (Union, types.UnionType):
+        others = [arg for arg in get_args(hint) if arg is not type(None)]
+        if len(others) == 1:
+            return others[0], True
+    return hint, False
 
 
-def click_values(record: Click) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "click_id": record.click_id,
-        "offer_id": record.offer_id,
-        "affiliate_id": record.affiliate_id,
-        "ip": record.ip,
-        "user_agent": record.user_agent,
-        "referrer": record.referrer,
-        "country": record.country,
-        "created_at": to_us(record.created_at),
+def _keep_none(convert: Convert) -> Convert:
+    return lambda value: None if value is None else convert(value)
+
+
+def _reading(hint: Any) -> Convert | None:
+    """How a column's value becomes the field's value (None: as it is)."""
+    kind, optional = _unwrap(hint)
+    origin = get_origin(kind)
+    if kind is datetime:
+        return maybe_from_us if optional else from_us
+    if kind is Decimal:
+        return _keep_none(from_units) if optional else from_units
+    if kind is bool:
+        return _keep_none(bool) if optional else bool
+    if origin is tuple:
+        return _maybe_json_tuple if optional else _json_tuple
+    if origin is dict:
+        return _keep_none(_json_dict) if optional else _json_dict
+    return None
+
+
+def _writing(hint: Any) -> Convert | None:
+    """How the field's value becomes the column's value (None: as it is)."""
+    kind, _ = _unwrap(hint)
+    origin = get_origin(kind)
+    if kind is datetime:
+        return _keep_none(to_us)
+    if kind is Decimal:
+        return lambda value: to_units(value) if isinstance(value, Decimal) else value
+    if origin in (tuple, dict):
+        return _json_text
+    return None
+
+
+def reader(record_type: type[R], **computed: Convert) -> Callable[[Any], R]:
+    """A function from a row (attributes named as the fields) to a record; `computed`
+    builds the fields that are not one column each from the whole row."""
+    hints = get_type_hints(record_type)
+    steps: list[Convert] = []
+    for item in fields(record_type):  # type: ignore[arg-type]
+        if item.name in computed:
+            steps.append(computed[item.name])
+            continue
+        get = attrgetter(item.name)
+        convert = _reading(hints[item.name])
+        steps.append(get if convert is None else _composed(convert, get))
+
+    def read(row: Any) -> R:
+        return record_type(*[step(row) for step in steps])
+
+    return read
+
+
+def _composed(outer: Convert, inner: Convert) -> Convert:
+    return lambda value: outer(inner(value))
+
+
+def column_encoder(record_type: type[Any]) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """A function from field values (all or some, by name) to column values; names that
+    are not fields of the record pass as they are."""
+    hints = get_type_hints(record_type)
+    converts = {
+        item.name: convert
+        for item in fields(record_type)
+        if (convert := _writing(hints[item.name])) is not None
     }
-    for index, sub in enumerate(record.subs, start=1):
-        values[f"sub{index}"] = sub
-    return values
+
+    def encode(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {
+            name: converts[name](value) if name in converts else value
+            for name, value in values.items()
+        }
+
+    return encode
 
 
-def conversion(row: Any) -> Conversion:
-    return Conversion(
-        id=row.id,
-        click_id=row.click_id,
-        offer_id=row.offer_id,
-        affiliate_id=row.affiliate_id,
-        advertiser_id=row.advertiser_id,
-        event=row.event,
-        txid=row.txid,
-        status=row.status,
-        revenue=from_units(row.revenue),
-        payout=from_units(row.payout),
-        currency=row.currency,
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-        stage=row.stage,
-        attributes=dict(orjson.loads(row.attributes)) if row.attributes else {},
-    )
+def writer(
+    record_type: type[R], **spread: Callable[[Any], Mapping[str, Any]]
+) -> Callable[[R], dict[str, Any]]:
+    """A function from a record to its row's column values; `spread` turns a field that
+    is several columns into those columns."""
+    encode = column_encoder(record_type)
+    names = [item.name for item in fields(record_type)]  # type: ignore[arg-type]
+
+    def write(record: R) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in names:
+            value = getattr(record, name)
+            if name in spread:
+                values.update(spread[name](value))
+            else:
+                values[name] = value
+        return encode(values)
+
+    return write
 
 
-def status_change(row: Any) -> StatusChange:
-    return StatusChange(
-        conversion_id=row.conversion_id,
-        from_status=row.from_status,
-        to_status=row.to_status,
-        created_at=from_us(row.created_at),
-        stage=row.stage,
-    )
-
-
-def alert(row: Any) -> Alert:
-    return Alert(
-        id=row.id,
-        name=row.name,
-        kind=row.kind,
-        offer_id=row.offer_id,
-        postback_id=row.postback_id,
-        threshold=row.threshold,
-        percent=row.percent,
-        window_seconds=row.window_seconds,
-        webhook_url=row.webhook_url,
-        secret=row.secret,
-        active=bool(row.active),
-        state=row.state,
-        state_since=maybe_from_us(row.state_since),
-        checked_at=maybe_from_us(row.checked_at),
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-    )
-
-
-def incident(row: Any) -> Incident:
-    return Incident(
-        id=row.id,
-        alert_id=row.alert_id,
-        kind=row.kind,
-        detail=dict(orjson.loads(row.detail)),
-        created_at=from_us(row.created_at),
-        notify_state=row.notify_state,
-        notify_attempts=row.notify_attempts,
-        status_code=row.status_code,
-        last_error=row.last_error,
-        notified_at=maybe_from_us(row.notified_at),
-    )
-
-
-def postback_config(row: Any) -> PostbackConfig:
-    return PostbackConfig(
-        id=row.id,
-        affiliate_id=row.affiliate_id,
-        offer_id=row.offer_id,
-        url=row.url,
-        method=row.method,
-        body=row.body,
-        content_type=row.content_type,
-        events=tuple(orjson.loads(row.events)),
-        statuses=tuple(orjson.loads(row.statuses)),
-        active=bool(row.active),
-        secret=row.secret,
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-        previous_secret=row.previous_secret,
-        previous_secret_until=maybe_from_us(row.previous_secret_until),
-        sign_get=bool(row.sign_get),
-        disabled_reason=row.disabled_reason,
-        disabled_at=maybe_from_us(row.disabled_at),
-        failing_since=maybe_from_us(row.failing_since),
-    )
-
-
-def delivery(row: Any) -> Delivery:
-    return Delivery(
-        id=row.id,
-        message_id=row.message_id,
-        conversion_id=row.conversion_id,
-        postback_id=row.postback_id,
-        event=row.event,
-        status=row.status,
-        method=row.method,
-        url=row.url,
-        body=row.body,
-        content_type=row.content_type,
-        state=row.state,
-        attempts=row.attempts,
-        next_attempt_at=maybe_from_us(row.next_attempt_at),
-        last_error=row.last_error,
-        created_at=from_us(row.created_at),
-        updated_at=from_us(row.updated_at),
-    )
-
-
-def attempt(row: Any) -> Attempt:
-    return Attempt(
-        id=row.id,
-        delivery_id=row.delivery_id,
-        attempt_no=row.attempt_no,
-        started_at=from_us(row.started_at),
-        duration_ms=row.duration_ms,
-        url=row.url,
-        method=row.method,
-        status_code=row.status_code,
-        response_excerpt=row.response_excerpt,
-        error=row.error,
-        success=bool(row.success),
-    )
-
-
-def trial_send(row: Any) -> TrialSend:
-    return TrialSend(
-        id=row.id,
-        postback_id=row.postback_id,
-        conversion_id=row.conversion_id,
-        started_at=from_us(row.started_at),
-        duration_ms=row.duration_ms,
-        method=row.method,
-        url=row.url,
-        body=row.body,
-        content_type=row.content_type,
-        status_code=row.status_code,
-        response_excerpt=row.response_excerpt,
-        error=row.error,
-        kind=row.kind,
-        success=bool(row.success),
-    )
-
-
-def incoming_values(entry: IncomingEntry) -> dict[str, Any]:
-    return {
-        "received_at": to_us(entry.received_at),
-        "method": entry.method,
-        "ip": entry.ip,
-        "query": entry.query,
-        "body": entry.body,
-        "http_status": entry.http_status,
-        "result": entry.result,
-        "message": entry.message,
-        "click_id": entry.click_id,
-        "conversion_id": entry.conversion_id,
-        "advertiser_id": entry.advertiser_id,
-    }
+advertiser = reader(Advertiser)
+offer = reader(Offer)
+affiliate = reader(Affiliate)
+click = reader(Click, subs=attrgetter(*SUB_COLUMNS))
+click_values = writer(Click, subs=lambda subs: dict(zip(SUB_COLUMNS, subs, strict=True)))
+conversion = reader(Conversion)
+status_change = reader(StatusChange)
+alert = reader(Alert)
+incident = reader(Incident)
+postback_config = reader(PostbackConfig)
+delivery = reader(Delivery)
+attempt = reader(Attempt)
+trial_send = reader(TrialSend)
+incoming_values = writer(IncomingEntry)
 
 
 def utc_now() -> datetime:

@@ -8,17 +8,14 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Table, bindparam, delete, func, insert, or_, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from postback.batching import Batcher
 from postback.domain.buckets import DAY, Piece, plan, plan_zone_days
-from postback.domain.money import to_units
 from postback.domain.records import (
     Advertiser,
     Affiliate,
@@ -75,35 +72,22 @@ from postback.store.schema import (
 
 log = logging.getLogger(__name__)
 
-JSON_COLUMNS = frozenset(
-    {
-        "allowed_ips",
-        "status_map",
-        "events",
-        "statuses",
-        "field_map",
-        "event_map",
-        "lifecycle_events",
-        "affiliate_events",
-    }
-)
-MONEY_COLUMNS = frozenset({"revenue", "payout"})
-
-
 FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
 
 
-def _encode(fields: Mapping[str, Any]) -> dict[str, Any]:
-    encoded: dict[str, Any] = {}
-    for name, value in fields.items():
-        if name in JSON_COLUMNS:
-            value = orjson.dumps(value).decode()
-        elif name in MONEY_COLUMNS and isinstance(value, Decimal):
-            value = to_units(value)
-        elif isinstance(value, datetime):
-            value = rows.to_us(value)
-        encoded[name] = value
-    return encoded
+# How each table's records are written: their field types say it (store/rows.py).
+ENCODERS = {
+    advertisers.name: rows.column_encoder(Advertiser),
+    offers.name: rows.column_encoder(Offer),
+    affiliates.name: rows.column_encoder(Affiliate),
+    postback_configs.name: rows.column_encoder(PostbackConfig),
+    postback_tests.name: rows.column_encoder(TrialSend),
+    alerts.name: rows.column_encoder(Alert),
+}
+
+
+def _encode(table: Table, fields: Mapping[str, Any]) -> dict[str, Any]:
+    return ENCODERS[table.name](fields)
 
 
 def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
@@ -239,7 +223,7 @@ class SqlStore(Store):
 
     async def _create(self, table: Table, fields: Mapping[str, Any]) -> Any:
         now = _now_us()
-        values = {**_encode(fields), "created_at": now, "updated_at": now}
+        values = {**_encode(table, fields), "created_at": now, "updated_at": now}
         async with self._write() as conn:
             return (await conn.execute(insert(table).values(values).returning(table))).one()
 
@@ -248,7 +232,7 @@ class SqlStore(Store):
             return (await conn.execute(select(table).where(table.c.id == record_id))).first()
 
     async def _update(self, table: Table, record_id: int, changes: Mapping[str, Any]) -> Any:
-        values = {**_encode(changes), "updated_at": _now_us()}
+        values = {**_encode(table, changes), "updated_at": _now_us()}
         async with self._write() as conn:
             stmt = update(table).where(table.c.id == record_id).values(values).returning(table)
             return (await conn.execute(stmt)).first()
@@ -392,7 +376,7 @@ class SqlStore(Store):
         """Change a config. Switching it on (active=true) after the workers switched it
         off clears the reason and makes every delivery it still owes due now."""
         now = _now_us()
-        values = {**_encode(changes), "updated_at": now}
+        values = {**_encode(postback_configs, changes), "updated_at": now}
         if changes.get("active") is True:
             values.update(disabled_reason=None, disabled_at=None, failing_since=None)
         async with self._write() as conn:
@@ -697,7 +681,7 @@ class SqlStore(Store):
     # ---- test sends -------------------------------------------------------------------
 
     async def record_trial(self, fields: Mapping[str, Any]) -> TrialSend:
-        values = {**_encode(fields), "started_at": rows.to_us(fields["started_at"])}
+        values = _encode(postback_tests, fields)
         async with self._write() as conn:
             stmt = insert(postback_tests).values(values).returning(postback_tests)
             return rows.trial_send((await conn.execute(stmt)).one())
