@@ -1,37 +1,35 @@
 """Outgoing postback configs: list, form with the macro list, live preview, Test button.
 
-Saving goes through the API's handlers (same validation, same ownership); the preview
-renders the form's values with the same code that renders deliveries (domain/payload.py)
-for a sample conversion or a real one; the Test button is the API's trial send.
+Saving calls the use cases in services/postbacks.py (same validation, same ownership as
+the API); the preview renders the form's values with the same code that renders
+deliveries (services/trial.py) for a sample conversion or a real one; the Test button is
+the same trial send as the API's.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api import postbacks as api
-from postback.api import trial
 from postback.console.web import (
     FormErrors,
     Visit,
-    api_json,
     as_id,
     blank_to_none,
     id_param,
     page,
     path_id,
     redirect,
+    shown,
+    submitted,
     validated,
 )
-from postback.domain import payload
 from postback.domain.macros import NETWORK_ONLY_MACROS, POSTBACK_MACROS
-from postback.domain.records import PostbackConfig
 from postback.errors import InvalidInput
-from postback.services.paging import PageParams
+from postback.services import postbacks, trial
+from postback.services.postbacks import PostbackCreate, PostbackOut, PostbackPatch
 
 LIST_LIMIT = 500
 TESTS_SHOWN = 10
@@ -95,11 +93,7 @@ def _values(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _choices(visit: Visit) -> dict[str, Any]:
-    statuses = None if visit.is_admin else ("active",)
-    offers = (await visit.ctx.store.list_offers(statuses=statuses, limit=LIST_LIMIT)).items
-    affiliates = []
-    if visit.is_admin:
-        affiliates = (await visit.ctx.store.list_affiliates(limit=LIST_LIMIT)).items
+    offers, affiliates = await postbacks.choices(visit.ctx, visit.user, LIST_LIMIT)
     return {"offers": offers, "affiliates": affiliates, "statuses": STATUSES}
 
 
@@ -125,18 +119,15 @@ async def _form(
         **extra,
     }
     if config is not None:
-        found = await api_json(
-            trial.list_tests(config["id"], visit.ctx, visit.user, PageParams(TESTS_SHOWN, None))
-        )
-        context["tests"] = found["items"]
+        found = await trial.list_tests(visit.ctx, visit.user, config["id"], TESTS_SHOWN, None)
+        context["tests"] = shown([trial.TrialOut.of(t) for t in found.items])
     return visit.render("postbacks/form.html", status, **context)
 
 
 async def list_postbacks(visit: Visit) -> Response:
-    found = await api_json(
-        api.list_postbacks(visit.ctx, visit.user, PageParams(LIST_LIMIT, None), None, None)
-    )
-    return visit.render("postbacks/list.html", configs=found["items"])
+    found = await postbacks.list_postbacks(visit.ctx, visit.user, LIST_LIMIT, None)
+    configs = [PostbackOut.of(c) for c in found.items]
+    return visit.render("postbacks/list.html", configs=shown(configs))
 
 
 async def new_postback(visit: Visit) -> Response:
@@ -157,17 +148,22 @@ async def new_postback(visit: Visit) -> Response:
 async def create_postback(visit: Visit) -> Response:
     fields = _fields(visit)
     try:
-        body = validated(api.PostbackCreate, fields)
-        created = await api_json(api.create_postback(body, visit.ctx, visit.user))
+        body = validated(PostbackCreate, fields)
+        created = await submitted(postbacks.create_postback(visit.ctx, visit.user, body))
     except FormErrors as exc:
         return await _form(visit, None, _values(fields), exc.errors, 400)
-    return redirect(f"/postbacks/{created['id']}?saved=1")
+    return redirect(f"/postbacks/{created.id}?saved=1")
+
+
+async def _shown_config(visit: Visit, postback_id: int) -> dict[str, Any]:
+    """A config the visitor owns, as the form shows it."""
+    config = await postbacks.owned_postback(visit.ctx, visit.user, postback_id)
+    found: dict[str, Any] = shown(PostbackOut.of(config))
+    return found
 
 
 async def _owned(visit: Visit) -> dict[str, Any]:
-    postback_id = path_id(visit, "postback_id")
-    config: dict[str, Any] = await api_json(api.get_postback(postback_id, visit.ctx, visit.user))
-    return config
+    return await _shown_config(visit, path_id(visit, "postback_id"))
 
 
 async def show_postback(visit: Visit) -> Response:
@@ -180,8 +176,8 @@ async def update_postback(visit: Visit) -> Response:
     fields = _fields(visit)
     fields.pop("affiliate_id", None)  # fixed at creation
     try:
-        body = validated(api.PostbackPatch, fields)
-        await api_json(api.update_postback(config["id"], body, visit.ctx, visit.user))
+        body = validated(PostbackPatch, fields)
+        await submitted(postbacks.update_postback(visit.ctx, visit.user, config["id"], body))
     except FormErrors as exc:
         values = {**_values(fields), "affiliate_id": config["affiliate_id"]}
         return await _form(visit, config, values, exc.errors, 400)
@@ -190,7 +186,7 @@ async def update_postback(visit: Visit) -> Response:
 
 async def delete_postback(visit: Visit) -> Response:
     config = await _owned(visit)
-    await api.delete_postback(config["id"], visit.ctx, visit.user)
+    await postbacks.delete_postback(visit.ctx, visit.user, config["id"])
     return redirect("/postbacks?deleted=1")
 
 
@@ -202,41 +198,14 @@ async def render_preview(visit: Visit, config: dict[str, Any] | None) -> dict[st
     elif not visit.is_admin:
         fields["affiliate_id"] = visit.user.affiliate_id
     try:
-        checked = validated(api.PostbackCreate, fields)
-        filled = checked.filled()
-        network = checked.affiliate_id is None
-        api.check_templates(filled["url"], checked.body, network, visit.ctx.settings.target_policy)
+        checked = validated(PostbackCreate, fields)
+        draft = trial.draft(visit.ctx, visit.user, checked)
         conversion_id = id_param(visit.field("conversion_id"), "conversion_id")
+        rendered = await trial.preview(visit.ctx, draft, conversion_id)
     except FormErrors as exc:
         return {"errors": exc.errors}
     except InvalidInput as exc:
         return {"errors": {exc.param: exc.message}}
-    now = datetime.now(UTC)
-    draft = PostbackConfig(
-        id=0,
-        affiliate_id=checked.affiliate_id,
-        offer_id=checked.offer_id,
-        url=filled["url"],
-        method=checked.method,
-        body=checked.body,
-        content_type=checked.content_type,
-        events=tuple(checked.events),
-        statuses=tuple(filled["statuses"]),
-        active=checked.active,
-        secret="",
-        created_at=now,
-        updated_at=now,
-    )
-    try:
-        if conversion_id is not None:
-            event = await trial.real_event(visit.ctx, draft, conversion_id)
-        else:
-            offer = await visit.ctx.store.get_offer(draft.offer_id) if draft.offer_id else None
-            event = trial.sample_event(draft, offer, now)
-    except InvalidInput as exc:
-        return {"errors": {exc.param: exc.message}}
-    conversion, click, offer = event
-    rendered = payload.render(draft, payload.event_fields(conversion, click, offer, now, network))
     return {"request": rendered, "sample": conversion_id is None, "errors": {}}
 
 
@@ -245,26 +214,27 @@ async def preview(visit: Visit) -> Response:
     if visit.field("postback_id"):
         postback_id = id_param(visit.field("postback_id"), "postback_id")
         assert postback_id is not None
-        config = await api_json(api.get_postback(postback_id, visit.ctx, visit.user))
-    shown = await render_preview(visit, config)
+        config = await _shown_config(visit, postback_id)
+    found = await render_preview(visit, config)
     if visit.is_htmx:
-        return visit.render("postbacks/_preview.html", preview=shown)
+        return visit.render("postbacks/_preview.html", preview=found)
     fields = _fields(visit)
     if config is not None:
         fields["affiliate_id"] = config["affiliate_id"]
     values = _values(fields)
     if config is None and not visit.is_admin:
         values["affiliate_id"] = visit.user.affiliate_id
-    return await _form(visit, config, values, shown["errors"], preview=shown)
+    return await _form(visit, config, values, found["errors"], preview=found)
 
 
 async def test_send(visit: Visit) -> Response:
     config = await _owned(visit)
     conversion_id = id_param(visit.field("conversion_id"), "conversion_id")
-    request = None if conversion_id is None else trial.TrialRequest(conversion_id=conversion_id)
     try:
-        sent = await api_json(trial.test_postback(config["id"], visit.ctx, visit.user, request))
-        problem = None
+        done = await submitted(
+            trial.test_postback(visit.ctx, visit.user, config["id"], conversion_id)
+        )
+        sent, problem = shown(trial.TrialOut.of(done)), None
     except FormErrors as exc:
         sent, problem = None, "; ".join(exc.errors.values())
     if visit.is_htmx:
