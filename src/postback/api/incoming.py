@@ -1,10 +1,8 @@
-"""The incoming log: every postback an advertiser sent us, accepted or refused (admin)."""
+"""The incoming log over HTTP (admin): the rules are in services/incoming.py."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
@@ -13,28 +11,11 @@ from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep, TimeRangeDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.services.schemas import MAX_ID, Text, Timestamp
+from postback.services import incoming
+from postback.services.incoming import IncomingOut
+from postback.services.schemas import MAX_ID, Text
 
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-
-
-class IncomingOut(BaseModel):
-    id: int
-    received_at: Timestamp
-    method: str
-    ip: str | None
-    query: str
-    body: str | None
-    http_status: int
-    result: str
-    message: str | None
-    click_id: str | None
-    conversion_id: int | None
-    advertiser_id: int | None
-
-    @classmethod
-    def of(cls, row: Mapping[str, Any]) -> IncomingOut:
-        return cls(**{**row, "received_at": received_at(row)})
 
 
 class IncomingList(BaseModel):
@@ -42,18 +23,9 @@ class IncomingList(BaseModel):
     next_cursor: str | None = None
 
 
-def received_at(row: Mapping[str, Any]) -> datetime:
-    """The store hands log rows over as they are: times in integer microseconds (UTC)."""
-    value = row["received_at"]
-    if isinstance(value, datetime):
-        return value
-    seconds, micros = divmod(int(value), 1_000_000)
-    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=micros)
-
-
 async def list_incoming(
     ctx: ContextDep,
-    _: AdminDep,
+    caller: AdminDep,
     page: PageDep,
     period: TimeRangeDep,
     result: Annotated[
@@ -67,18 +39,17 @@ async def list_incoming(
     advertiser_id: IdFilter = None,
     click_id: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
 ) -> ApiResponse:
-    found = await ctx.store.list_incoming(
+    found = await incoming.list_incoming(
+        ctx,
+        caller,
+        page,
+        period,
         result=result,
-        since=period.start,
-        until=period.end,
         conversion_id=conversion_id,
         advertiser_id=advertiser_id,
         click_id=click_id,
-        limit=page.limit,
-        cursor=page.cursor,
     )
-    items = [IncomingOut.of(row) for row in found.items]
-    return reply(IncomingList(items=items, next_cursor=found.next_cursor))
+    return reply(IncomingList(items=found.items, next_cursor=found.next_cursor))
 
 
 def build_router() -> APIRouter:

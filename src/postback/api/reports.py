@@ -1,6 +1,6 @@
 """GET /reports: clicks, conversions and money per day, hour, offer, affiliate, event or
-sub, read from the rollups; JSON or CSV. Affiliates get their own rows, without revenue
-and profit."""
+sub, as JSON or CSV. The rules (affiliates get their own rows, without revenue and
+profit) are in services/reports.py."""
 
 from __future__ import annotations
 
@@ -14,18 +14,17 @@ from postback.api.context import ContextDep
 from postback.api.responses import ApiResponse, error_responses, new_router
 from postback.domain.report import (
     DEFAULT_LIMIT,
-    DIMENSIONS,
     GROUP_KEYS,
     MAX_ROWS,
     METRICS,
-    parse_query,
     report_csv,
     report_json,
 )
-from postback.errors import InvalidInput
+from postback.services import reports
+from postback.services.reports import REPORT_PARAMS, refuse_unknown
 
 Values = Annotated[list[str] | None, Query()]
-KNOWN_PARAMS = frozenset({"from", "to", "tz", "group_by", "sort", "limit", "format", *DIMENSIONS})
+KNOWN_PARAMS = REPORT_PARAMS | {"format"}
 
 
 class ReportOut(BaseModel):
@@ -79,29 +78,21 @@ async def get_report(
         Literal["json", "csv"], Query(description="csv: a download with the same columns")
     ] = "json",
 ) -> Response:
-    for name in request.query_params:
-        if name not in KNOWN_PARAMS:
-            raise InvalidInput(name, f"unknown parameter {name[:64]!r}", known=sorted(KNOWN_PARAMS))
+    refuse_unknown(request.query_params, KNOWN_PARAMS)
     subs = {"sub1": sub1, "sub2": sub2, "sub3": sub3, "sub4": sub4, "sub5": sub5}
-    filters = {
-        "offer_id": offer_id,
-        "affiliate_id": affiliate_id,
-        "event": event,
-        **subs,
-    }
-    query = parse_query(
+    report = await reports.report(
+        ctx,
+        caller,
         first=start,
         last=end,
         tz=tz,
         group_by=group_by or [],
-        filters={name: values for name, values in filters.items() if values is not None},
+        filters={"offer_id": offer_id, "affiliate_id": affiliate_id, "event": event, **subs},
         sort=sort or [],
         limit=limit,
-        affiliate_id=caller.affiliate_id,
     )
-    report = await ctx.store.report(query)
     if format == "csv":
-        name = f"report_{query.first.isoformat()}_{query.last.isoformat()}.csv"
+        name = reports.csv_filename(report)
         return Response(
             report_csv(report),
             media_type="text/csv; charset=utf-8",

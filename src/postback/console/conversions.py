@@ -9,18 +9,17 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api import conversions as api
-from postback.api import deliveries
 from postback.console.web import (
     Visit,
-    api_json,
     choice_param,
     id_param,
     page,
     path_id,
     pattern_param,
     redirect,
+    shown,
 )
+from postback.services import conversions, deliveries
 from postback.services.paging import PageParams, period
 
 PAGE_SIZE = 50
@@ -47,23 +46,21 @@ async def list_conversions(visit: Visit) -> Response:
     asked = filters_of(visit)
     cursor = pattern_param(visit.query("cursor"), "cursor", CURSOR)
     between = period(asked["from"], asked["to"])
-    found = await api_json(
-        api.list_conversions(
-            visit.ctx,
-            visit.user,
-            PageParams(PAGE_SIZE, cursor),
-            between,
-            offer_id=asked["offer_id"],
-            affiliate_id=asked["affiliate_id"],
-            status=asked["status"],
-            event=asked["event"],
-            click_id=asked["click_id"],
-        )
+    found = await conversions.list_conversions(
+        visit.ctx,
+        visit.user,
+        PageParams(PAGE_SIZE, cursor),
+        between,
+        offer_id=asked["offer_id"],
+        affiliate_id=asked["affiliate_id"],
+        status=asked["status"],
+        event=asked["event"],
+        click_id=asked["click_id"],
     )
     return visit.render(
         "conversions/list.html",
-        conversions=found["items"],
-        next_cursor=found["next_cursor"],
+        conversions=shown(found.items),
+        next_cursor=found.next_cursor,
         filters=asked,
         statuses=STATUSES,
     )
@@ -71,15 +68,15 @@ async def list_conversions(visit: Visit) -> Response:
 
 async def trace(visit: Visit) -> Response:
     conversion_id = path_id(visit, "conversion_id")
-    conversion = await api_json(api.get_conversion(conversion_id, visit.ctx, visit.user))
-    return visit.render("conversions/trace.html", conversion=conversion)
+    conversion = await conversions.trace(visit.ctx, visit.user, conversion_id)
+    return visit.render("conversions/trace.html", conversion=shown(conversion))
 
 
 async def resend(visit: Visit) -> Response:
     """Make one delivery due now (the workers send it); back to its conversion's trace."""
     delivery_id = path_id(visit, "delivery_id")
-    delivery = await api_json(deliveries.retry_delivery(delivery_id, visit.ctx, visit.user))
-    return redirect(f"/conversions/{delivery['conversion_id']}?resent={delivery_id}")
+    delivery = await deliveries.resend(visit.ctx, visit.user, delivery_id)
+    return redirect(f"/conversions/{delivery.conversion_id}?resent={delivery_id}")
 
 
 def build_router() -> APIRouter:

@@ -8,18 +8,19 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api import deliveries, incoming
 from postback.console.web import (
     Visit,
-    api_json,
     choice_param,
     id_param,
     page,
     pattern_param,
+    shown,
 )
+from postback.services import advertisers, deliveries, incoming
 from postback.services.paging import PageParams, period
 
 PAGE_SIZE = 100
+ADVERTISERS_SHOWN = 500
 CURSOR = r"[0-9]{1,19}"
 RESULT = r"[a-z_]{1,32}"
 INCOMING_RESULTS = (
@@ -45,25 +46,23 @@ async def incoming_log(visit: Visit) -> Response:
         "to": visit.query("to"),
     }
     cursor = pattern_param(visit.query("cursor"), "cursor", CURSOR)
-    found = await api_json(
-        incoming.list_incoming(
-            visit.ctx,
-            caller,
-            PageParams(PAGE_SIZE, cursor),
-            period(asked["from"], asked["to"]),
-            result=asked["result"],
-            advertiser_id=asked["advertiser_id"],
-            click_id=asked["click_id"],
-        )
+    found = await incoming.list_incoming(
+        visit.ctx,
+        caller,
+        PageParams(PAGE_SIZE, cursor),
+        period(asked["from"], asked["to"]),
+        result=asked["result"],
+        advertiser_id=asked["advertiser_id"],
+        click_id=asked["click_id"],
     )
-    advertisers = (await visit.ctx.store.list_advertisers(limit=500)).items
+    listed = await advertisers.list_advertisers(visit.ctx, caller, ADVERTISERS_SHOWN, None)
     return visit.render(
         "logs/incoming.html",
-        rows=found["items"],
-        next_cursor=found["next_cursor"],
+        rows=shown(found.items),
+        next_cursor=found.next_cursor,
         filters=asked,
         results=INCOMING_RESULTS,
-        advertisers=advertisers,
+        advertisers=listed.items,
     )
 
 
@@ -77,22 +76,20 @@ async def outgoing_log(visit: Visit) -> Response:
         "to": visit.query("to"),
     }
     cursor = pattern_param(visit.query("cursor"), "cursor", CURSOR)
-    found = await api_json(
-        deliveries.list_deliveries(
-            visit.ctx,
-            visit.user,
-            PageParams(PAGE_SIZE, cursor),
-            period(asked["from"], asked["to"]),
-            postback_id=asked["postback_id"],
-            offer_id=asked["offer_id"],
-            affiliate_id=asked["affiliate_id"],
-            state=asked["state"],
-        )
+    found = await deliveries.list_deliveries(
+        visit.ctx,
+        visit.user,
+        PageParams(PAGE_SIZE, cursor),
+        period(asked["from"], asked["to"]),
+        postback_id=asked["postback_id"],
+        offer_id=asked["offer_id"],
+        affiliate_id=asked["affiliate_id"],
+        state=asked["state"],
     )
     return visit.render(
         "logs/outgoing.html",
-        rows=found["items"],
-        next_cursor=found["next_cursor"],
+        rows=shown(found.items),
+        next_cursor=found.next_cursor,
         filters=asked,
         states=DELIVERY_STATES,
     )

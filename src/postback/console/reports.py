@@ -1,5 +1,5 @@
 """Reports: group-by pickers, date range, time zone, a table with totals, a chart when
-grouped by day or hour, and the same report as CSV. Read through store.report."""
+grouped by day or hour, and the same report as CSV (services/reports.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,9 @@ from starlette.responses import Response
 
 from postback.console.dashboard import chart_of
 from postback.console.web import Visit, page
-from postback.domain.report import (
-    GROUP_KEYS,
-    Report,
-    parse_query,
-    report_csv,
-    report_fields,
-)
+from postback.domain.report import GROUP_KEYS, Report, report_csv, report_fields
 from postback.errors import InvalidInput
+from postback.services import reports
 
 # The rows a page shows; the CSV holds up to the API's default.
 SHOWN_ROWS = 1000
@@ -53,8 +48,7 @@ def _asked(visit: Visit) -> dict[str, Any]:
 
 
 async def _run(visit: Visit, limit: int | None) -> Report:
-    query = parse_query(**_asked(visit), limit=limit, affiliate_id=visit.user.affiliate_id)
-    return await visit.ctx.store.report(query)
+    return await reports.report(visit.ctx, visit.user, **_asked(visit), limit=limit)
 
 
 async def show(visit: Visit) -> Response:
@@ -83,8 +77,7 @@ async def show(visit: Visit) -> Response:
 
 async def csv_file(visit: Visit) -> Response:
     report = await _run(visit, None)
-    query = report.query
-    name = f"report_{query.first.isoformat()}_{query.last.isoformat()}.csv"
+    name = reports.csv_filename(report)
     return Response(
         report_csv(report),
         media_type="text/csv; charset=utf-8",

@@ -1,0 +1,199 @@
+"""Deliveries (outgoing postbacks owed) with their attempts; resend on demand.
+
+An affiliate sees only deliveries of its own postback configs: any other does not exist
+for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from postback.domain.records import Attempt, Delivery
+from postback.errors import InvalidInput, NotFound
+from postback.services.caller import Caller
+from postback.services.context import AppContext
+from postback.services.paging import PageParams, TimeRange
+from postback.services.postbacks import owned_postback
+from postback.services.schemas import Moment, RequestModel, Timestamp
+from postback.store.base import DeliveryHealth, Page
+
+DeliveryState = Literal["pending", "delivered", "failed"]
+# Every delivery one conversion owes fits in one read.
+MAX_PER_CONVERSION = 1000
+
+
+class AttemptOut(BaseModel):
+    attempt_no: int
+    started_at: Timestamp
+    duration_ms: int
+    url: str
+    method: str
+    status_code: int | None
+    response_excerpt: str | None
+    error: str | None
+    success: bool
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptOut:
+        return cls(
+            attempt_no=attempt.attempt_no,
+            started_at=attempt.started_at,
+            duration_ms=attempt.duration_ms,
+            url=attempt.url,
+            method=attempt.method,
+            status_code=attempt.status_code,
+            response_excerpt=attempt.response_excerpt,
+            error=attempt.error,
+            success=attempt.success,
+        )
+
+
+class DeliveryOut(BaseModel):
+    id: int
+    message_id: str = Field(description="the webhook-id header, stable across retries")
+    conversion_id: int
+    postback_id: int
+    event: str
+    status: str
+    method: str
+    url: str
+    body: str | None
+    content_type: str | None
+    state: str
+    attempt_count: int
+    next_attempt_at: Timestamp | None
+    last_error: str | None
+    created_at: Timestamp
+    updated_at: Timestamp
+    attempts: list[AttemptOut]
+
+    @classmethod
+    def of(cls, delivery: Delivery, attempts: Sequence[Attempt]) -> DeliveryOut:
+        return cls(
+            id=delivery.id,
+            message_id=delivery.message_id,
+            conversion_id=delivery.conversion_id,
+            postback_id=delivery.postback_id,
+            event=delivery.event,
+            status=delivery.status,
+            method=delivery.method,
+            url=delivery.url,
+            body=delivery.body,
+            content_type=delivery.content_type,
+            state=delivery.state,
+            attempt_count=delivery.attempts,
+            next_attempt_at=delivery.next_attempt_at,
+            last_error=delivery.last_error,
+            created_at=delivery.created_at,
+            updated_at=delivery.updated_at,
+            attempts=[AttemptOut.of(a) for a in attempts],
+        )
+
+
+class RetryFailed(RequestModel):
+    since: Moment | None = Field(
+        default=None, description="only deliveries created at or after this time"
+    )
+    until: Moment | None = Field(
+        default=None, description="only deliveries created before this time"
+    )
+
+    EXAMPLE = {"since": "2026-11-20T00:00:00Z"}
+
+
+async def with_attempts(ctx: AppContext, found: Sequence[Delivery]) -> list[DeliveryOut]:
+    """Deliveries as views, each with its attempts (one read for all of them)."""
+    attempts = await ctx.store.list_attempts([d.id for d in found])
+    return [DeliveryOut.of(d, attempts.get(d.id, [])) for d in found]
+
+
+async def deliveries_of_conversion(
+    ctx: AppContext, caller: Caller, conversion_id: int
+) -> list[DeliveryOut]:
+    """What one conversion owes that this caller may see, oldest first."""
+    page = await ctx.store.list_deliveries(
+        filters={"conversion_id": conversion_id, "affiliate_id": caller.affiliate_id},
+        limit=MAX_PER_CONVERSION,
+    )
+    return await with_attempts(ctx, sorted(page.items, key=lambda d: d.id))
+
+
+async def list_deliveries(
+    ctx: AppContext,
+    caller: Caller,
+    page: PageParams,
+    period: TimeRange,
+    *,
+    conversion_id: int | None = None,
+    postback_id: int | None = None,
+    offer_id: int | None = None,
+    affiliate_id: int | None = None,
+    state: str | None = None,
+) -> Page:
+    """Newest first, as views (DeliveryOut); `period` bounds the time each was created. An
+    affiliate asking for another affiliate's deliveries finds none."""
+    if affiliate_id is not None and not caller.owns(affiliate_id):
+        return Page(items=[], next_cursor=None)
+    filters = {
+        "conversion_id": conversion_id,
+        "postback_id": postback_id,
+        "offer_id": offer_id,
+        "state": state,
+        "affiliate_id": caller.affiliate_id or affiliate_id,
+        **period.filters(),
+    }
+    found = await ctx.store.list_deliveries(filters=filters, limit=page.limit, cursor=page.cursor)
+    return Page(items=await with_attempts(ctx, found.items), next_cursor=found.next_cursor)
+
+
+async def visible_delivery(ctx: AppContext, caller: Caller, delivery_id: int) -> Delivery:
+    """One delivery this caller may see (an affiliate: of a config it owns, deleted ones
+    too); NotFound otherwise."""
+    delivery = await ctx.store.get_delivery(delivery_id)
+    if delivery is not None and not caller.is_admin:
+        try:
+            await owned_postback(ctx, caller, delivery.postback_id, include_deleted=True)
+        except NotFound:
+            delivery = None
+    if delivery is None:
+        raise NotFound(f"no delivery {delivery_id}")
+    return delivery
+
+
+async def get_delivery(ctx: AppContext, caller: Caller, delivery_id: int) -> DeliveryOut:
+    delivery = await visible_delivery(ctx, caller, delivery_id)
+    return (await with_attempts(ctx, [delivery]))[0]
+
+
+async def resend(ctx: AppContext, caller: Caller, delivery_id: int) -> DeliveryOut:
+    """Make the delivery due now again, whatever its state (queued, not sent: the workers
+    send it), and wake them."""
+    await visible_delivery(ctx, caller, delivery_id)
+    if not await ctx.store.retry_delivery(delivery_id, datetime.now(UTC)):
+        raise NotFound(f"no delivery {delivery_id}")
+    ctx.wake_dispatch()
+    return await get_delivery(ctx, caller, delivery_id)
+
+
+async def retry_failed(
+    ctx: AppContext, caller: Caller, postback_id: int, body: RetryFailed | None = None
+) -> int:
+    """Every delivery of one config that gave up (optionally within a period) is due again
+    now; how many."""
+    body = body or RetryFailed()
+    if body.since is not None and body.until is not None and body.until < body.since:
+        raise InvalidInput("until", "must not be before since")
+    config = await owned_postback(ctx, caller, postback_id, include_deleted=True)
+    count = await ctx.store.retry_failed(config.id, body.since, body.until, datetime.now(UTC))
+    if count:
+        ctx.wake_dispatch()
+    return count
+
+
+async def health(ctx: AppContext, caller: Caller, since: datetime) -> DeliveryHealth:
+    """How deliveries created since a moment fare (an affiliate: of its own configs)."""
+    return await ctx.store.delivery_health(since=since, affiliate_id=caller.affiliate_id)
