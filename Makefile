@@ -1,4 +1,5 @@
-# Two entry points: `make demo` (the product on embedded SQLite) and `make test` (everything).
+# Two entry points: `make demo` (the product on embedded SQLite) and `make test` (everything,
+# the install check included).
 # Reliability at full size: `make crash-test` (200 kills per backend) and `make reliability`
 # (every reliability suite at full size, then the figures for docs/RELIABILITY.md).
 PYTHON ?= python3
@@ -7,8 +8,11 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo serve test lint typecheck unit clean crash-test reliability bench-reports \
-	bench bench-tools browser screenshots
+	bench bench-tools browser screenshots install-check
 
+# requirements.lock: runtime + dev, requirements-runtime.lock: runtime only; both pinned with
+# hashes. Each header gives the command that regenerates it (uv, from the repo root):
+# requirements.lock first, then requirements-runtime.lock, which it constrains.
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -31,8 +35,13 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test: lint typecheck browser
-	$(BIN)/pytest
+test: lint typecheck browser install-check
+	$(BIN)/pytest --cov --cov-report=term:skip-covered
+
+# The wheel alone in a fresh venv outside the checkout (runtime lock, no dev extras): --help,
+# migrate, demo --check, every module imported alone.
+install-check: install
+	PYTHON=$(PYTHON) scripts/check_install.sh
 
 # The console's browser tests drive Debian's Chromium (Playwright never downloads its own).
 # Missing: installed when running as root; otherwise a note locally and a failure in CI.

@@ -60,3 +60,21 @@ def test_demo_runs_end_to_end_and_delivers(tmp_path: Path) -> None:
     assert "clicks: 40 sent, 40 redirected correctly" in done.stdout, output
     assert "demo checks passed" in done.stdout, output
     assert (tmp_path / "postback-demo.db").exists()
+
+
+@pytest.mark.e2e
+def test_demo_check_runs_its_checks_and_exits(tmp_path: Path) -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("POSTBACK_")}
+    env["COLUMNS"] = "200"
+    command = [sys.executable, "-m", "postback", "demo", "--check", "--port", "0", "--clicks", "20"]
+
+    done = subprocess.run(
+        command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=90, check=False
+    )
+
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert "clicks: 20 sent, 20 redirected correctly" in done.stdout, output
+    assert re.search(r"deliveries: [1-9]\d* delivered, 0 failed, 0 pending", done.stdout), output
+    assert "demo checks passed" in done.stdout, output
+    assert "press Ctrl-C" not in output, output

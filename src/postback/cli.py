@@ -313,18 +313,35 @@ def replay(
 @cli.command()
 def demo(
     port: Annotated[
-        int, typer.Option(min=0, max=65535, help="Port for the server (0: any free).")
-    ] = 8080,
+        int | None,
+        typer.Option(
+            min=0,
+            max=65535,
+            show_default=False,
+            help="Port for the server (0: any free). Default 8080, or 0 with --check.",
+        ),
+    ] = None,
     clicks: Annotated[int, typer.Option(min=1, max=100_000, help="Clicks to simulate.")] = 200,
     keep_running: Annotated[
         bool, typer.Option(help="Keep serving after the simulation until Ctrl-C.")
     ] = True,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Non-interactive: run the demo's checks, stop, exit 0 (1 when a check fails).",
+        ),
+    ] = False,
 ) -> None:
     """Embedded database, demo data, simulated traffic, then keep serving to explore."""
     from postback.demo import run_demo
 
+    if port is None:
+        port = 0 if check else 8080
     settings = load_settings()
-    asyncio.run(run_demo(settings, port=port, clicks=clicks, keep_running=keep_running))
+    asyncio.run(
+        run_demo(settings, port=port, clicks=clicks, keep_running=keep_running and not check)
+    )
 
 
 def main() -> None:
