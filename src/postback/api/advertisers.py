@@ -1,158 +1,24 @@
-"""Advertisers: who sends us conversions, with their token, IP allow-list and status map."""
+"""Advertisers over HTTP: the rules are in services/advertisers.py."""
 
 from __future__ import annotations
 
-import ipaddress
-from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Response
-from pydantic import AfterValidator, BaseModel, Field, Strict, StrictBool
+from pydantic import BaseModel
 
 from postback.api.auth import AdminDep
 from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
-from postback.domain.ids import new_postback_token
-from postback.domain.records import Advertiser
-from postback.domain.templates import incoming_template
-from postback.errors import NotFound
-from postback.services.schemas import (
-    MAX_ID,
-    Name,
-    PatchModel,
-    RequestModel,
-    Timestamp,
-    clean_text,
+from postback.services import advertisers
+from postback.services.advertisers import (
+    AdvertiserCreate,
+    AdvertiserOut,
+    AdvertiserPatch,
+    TokenRotation,
 )
-
-# Long enough for an advertiser to update its integration, short enough to matter.
-DEFAULT_GRACE_SECONDS = 24 * 3600
-MAX_GRACE_SECONDS = 30 * 24 * 3600
-
-StatusName = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
-
-
-def _network(value: str) -> str:
-    try:
-        return str(ipaddress.ip_network(value.strip(), strict=False))
-    except ValueError:
-        raise ValueError(f"not an IP address or CIDR network: {value[:64]!r}") from None
-
-
-Cidr = Annotated[str, Field(max_length=64), AfterValidator(_network)]
-AllowedIps = Annotated[list[Cidr], Field(max_length=1000)]
-TheirStatus = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
-StatusMap = Annotated[dict[TheirStatus, StatusName], Field(max_length=200)]
-TheirField = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\[\]-]+$")]
-OurField = Annotated[
-    str,
-    Field(
-        pattern=r"^(?:click_id|txid|event|status|revenue|currency|token|attr\.[a-z][a-z0-9_]{0,39})$"
-    ),
-]
-FieldMap = Annotated[dict[TheirField, OurField], Field(max_length=100)]
-TheirEvent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
-EventMap = Annotated[dict[TheirEvent, TheirEvent], Field(max_length=200)]
-TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
-
-
-class AdvertiserCreate(RequestModel):
-    EXAMPLE = {
-        "name": "Shop Inc.",
-        "allowed_ips": ["203.0.113.0/24"],
-        "status_map": {"1": "approved", "0": "rejected", "2": "pending"},
-        "require_token": True,
-    }
-
-    name: Name
-    allowed_ips: AllowedIps = Field(
-        default_factory=list, description="CIDRs allowed to send postbacks; empty = any"
-    )
-    status_map: StatusMap = Field(
-        default_factory=dict, description="their status value -> pending|approved|rejected|..."
-    )
-    require_token: StrictBool = True
-    field_map: FieldMap = Field(
-        default_factory=dict,
-        description="their field name -> ours (click_id, txid, event, status, revenue, "
-        "currency, token or attr.<name>); applies to postbacks that carry adv_id",
-    )
-    event_map: EventMap = Field(
-        default_factory=dict, description="their event name -> ours (e.g. a lifecycle event)"
-    )
-    template: TemplateName | None = Field(
-        default=None,
-        description="a partner template (GET /templates): fills status_map, field_map and "
-        "event_map; fields given here win",
-    )
-
-
-class AdvertiserPatch(PatchModel):
-    EXAMPLE = {"allowed_ips": ["203.0.113.0/24", "2001:db8::/32"]}
-
-    name: Name | None = None
-    allowed_ips: AllowedIps | None = None
-    status_map: StatusMap | None = None
-    field_map: FieldMap | None = None
-    event_map: EventMap | None = None
-    require_token: StrictBool | None = None
-    rotate_token: StrictBool | None = Field(
-        default=None,
-        description="true: issue a new postback_token; the old one stops working at once",
-    )
-
-
-GraceSeconds = Annotated[int, Strict(), Field(ge=0, le=MAX_GRACE_SECONDS)]
-
-
-class TokenRotation(RequestModel):
-    EXAMPLE = {"grace_seconds": 86400}
-
-    grace_seconds: GraceSeconds = Field(
-        default=DEFAULT_GRACE_SECONDS,
-        description="how long the old token keeps working (0: stops at once; at most 30 days)",
-    )
-
-
-class AdvertiserOut(BaseModel):
-    id: int
-    name: str
-    postback_token: str
-    allowed_ips: list[str]
-    status_map: dict[str, str]
-    field_map: dict[str, str]
-    event_map: dict[str, str]
-    require_token: bool
-    previous_token_valid_until: Timestamp | None = Field(
-        description="after a rotation: until when the previous token is still accepted"
-    )
-    created_at: Timestamp
-    updated_at: Timestamp
-
-    @classmethod
-    def of(cls, advertiser: Advertiser) -> AdvertiserOut:
-        return cls(
-            id=advertiser.id,
-            name=advertiser.name,
-            postback_token=advertiser.postback_token,
-            allowed_ips=list(advertiser.allowed_ips),
-            status_map=dict(advertiser.status_map),
-            field_map=dict(advertiser.field_map),
-            event_map=dict(advertiser.event_map),
-            require_token=advertiser.require_token,
-            previous_token_valid_until=_grace_end(advertiser),
-            created_at=advertiser.created_at,
-            updated_at=advertiser.updated_at,
-        )
-
-
-def _grace_end(advertiser: Advertiser) -> datetime | None:
-    if advertiser.previous_token_until is None:
-        return None
-    if advertiser.previous_token_until <= datetime.now(UTC):
-        return None
-    return advertiser.previous_token_until
+from postback.services.schemas import MAX_ID
 
 
 class AdvertiserList(BaseModel):
@@ -163,78 +29,49 @@ class AdvertiserList(BaseModel):
 AdvertiserId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
-async def create_advertiser(body: AdvertiserCreate, ctx: ContextDep, _: AdminDep) -> ApiResponse:
-    fields = {**body.model_dump(exclude={"template"}), "postback_token": new_postback_token()}
-    if body.template is not None:
-        template = incoming_template(body.template)
-        for name in ("status_map", "field_map", "event_map"):
-            if name not in body.model_fields_set:
-                fields[name] = dict(getattr(template, name))
-    advertiser = await ctx.store.create_advertiser(fields)
-    return reply(AdvertiserOut.of(advertiser), 201)
+async def create_advertiser(
+    body: AdvertiserCreate, ctx: ContextDep, caller: AdminDep
+) -> ApiResponse:
+    advertiser = await advertisers.create_advertiser(ctx, caller, body)
+    return reply(advertisers.view(advertiser), 201)
 
 
-async def list_advertisers(ctx: ContextDep, _: AdminDep, page: PageDep) -> ApiResponse:
-    found = await ctx.store.list_advertisers(limit=page.limit, cursor=page.cursor)
-    items = [AdvertiserOut.of(a) for a in found.items]
+async def list_advertisers(ctx: ContextDep, caller: AdminDep, page: PageDep) -> ApiResponse:
+    found = await advertisers.list_advertisers(ctx, caller, page.limit, page.cursor)
+    items = [advertisers.view(a) for a in found.items]
     return reply(AdvertiserList(items=items, next_cursor=found.next_cursor))
 
 
-async def get_advertiser(advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep) -> ApiResponse:
-    advertiser = await ctx.store.get_advertiser(advertiser_id)
-    if advertiser is None:
-        raise NotFound(f"no advertiser {advertiser_id}")
-    return reply(AdvertiserOut.of(advertiser))
+async def get_advertiser(
+    advertiser_id: AdvertiserId, ctx: ContextDep, caller: AdminDep
+) -> ApiResponse:
+    advertiser = await advertisers.get_advertiser(ctx, caller, advertiser_id)
+    return reply(advertisers.view(advertiser))
 
 
 async def update_advertiser(
-    advertiser_id: AdvertiserId, body: AdvertiserPatch, ctx: ContextDep, _: AdminDep
+    advertiser_id: AdvertiserId, body: AdvertiserPatch, ctx: ContextDep, caller: AdminDep
 ) -> ApiResponse:
-    changes: dict[str, Any] = body.changes()
-    if changes.pop("rotate_token", False):
-        changes.update(_rotation(None, 0))
-    if changes:
-        advertiser = await ctx.store.update_advertiser(advertiser_id, changes)
-    else:
-        advertiser = await ctx.store.get_advertiser(advertiser_id)
-    if advertiser is None:
-        raise NotFound(f"no advertiser {advertiser_id}")
-    return reply(AdvertiserOut.of(advertiser))
-
-
-def _rotation(current: Advertiser | None, grace_seconds: int) -> dict[str, Any]:
-    """Columns of a token rotation; the old token is kept only for a non-zero grace."""
-    keep_old = current is not None and grace_seconds > 0
-    return {
-        "postback_token": new_postback_token(),
-        "previous_token": current.postback_token if current is not None and keep_old else None,
-        "previous_token_until": (
-            datetime.now(UTC) + timedelta(seconds=grace_seconds) if keep_old else None
-        ),
-    }
+    advertiser = await advertisers.update_advertiser(ctx, caller, advertiser_id, body)
+    return reply(advertisers.view(advertiser))
 
 
 async def rotate_token(
     advertiser_id: AdvertiserId,
     ctx: ContextDep,
-    _: AdminDep,
+    caller: AdminDep,
     body: Annotated[TokenRotation | None, Body()] = None,
 ) -> ApiResponse:
     """A new postback token; the old one is still accepted for `grace_seconds`."""
-    current = await ctx.store.get_advertiser(advertiser_id)
-    if current is None:
-        raise NotFound(f"no advertiser {advertiser_id}")
-    grace = body.grace_seconds if body is not None else DEFAULT_GRACE_SECONDS
-    advertiser = await ctx.store.update_advertiser(advertiser_id, _rotation(current, grace))
-    if advertiser is None:
-        raise NotFound(f"no advertiser {advertiser_id}")
-    return reply(AdvertiserOut.of(advertiser))
+    advertiser = await advertisers.rotate_token(ctx, caller, advertiser_id, body)
+    return reply(advertisers.view(advertiser))
 
 
-async def delete_advertiser(advertiser_id: AdvertiserId, ctx: ContextDep, _: AdminDep) -> Response:
+async def delete_advertiser(
+    advertiser_id: AdvertiserId, ctx: ContextDep, caller: AdminDep
+) -> Response:
     """Only an advertiser without offers can go (409 otherwise: archive its offers instead)."""
-    if not await ctx.store.delete_advertiser(advertiser_id):
-        raise NotFound(f"no advertiser {advertiser_id}")
+    await advertisers.delete_advertiser(ctx, caller, advertiser_id)
     return Response(status_code=204)
 
 

@@ -8,21 +8,22 @@ from typing import Any
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from postback.api import advertisers as advertiser_api
-from postback.api import affiliates as affiliate_api
-from postback.api import links
 from postback.console.web import (
     FormErrors,
     Visit,
-    api_json,
     choice_param,
     page,
     path_id,
     redirect,
+    shown,
+    submitted,
     validated,
 )
+from postback.services import advertisers, affiliates, links
+from postback.services.advertisers import AdvertiserCreate, AdvertiserPatch
+from postback.services.affiliates import AffiliateCreate, AffiliatePatch
+from postback.services.caller import Caller
 from postback.services.links import SYNTAX
-from postback.services.paging import PageParams
 
 LIST_LIMIT = 500
 SYNTAXES = tuple(SYNTAX)
@@ -69,10 +70,9 @@ def _advertiser_values(fields: dict[str, Any]) -> dict[str, Any]:
 
 async def list_advertisers(visit: Visit) -> Response:
     caller = await visit.admin_only()
-    found = await api_json(
-        advertiser_api.list_advertisers(visit.ctx, caller, PageParams(LIST_LIMIT, None))
-    )
-    return visit.render("advertisers/list.html", advertisers=found["items"])
+    found = await advertisers.list_advertisers(visit.ctx, caller, LIST_LIMIT, None)
+    views = [advertisers.view(a) for a in found.items]
+    return visit.render("advertisers/list.html", advertisers=shown(views))
 
 
 async def new_advertiser(visit: Visit) -> Response:
@@ -85,14 +85,14 @@ async def create_advertiser(visit: Visit) -> Response:
     caller = await visit.admin_only()
     fields = _advertiser_fields(visit)
     try:
-        body = validated(advertiser_api.AdvertiserCreate, fields)
-        created = await api_json(advertiser_api.create_advertiser(body, visit.ctx, caller))
+        body = validated(AdvertiserCreate, fields)
+        created = await submitted(advertisers.create_advertiser(visit.ctx, caller, body))
     except FormErrors as exc:
         values = _advertiser_values(fields)
         return visit.render(
             "advertisers/form.html", 400, advertiser=None, values=values, errors=exc.errors
         )
-    return redirect(f"/advertisers/{created['id']}?saved=1")
+    return redirect(f"/advertisers/{created.id}?saved=1")
 
 
 async def _advertiser_page(
@@ -103,18 +103,17 @@ async def _advertiser_page(
 ) -> Response:
     caller = await visit.admin_only()
     advertiser_id = path_id(visit, "advertiser_id")
-    advertiser = await api_json(advertiser_api.get_advertiser(advertiser_id, visit.ctx, caller))
+    found = await advertisers.get_advertiser(visit.ctx, caller, advertiser_id)
+    advertiser = shown(advertisers.view(found))
     syntax = choice_param(visit.query("syntax"), "syntax", SYNTAXES) or "braces"
-    url = await api_json(
-        links.postback_url(advertiser_id, visit.ctx, caller, visit.request, syntax)  # type: ignore[arg-type]
-    )
+    url = await links.postback_url(visit.ctx, caller, visit.base_url, advertiser_id, syntax)
     return visit.render(
         "advertisers/form.html",
         status,
         advertiser=advertiser,
         values=values or _advertiser_values(advertiser),
         errors=errors or {},
-        postback_url=url,
+        postback_url=shown(url),
         syntaxes=SYNTAXES,
         syntax=syntax,
     )
@@ -131,8 +130,8 @@ async def update_advertiser(visit: Visit) -> Response:
     if visit.checked("rotate_token"):
         fields["rotate_token"] = True
     try:
-        body = validated(advertiser_api.AdvertiserPatch, fields)
-        await api_json(advertiser_api.update_advertiser(advertiser_id, body, visit.ctx, caller))
+        body = validated(AdvertiserPatch, fields)
+        await submitted(advertisers.update_advertiser(visit.ctx, caller, advertiser_id, body))
     except FormErrors as exc:
         return await _advertiser_page(visit, 400, _advertiser_values(fields), exc.errors)
     return redirect(f"/advertisers/{advertiser_id}?saved=1")
@@ -141,10 +140,9 @@ async def update_advertiser(visit: Visit) -> Response:
 async def list_affiliates(visit: Visit) -> Response:
     caller = await visit.admin_only()
     status = choice_param(visit.query("status"), "status", ("active", "paused", "archived"))
-    found = await api_json(
-        affiliate_api.list_affiliates(visit.ctx, caller, PageParams(LIST_LIMIT, None), status)  # type: ignore[arg-type]
-    )
-    return visit.render("affiliates/list.html", affiliates=found["items"], status=status)
+    found = await affiliates.list_affiliates(visit.ctx, caller, LIST_LIMIT, None, status)
+    views = [affiliates.view(a) for a in found.items]
+    return visit.render("affiliates/list.html", affiliates=shown(views), status=status)
 
 
 async def new_affiliate(visit: Visit) -> Response:
@@ -156,36 +154,40 @@ async def create_affiliate(visit: Visit) -> Response:
     caller = await visit.admin_only()
     fields = {"name": visit.field("name")}
     try:
-        body = validated(affiliate_api.AffiliateCreate, fields)
-        created = await api_json(affiliate_api.create_affiliate(body, visit.ctx, caller))
+        body = validated(AffiliateCreate, fields)
+        created = await submitted(affiliates.create_affiliate(visit.ctx, caller, body))
     except FormErrors as exc:
         return visit.render(
             "affiliates/form.html", 400, affiliate=None, values=fields, errors=exc.errors
         )
     # The key is shown this once: it is kept hashed.
-    return visit.render("affiliates/created.html", 201, affiliate=created)
+    return visit.render("affiliates/created.html", 201, affiliate=shown(created))
+
+
+async def _affiliate(visit: Visit, caller: Caller) -> dict[str, Any]:
+    affiliate_id = path_id(visit, "affiliate_id")
+    found = await affiliates.visible_affiliate(visit.ctx, caller, affiliate_id)
+    view: dict[str, Any] = shown(affiliates.view(found))
+    return view
 
 
 async def show_affiliate(visit: Visit) -> Response:
-    caller = await visit.admin_only()
-    affiliate_id = path_id(visit, "affiliate_id")
-    affiliate = await api_json(affiliate_api.get_affiliate(affiliate_id, visit.ctx, caller))
+    affiliate = await _affiliate(visit, await visit.admin_only())
     return visit.render("affiliates/form.html", affiliate=affiliate, values=affiliate, errors={})
 
 
 async def update_affiliate(visit: Visit) -> Response:
     caller = await visit.admin_only()
-    affiliate_id = path_id(visit, "affiliate_id")
-    affiliate = await api_json(affiliate_api.get_affiliate(affiliate_id, visit.ctx, caller))
+    affiliate = await _affiliate(visit, caller)
     fields = {"name": visit.field("name"), "status": visit.field("status")}
     try:
-        body = validated(affiliate_api.AffiliatePatch, fields)
-        await api_json(affiliate_api.update_affiliate(affiliate_id, body, visit.ctx, caller))
+        body = validated(AffiliatePatch, fields)
+        await submitted(affiliates.update_affiliate(visit.ctx, caller, affiliate["id"], body))
     except FormErrors as exc:
         return visit.render(
             "affiliates/form.html", 400, affiliate=affiliate, values=fields, errors=exc.errors
         )
-    return redirect(f"/affiliates/{affiliate_id}?saved=1")
+    return redirect(f"/affiliates/{affiliate['id']}?saved=1")
 
 
 def build_router() -> APIRouter:
