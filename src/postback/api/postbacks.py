@@ -12,8 +12,7 @@ from postback.api.context import ContextDep
 from postback.api.paging import PageDep
 from postback.api.responses import ApiResponse, new_router, reply, route
 from postback.services import postbacks
-from postback.services.postbacks import PostbackCreate, PostbackOut, PostbackPatch
-from postback.services.postbacks import owned_postback as owned_postback
+from postback.services.postbacks import PostbackCreate, PostbackOut, PostbackPatch, owned_postback
 from postback.services.schemas import MAX_ID
 
 

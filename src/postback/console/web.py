@@ -9,7 +9,6 @@ copy of them.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -166,18 +165,6 @@ async def submitted(answer: Awaitable[T]) -> T:
         return await answer
     except InvalidInput as exc:
         raise FormErrors({exc.param: exc.message}) from None
-
-
-async def api_json(answer: Awaitable[Response]) -> Any:
-    """What an API handler answered, as data (money stays exact); InvalidInput becomes
-    FormErrors for the field it names."""
-    try:
-        response = await answer
-    except InvalidInput as exc:
-        raise FormErrors({exc.param: exc.message}) from None
-    if not response.body:
-        return None
-    return json.loads(bytes(response.body), parse_float=Decimal)
 
 
 def shown(content: Any) -> Any:
