@@ -10,8 +10,10 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from postback.errors import InvalidInput, NotFound
-from postback.services.caller import Caller, admin_only
+from postback.errors import InvalidInput
+from postback.services.advertisers import get_advertiser
+from postback.services.affiliates import visible_affiliate
+from postback.services.caller import Caller
 from postback.services.context import AppContext
 from postback.services.offers import SUBS, tracking_url, visible_offer
 
@@ -66,9 +68,7 @@ async def tracking_link(
         if caller.affiliate is None:
             raise InvalidInput("aff_id", "field required with the admin key")
         aff_id = caller.affiliate.id
-    affiliate = await ctx.store.get_affiliate(aff_id) if caller.owns(aff_id) else None
-    if affiliate is None:
-        raise NotFound(f"no affiliate {aff_id}")
+    affiliate = await visible_affiliate(ctx, caller, aff_id)
     offer = await visible_offer(ctx, caller, offer_id)
     return TrackingLinkOut(
         offer_id=offer.id,
@@ -83,10 +83,7 @@ async def postback_url(
     ctx: AppContext, caller: Caller, base: str, advertiser_id: int, syntax: str
 ) -> PostbackUrlOut:
     """The postback URL to hand to the advertiser, in its platform's macro syntax."""
-    admin_only(caller)
-    advertiser = await ctx.store.get_advertiser(advertiser_id)
-    if advertiser is None:
-        raise NotFound(f"no advertiser {advertiser_id}")
+    advertiser = await get_advertiser(ctx, caller, advertiser_id)
     fields = {name: placeholder(name, syntax) for name in POSTBACK_FIELDS}
     query = "&".join(f"{name}={value}" for name, value in fields.items())
     if advertiser.require_token:
