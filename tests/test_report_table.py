@@ -7,7 +7,7 @@ from datetime import date
 
 from rich.console import Console
 
-from postback.domain.report import Figures, Group, ReportQuery, build_report
+from postback.domain.report import DEFAULT_LIMIT, Figures, Group, ReportQuery, build_report
 from postback.report_table import print_report
 
 
@@ -17,8 +17,17 @@ def draw(query: ReportQuery, groups: list[Group], width: int = 60) -> str:
     return out.getvalue()
 
 
-def query(**fields: object) -> ReportQuery:
-    return ReportQuery(first=date(2024, 6, 1), last=date(2024, 6, 2), tz="Asia/Kolkata", **fields)
+def query(
+    group_by: tuple[str, ...] = (), admin: bool = True, limit: int = DEFAULT_LIMIT
+) -> ReportQuery:
+    return ReportQuery(
+        first=date(2024, 6, 1),
+        last=date(2024, 6, 2),
+        tz="Asia/Kolkata",
+        group_by=group_by,
+        admin=admin,
+        limit=limit,
+    )
 
 
 def test_rows_and_totals_are_never_cut_to_the_terminal() -> None:

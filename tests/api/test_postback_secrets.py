@@ -67,8 +67,8 @@ async def test_rotation_and_signing_refusals(api: Api) -> None:
     path = f"/api/v1/postbacks/{config['id']}"
     for body in ({"grace_seconds": -1}, {"grace_seconds": 31 * 86400}, {"grace": 5}):
         error_of(await api.admin("POST", f"{path}/secret", json=body), 400, "invalid_param")
-    for body in ({"sign_get": "yes"}, {}, {"sign_get": True, "x": 1}):
-        error_of(await api.admin("PATCH", f"{path}/signing", json=body), 400, "invalid_param")
+    for signing in ({"sign_get": "yes"}, {}, {"sign_get": True, "x": 1}):
+        error_of(await api.admin("PATCH", f"{path}/signing", json=signing), 400, "invalid_param")
     error_of(await api.admin("POST", "/api/v1/postbacks/999999/secret"), 404, "not_found")
     # Another affiliate's config does not exist for this key.
     error_of(await api.as_key(other_key, "POST", f"{path}/secret"), 404, "not_found")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 from pydantic import SecretStr
 
-from postback.console import session as session_module
 from postback.console.session import SECRET_META, Sessions
 from postback.domain.ids import hash_key
 from postback.services.context import AppContext
@@ -38,8 +38,8 @@ async def test_the_generated_secret_is_kept_and_shared(store: Store) -> None:
 
 async def test_sessions_expire(admin: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     assert (await admin.get("/")).status_code == 200
-    later = session_module.time.time() + Settings().session_ttl + 1
-    monkeypatch.setattr(session_module.time, "time", lambda: later)
+    later = time.time() + Settings().session_ttl + 1
+    monkeypatch.setattr(time, "time", lambda: later)
     assert (await admin.get("/")).status_code == 303
 
 

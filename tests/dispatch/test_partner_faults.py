@@ -28,10 +28,9 @@ from postback.domain.records import Delivery
 from postback.store.base import Store
 from tests.reliability_report import record
 
-from .test_sender import Receiver
-from .test_worker import Scene, dispatching, make_settings
+from .support import Handler, MakeReceiver
+from .test_worker import CountingStore, Scene, dispatching, make_settings
 
-MakeReceiver = Callable[..., Awaitable[Receiver]]
 HUGE = 50 * 1024 * 1024
 ADMIN_KEY = "faults-admin-key-0123456789"
 
@@ -95,7 +94,7 @@ class RawPartner:
             self.written += len(chunk)
 
 
-def scripted(*answers: tuple[int, dict[str, str]]) -> Callable[[web.Request], Any]:
+def scripted(*answers: tuple[int, dict[str, str]]) -> Handler:
     """A handler answering with each (status, headers) in turn, then the last forever."""
     queue = list(answers)
 
@@ -118,20 +117,6 @@ async def raw_partners() -> AsyncIterator[Callable[[str], Awaitable[RawPartner]]
     yield make
     for partner in started:
         await partner.stop()
-
-
-@pytest.fixture
-async def receivers() -> AsyncIterator[MakeReceiver]:
-    started: list[Receiver] = []
-
-    async def make(handler: Any) -> Receiver:
-        receiver = await Receiver(handler).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        await receiver.stop()
 
 
 async def wait_settled(scene: Scene, held: set[int], timeout: float = 45.0) -> list[Delivery]:
@@ -246,9 +231,10 @@ async def test_a_config_switched_off_shows_why_and_resends_when_switched_on(
     app = create_web(settings, store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+    polls = CountingStore(store)
     async with (
         httpx.AsyncClient(transport=transport, base_url="http://api", headers=headers) as api,
-        dispatching(store, settings),
+        dispatching(polls, settings),
     ):
 
         async def switched_off() -> dict[str, Any] | None:
@@ -263,7 +249,7 @@ async def test_a_config_switched_off_shows_why_and_resends_when_switched_on(
         held = await scene_deliveries(store, config_id)
         assert {(d.state, d.next_attempt_at) for d in held} == {("pending", None)}
         requests_when_off = len(receiver.requests)
-        await asyncio.sleep(0.5)
+        await polls.more(10)
         assert len(receiver.requests) == requests_when_off  # nothing goes out while off
 
         state["status"] = 200

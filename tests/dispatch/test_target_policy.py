@@ -9,8 +9,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
@@ -22,6 +21,7 @@ from postback.domain.targets import blocked_reason, check_url, parse_allowed_tar
 from postback.settings import Settings
 from tests.reliability_report import record
 
+from .support import MakeReceiver, Receiver
 from .test_sender import claim_for
 
 # IANA's IPv4 and IPv6 special-purpose registries: every block that is not globally
@@ -144,43 +144,19 @@ class ScriptedResolver(AbstractResolver):
         return None
 
 
-@dataclass
-class Listener:
-    """A real HTTP server on one loopback address that counts what reaches it."""
-
-    host: str
-    port: int
-    hits: list[str] = field(default_factory=list)
-    answer: web.StreamResponse | None = None
-
-
 @pytest.fixture
-async def twins() -> AsyncIterator[tuple[Listener, Listener]]:
+async def twins(receivers: MakeReceiver) -> tuple[Receiver, Receiver]:
     """A partner on 127.0.0.1 and an 'internal service' on 127.0.0.2, same port."""
-    runners: list[web.AppRunner] = []
-    listeners: list[Listener] = []
-    port = 0
-    for host in ("127.0.0.1", "127.0.0.2"):
-        listener = Listener(host, port)
+    partner: Receiver
 
-        async def handle(request: web.Request, listener: Listener = listener) -> web.Response:
-            listener.hits.append(request.path_qs)
-            if request.path == "/moved":
-                raise web.HTTPFound(f"http://127.0.0.2:{listener.port}/internal")
-            return web.Response(text=f"hello from {listener.host}")
+    async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path == "/moved":
+            raise web.HTTPFound(f"http://127.0.0.2:{partner.port}/internal")
+        return web.Response(text="hello")
 
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handle)
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, host, port).start()
-        port = runner.addresses[0][1]
-        listener.port = port
-        runners.append(runner)
-        listeners.append(listener)
-    yield listeners[0], listeners[1]
-    for runner in runners:
-        await runner.cleanup()
+    partner = await receivers(handle)
+    internal = await receivers(handle, host="127.0.0.2", port=partner.port)
+    return partner, internal
 
 
 def policy_settings(**changes: object) -> Settings:
@@ -204,7 +180,7 @@ async def test_names_resolving_to_special_addresses_are_refused_before_connectin
 
 
 async def test_an_answer_that_changes_after_the_check_is_never_used(
-    twins: tuple[Listener, Listener],
+    twins: tuple[Receiver, Receiver],
 ) -> None:
     partner, internal = twins
     settings = policy_settings(allowed_targets="127.0.0.1/32")
@@ -215,7 +191,7 @@ async def test_an_answer_that_changes_after_the_check_is_never_used(
     async with Sender(settings, resolver=resolver) as sender:
         assert (await sender.send(claim_for(url))).success
     assert resolver.lookups == 1
-    assert partner.hits == ["/pb"] and internal.hits == []
+    assert partner.paths == ["/pb"] and internal.paths == []
 
     # Checked answer refused, the next one would be allowed: refused, no second lookup.
     resolver = ScriptedResolver("127.0.0.2", "127.0.0.1")
@@ -223,11 +199,11 @@ async def test_an_answer_that_changes_after_the_check_is_never_used(
         outcome = await sender.send(claim_for(url))
     assert outcome.kind == "blocked"
     assert resolver.lookups == 1
-    assert partner.hits == ["/pb"] and internal.hits == []
+    assert partner.paths == ["/pb"] and internal.paths == []
 
 
 async def test_a_redirect_to_an_internal_address_is_not_followed(
-    twins: tuple[Listener, Listener],
+    twins: tuple[Receiver, Receiver],
 ) -> None:
     partner, internal = twins
     settings = policy_settings(allowed_targets="127.0.0.1")
@@ -235,10 +211,10 @@ async def test_a_redirect_to_an_internal_address_is_not_followed(
         outcome = await sender.send(claim_for(f"http://127.0.0.1:{partner.port}/moved"))
     assert outcome.kind == "redirect"
     assert outcome.error == "redirect 302 not followed"
-    assert partner.hits == ["/moved"] and internal.hits == []
+    assert partner.paths == ["/moved"] and internal.paths == []
 
 
-async def test_allow_list_opens_exactly_what_it_names(twins: tuple[Listener, Listener]) -> None:
+async def test_allow_list_opens_exactly_what_it_names(twins: tuple[Receiver, Receiver]) -> None:
     partner, internal = twins
     settings = policy_settings(allowed_targets="127.0.0.1/32, hooks.internal")
     async with Sender(settings, resolver=ScriptedResolver("127.0.0.2")) as sender:
@@ -252,7 +228,7 @@ async def test_allow_list_opens_exactly_what_it_names(twins: tuple[Listener, Lis
     # A listed name may resolve to any address: the operator vouched for it.
     assert listed_name.success
     assert other_name.kind == "blocked"
-    assert partner.hits == ["/a"] and internal.hits == ["/c"]
+    assert partner.paths == ["/a"] and internal.paths == ["/c"]
 
 
 def test_allow_list_entries_are_checked() -> None:

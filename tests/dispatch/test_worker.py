@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,29 +18,13 @@ from standardwebhooks import Webhook
 
 from postback.dispatch.worker import Dispatcher, endpoint_key
 from postback.domain.ids import hash_key, new_click_id, new_webhook_secret
-from postback.domain.records import Attempt, Click, Delivery, PostbackConfig
+from postback.domain.records import Attempt, ClaimedDelivery, Click, Delivery, PostbackConfig
 from postback.errors import StoreUnavailable
 from postback.metrics import Metrics
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, PostbackCommand, Store
 
-from .test_sender import Receiver, answer_ok
-
-MakeReceiver = Callable[..., Awaitable[Receiver]]
-
-
-@pytest.fixture
-async def receivers() -> AsyncIterator[MakeReceiver]:
-    started: list[Receiver] = []
-
-    async def make(handler: Any = answer_ok) -> Receiver:
-        receiver = await Receiver(handler).start()
-        started.append(receiver)
-        return receiver
-
-    yield make
-    for receiver in started:
-        await receiver.stop()
+from .support import MakeReceiver, ManualClock, Receiver, until
 
 
 def make_settings(database_url: str, **changes: Any) -> Settings:
@@ -102,8 +86,10 @@ class Scene:
             self.configs.append(await self.store.create_postback(fields))
         return self
 
-    async def convert(self, sub1: str | None = None) -> tuple[Click, list[Delivery]]:
-        now = datetime.now(UTC)
+    async def convert(
+        self, sub1: str | None = None, at: datetime | None = None
+    ) -> tuple[Click, list[Delivery]]:
+        now = at or datetime.now(UTC)
         click = Click(
             click_id=new_click_id(),
             offer_id=self.offer.id,
@@ -162,10 +148,28 @@ class Scene:
 
 @contextlib.asynccontextmanager
 async def dispatching(
-    store: Any, settings: Settings, metrics: Metrics | None = None
+    store: Any,
+    settings: Settings,
+    metrics: Metrics | None = None,
+    *,
+    clock: ManualClock | None = None,
+    stop: asyncio.Event | None = None,
 ) -> AsyncIterator[Dispatcher]:
-    stop = asyncio.Event()
-    dispatcher = Dispatcher(store, settings, metrics, worker_id="test-worker")
+    """A worker running until the block ends; on the real clocks unless `clock` is given.
+    Leaving the block sets `stop` and waits for the worker, for at most an attempt's
+    timeout and a few seconds."""
+    stop = stop or asyncio.Event()
+    if clock is None:
+        dispatcher = Dispatcher(store, settings, metrics, worker_id="test-worker")
+    else:
+        dispatcher = Dispatcher(
+            store,
+            settings,
+            metrics,
+            worker_id="test-worker",
+            now=clock.now,
+            monotonic=clock.monotonic,
+        )
     task = asyncio.create_task(dispatcher.run(stop))
     try:
         yield dispatcher
@@ -268,17 +272,32 @@ async def test_redirect_is_a_failure_until_the_schedule_is_spent(
 async def test_retry_after_is_honoured(
     store: Store, database_url: str, receivers: MakeReceiver
 ) -> None:
+    # The worker, the sender and the receiver read one clock, which moves only below.
+    clock = ManualClock()
     answers = iter([503, 200])
 
     async def busy(_request: web.Request) -> web.StreamResponse:
         status = next(answers)
         return web.Response(status=status, headers={"Retry-After": "1"} if status == 503 else {})
 
-    receiver = await receivers(busy)
+    receiver = await receivers(busy, clock=clock.monotonic)
     scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
-    await scene.convert()
+    await scene.convert(at=clock.now())
+    polls = CountingStore(store)
 
-    async with dispatching(store, make_settings(database_url, retry_schedule="0.05")):
+    # The schedule says 0.05 s; the partner's Retry-After says 1 s, and wins.
+    settings = make_settings(database_url, retry_schedule="0.05")
+    async with dispatching(polls, settings, clock=clock):
+
+        async def first_recorded() -> bool:
+            return [d.attempts for d in await scene.deliveries()] == [1]
+
+        await until(first_recorded, "the first attempt recorded")
+        for step in (0.0, 0.75):
+            clock.advance(step)
+            await polls.more(3)
+            assert len(receiver.requests) == 1, f"sent again {step}s after a Retry-After of 1s"
+        clock.advance(0.5)
         [done] = await scene.settled()
 
     assert done.state == "delivered"
@@ -292,13 +311,19 @@ async def test_hanging_endpoint_does_not_delay_a_healthy_one(
     store: Store, database_url: str, receivers: MakeReceiver
 ) -> None:
     hanging: Receiver
+    # How many hanging attempts had ended when the healthy endpoint got its request.
+    ended_before_healthy: list[int] = []
 
     async def hang(_request: web.Request) -> web.StreamResponse:
-        await hanging.release.wait()
+        await hanging.release.wait()  # never set while the worker runs: only timeouts end these
         return web.Response(text="late")
 
+    async def healthy_answer(_request: web.Request) -> web.StreamResponse:
+        ended_before_healthy.append(sum(seen.ended for seen in hanging.requests))
+        return web.Response(text="ok")
+
     hanging = await receivers(hang)
-    healthy = await receivers()
+    healthy = await receivers(healthy_answer)
     urls = [hanging.url(f"/slow{n}") for n in range(3)] + [healthy.url("/fast")]
     scene = await Scene(store).setup([{"url": url} for url in urls])
     await scene.convert()
@@ -306,15 +331,21 @@ async def test_hanging_endpoint_does_not_delay_a_healthy_one(
         database_url, retry_schedule="", delivery_timeout=1.5, worker_per_endpoint=2
     )
 
-    started = time.monotonic()
     async with dispatching(store, settings) as dispatcher:
-        while not healthy.requests:
-            assert time.monotonic() - started < 1.0, "the healthy endpoint waited"
-            await asyncio.sleep(0.01)
-        await asyncio.sleep(0.1)
+
+        async def healthy_delivered() -> bool:
+            by_url = {d.url: d.state for d in await scene.deliveries()}
+            return by_url[healthy.url("/fast")] == "delivered"
+
+        await until(healthy_delivered, "the healthy delivery recorded")
+        # The healthy endpoint did not wait for the hanging one: it was answered, and its
+        # attempt recorded, while both hanging attempts were still open.
+        assert ended_before_healthy == [0], "the healthy endpoint waited"
+        await until(lambda: dispatcher.in_flight <= 2, "the healthy attempt's task done")
         # Two attempts hang; the third delivery for that endpoint waits, unsent, behind
         # them in this worker's queue for the endpoint, and holds up nothing else.
         assert len(hanging.requests) == 2
+        assert not any(seen.ended for seen in hanging.requests)
         assert dispatcher.in_flight == 2
         assert dispatcher.queued == 1
         found = await scene.settled()
@@ -370,17 +401,19 @@ async def test_wake_sends_new_deliveries_at_once(
 ) -> None:
     receiver = await receivers()
     scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
-    settings = make_settings(database_url, worker_poll_interval=30)
+    polls = CountingStore(store)
+    # Without wake() the worker would look for work again only in a minute.
+    settings = make_settings(database_url, worker_poll_interval=60)
 
-    async with dispatching(store, settings) as dispatcher:
-        await asyncio.sleep(0.2)  # the first poll found nothing; the next is 30 s away
+    async with dispatching(polls, settings) as dispatcher:
+        await until(lambda: polls.claims == 1, "the first poll")
         await scene.convert()
-        woken = time.monotonic()
+        assert polls.claims == 1  # the first poll found nothing; the next is a minute away
         dispatcher.wake()
-        [done] = await scene.settled(timeout=2.0)
-        assert time.monotonic() - woken < 1.0
-        stopping = time.monotonic()
-    assert time.monotonic() - stopping < 1.0
+        [done] = await scene.settled()
+        assert polls.claims >= 2  # the poll wake() asked for found it
+    # Leaving the block stopped the worker in the middle of its minute's wait: dispatching()
+    # waits for it only an attempt's timeout and a few seconds.
     assert done.state == "delivered"
     assert len(receiver.requests) == 1
 
@@ -388,37 +421,56 @@ async def test_wake_sends_new_deliveries_at_once(
 async def test_stop_lets_attempts_in_flight_finish(
     store: Store, database_url: str, receivers: MakeReceiver
 ) -> None:
+    stop = asyncio.Event()
+
     async def slow(_request: web.Request) -> web.StreamResponse:
-        await asyncio.sleep(0.4)
+        await stop.wait()  # answers only once the worker was told to stop
         return web.Response(text="done")
 
     receiver = await receivers(slow)
     scene = await Scene(store).setup([{"url": receiver.url("/pb")}])
     await scene.convert()
 
-    async with dispatching(store, make_settings(database_url)):
-        while not receiver.requests:
-            await asyncio.sleep(0.01)
+    async with dispatching(store, make_settings(database_url), stop=stop):
+        await until(lambda: bool(receiver.requests), "the attempt sent")
     # Stopped while the answer was pending: it was still awaited and recorded.
     [done] = await scene.deliveries()
     assert done.state == "delivered"
 
 
-class FlakyStore:
-    """The real store behind a connection that fails the first few claims."""
+class CountingStore:
+    """The real store, counting the worker's claims (each one a look for due work)."""
 
-    def __init__(self, store: Store, failures: int) -> None:
+    def __init__(self, store: Store) -> None:
         self._store = store
-        self.failures = failures
+        self.claims = 0
 
-    async def claim_deliveries(self, **kwargs: Any) -> Any:
-        if self.failures > 0:
-            self.failures -= 1
-            raise StoreUnavailable("connection refused")
-        return await self._store.claim_deliveries(**kwargs)
+    async def claim_deliveries(self, **kwargs: Any) -> list[ClaimedDelivery]:
+        found = await self._store.claim_deliveries(**kwargs)
+        self.claims += 1
+        return found
+
+    async def more(self, count: int) -> None:
+        """Return once the worker has looked for due work `count` more times."""
+        target = self.claims + count
+        await until(lambda: self.claims >= target, f"{count} more claims")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._store, name)
+
+
+class FlakyStore(CountingStore):
+    """The real store behind a connection that fails the first few claims."""
+
+    def __init__(self, store: Store, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    async def claim_deliveries(self, **kwargs: Any) -> list[ClaimedDelivery]:
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("connection refused")
+        return await super().claim_deliveries(**kwargs)
 
 
 async def test_store_errors_do_not_stop_the_worker(

@@ -159,9 +159,9 @@ def test_a_local_day_reads_few_buckets(name: str, most: int, added_up: int) -> N
     pieces = plan(name, first, last, DAY)
     buckets = sum((p.end - p.start) // p.grain for p in pieces)
     assert buckets <= most * 30
-    day = epoch_day(first) * DAY - int(
-        ZoneInfo(name).utcoffset(datetime(2024, 6, 1)).total_seconds()
-    )
+    offset = ZoneInfo(name).utcoffset(datetime(2024, 6, 1))
+    assert offset is not None
+    day = epoch_day(first) * DAY - int(offset.total_seconds())
     assert len(list(tile(day, day + DAY))) == added_up
 
 

@@ -34,7 +34,7 @@ def test_click_ids_carry_at_least_96_random_bits() -> None:
     assert len(raw) * 8 >= 96
     # Every character is used: over many ids the alphabet is (nearly) fully covered,
     # which a counter, a timestamp or a hex encoding would not do.
-    seen = set()
+    seen: set[str] = set()
     for _ in range(2000):
         seen.update(ids.new_click_id())
     assert len(seen) >= 60

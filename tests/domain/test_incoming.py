@@ -141,7 +141,8 @@ def test_agreeing_duplicates_are_fine(field: str) -> None:
     first, second = CONTRACT_ALIASES[field][0], CONTRACT_ALIASES[field][1]
     good = {"click_id": "c1", **SAMPLE}
     base = {} if field == "click_id" else {"click_id": "c1"}
-    fields = read_fields(params(**base, **{first: good[field], second: [good[field]] * 2}))
+    twice: dict[str, str | list[str]] = {first: good[field], second: [good[field]] * 2}
+    fields = read_fields(params(**base, **twice))
     assert fields == read_fields(params(**base, **{first: good[field]}))
 
 

@@ -72,7 +72,7 @@ def test_parse_amount_refuses(text: str) -> None:
 
 def test_parse_amount_refuses_bool() -> None:
     with pytest.raises(ValueError, match="number"):
-        money.parse_amount(True)  # type: ignore[arg-type]
+        money.parse_amount(True)
 
 
 def test_negative_only_when_allowed() -> None:

@@ -50,14 +50,14 @@ class TcpProxy:
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         accepting = asyncio.current_task()
         assert accepting is not None
-        self._pipes.add(accepting)  # type: ignore[arg-type]
+        self._pipes.add(accepting)
         try:
             up_reader, up_writer = await asyncio.open_connection(*self.target)
         except OSError:
             writer.transport.abort()
             return
         finally:
-            self._pipes.discard(accepting)  # type: ignore[arg-type]
+            self._pipes.discard(accepting)
         self._writers.update((writer, up_writer))
         for source, sink in ((reader, up_writer), (up_reader, writer)):
             task = asyncio.create_task(self._pipe(source, sink))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -34,7 +35,9 @@ REPORTS = "/api/v1/reports"
 
 
 @pytest.fixture(scope="module")
-def strict_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> ServerProcess:
+def strict_server(
+    database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServerProcess]:
     process = ServerProcess(
         database_url,
         Path(tmp_path_factory.mktemp("fuzz")),
@@ -44,7 +47,7 @@ def strict_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -
         POSTBACK_AUTH_FAILURES_PER_MINUTE="0",
     )
     process.start()
-    yield process  # type: ignore[misc]
+    yield process
     process.stop()
 
 

@@ -46,11 +46,12 @@ async def test_click_refusals(server: ServerProcess) -> None:
     async with server.admin() as admin, server.client() as client:
         net = await create_network(admin)
         ids = {"offer_id": net.offer["id"], "aff_id": net.affiliate["id"]}
-        for params in (
+        refused: list[dict[str, str | int]] = [
             {"offer_id": "x", "aff_id": 1},
             {"aff_id": 1},
             {**ids, "sub2": "y" * 256},
-        ):
+        ]
+        for params in refused:
             answer = await client.get("/click", params=params)
             assert answer.status_code == 400, params
             assert answer.json()["error"]["code"] == "invalid_param"

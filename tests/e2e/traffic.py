@@ -88,7 +88,7 @@ class Traffic:
         self.click_share = click_share
         self.ledger = Ledger()
         self._stop = asyncio.Event()
-        self._task: asyncio.Task[list[None]] | None = None
+        self._task: asyncio.Future[list[None]] | None = None
         self._txids = 0
 
     def start(self) -> Traffic:

@@ -6,6 +6,7 @@ import asyncio
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -23,7 +24,7 @@ pytestmark = pytest.mark.timeout(60)
 
 
 async def _sale_world(
-    store: Store, **offer_fields: object
+    store: Store, **offer_fields: Any
 ) -> tuple[Offer, Affiliate, PostbackConfig, PostbackConfig, Click]:
     offer = await f.offer(store, lifecycle_events=list(LIFECYCLE_EVENTS), **offer_fields)
     aff = await f.affiliate(store)

@@ -85,7 +85,8 @@ async def _rollup_layout(store: object) -> dict[str, tuple[list[str], list[str],
                 " WHERE i.indrelid = $1::regclass AND i.indisprimary ORDER BY k.position",
                 (table,),
             )
-            rows = found.all()
+            # (column, whether it is a key column, the table's storage options)
+            rows: list[tuple[str, bool, list[str] | None]] = [tuple(row) for row in found]
             keys = [name for name, is_key, _ in rows if is_key]
             included = [name for name, is_key, _ in rows if not is_key]
             layout[table] = (keys, included, sorted(rows[0][2] or []))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from postback.domain.records import Conversion
 from postback.store.base import IncomingEntry, Store
 from tests.store import factories as make
 
@@ -30,12 +31,14 @@ async def walk(list_page: Any, limit: int, **kwargs: Any) -> tuple[list[int], in
         cursor = page.next_cursor
 
 
-async def conversions_on_one_offer(store: Store, count: int, start: datetime) -> tuple[int, list]:
+async def conversions_on_one_offer(
+    store: Store, count: int, start: datetime
+) -> tuple[int, list[Conversion]]:
     offer = await make.offer(store)
     aff = await make.affiliate(store)
     await make.postback(store, aff.id, offer.id)
     click = await make.stored_click(store, offer, aff.id)
-    made = []
+    made: list[Conversion] = []
     for i in range(count):
         cmd = make.command(click, offer, txid=f"T{i}", received_at=start + timedelta(minutes=i))
         made.append((await store.record_postback(cmd)).conversion)

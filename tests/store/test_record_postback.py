@@ -7,6 +7,7 @@ import dataclasses
 import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,7 +21,7 @@ from tests.store import factories as make
 pytestmark = pytest.mark.timeout(60)
 
 
-async def setup(store: Store, **offer_fields: object) -> tuple[Offer, int]:
+async def setup(store: Store, **offer_fields: Any) -> tuple[Offer, int]:
     offer = await make.offer(store, **offer_fields)
     aff = await make.affiliate(store)
     return offer, aff.id
@@ -410,7 +411,8 @@ async def test_one_failing_write_in_a_batch_leaves_its_neighbours_applied_once(
     offer, aff_id = await setup(store)
     await make.postback(store, aff_id, offer.id)
     good = [await make.stored_click(store, offer, aff_id) for _ in range(4)]
-    broken = dataclasses.replace(good[0], click_id="broken-click", affiliate_id=None)
+    no_affiliate = cast(int, None)  # the NULL the type rules out, on purpose
+    broken = dataclasses.replace(good[0], click_id="broken-click", affiliate_id=no_affiliate)
     pending = await make.stored_click(store, offer, aff_id)
     await store.record_postback(make.command(pending, offer, status="refunded"))
     commands = [make.command(c, offer, txid=f"T-{n}") for n, c in enumerate(good)]

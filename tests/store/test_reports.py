@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -467,7 +467,7 @@ async def test_registering_a_zone_while_others_write_loses_nothing(store: Store)
         [make.click(offer, affiliates[j % 2], at + timedelta(minutes=7 * i + j)) for j in range(20)]
         for i in range(30)
     ]
-    writes = [store.insert_clicks(batch) for batch in batches]
+    writes: list[Awaitable[object]] = [store.insert_clicks(batch) for batch in batches]
     writes.insert(15, store.add_report_zones(["Australia/Eucla"]))
     await asyncio.gather(*writes)
     report = await check(
@@ -490,7 +490,7 @@ def test_postgres_statement_text_depends_on_the_shape_only() -> None:
     from postback.domain.buckets import plan
     from postback.store.reports import postgres_report
 
-    dialect = asyncpg.dialect()
+    dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]  # untyped in sqlalchemy
 
     def statement(
         tz: str, first: str, last: str, offers: list[str], group_by: str = "day,sub1"
@@ -529,7 +529,8 @@ def test_one_piece_groups_that_are_rows_come_in_key_order() -> None:
         query = parse_query(first="2024-03-01", last="2024-03-30", tz="UTC", group_by=group_by)
         pieces = plan(query.tz, query.first, query.last, query.period)
         assert len(pieces) == 1
-        return postgres_report(query, pieces, asyncpg.dialect())[0]
+        dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]  # untyped in sqlalchemy
+        return postgres_report(query, pieces, dialect)[0]
 
     pairs = statement(["day", "offer_id", "affiliate_id"])
     assert "ORDER BY r.bucket_at, r.offer_id, r.affiliate_id \n LIMIT" in pairs
@@ -548,7 +549,8 @@ def test_one_rollup_row_per_group_is_read_without_grouping() -> None:
     def statement(tz: str, group_by: list[str]) -> str:
         query = parse_query(first="2024-03-01", last="2024-03-30", tz=tz, group_by=group_by)
         pieces = plan(query.tz, query.first, query.last, query.period)
-        return postgres_report(query, pieces, asyncpg.dialect())[0]
+        dialect = asyncpg.dialect()  # type: ignore[no-untyped-call]  # untyped in sqlalchemy
+        return postgres_report(query, pieces, dialect)[0]
 
     assert "GROUP BY" not in statement("UTC", ["day", "offer_id", "affiliate_id"])
     assert "GROUP BY" not in statement("UTC", ["affiliate_id", "day", "sub2"])

@@ -32,7 +32,7 @@ def _us(moment: datetime) -> int:
 
 def raw_rows(conn: Connection, count: int) -> None:
     """Clicks and conversions with status histories, written as rows, as 0002 kept them."""
-    click_rows = []
+    click_rows: list[dict[str, Any]] = []
     for index in range(count):
         subs = [f"s{index % 3}", None if index % 2 else "", None, None, f"e{index % 5}"]
         click_rows.append(
@@ -111,7 +111,7 @@ async def test_upgrading_from_0002_counts_existing_rows(database_url: str) -> No
 
         # Counting again in small pages gives the same rollups.
         module = migration_module()
-        module.PAGE = 7
+        vars(module)["PAGE"] = 7
 
         def recount(conn: Connection) -> None:
             for table in ("rollup_base", "rollup_events", "rollup_subs", "rollup_all"):

@@ -6,7 +6,7 @@ import asyncio
 import errno
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
@@ -28,6 +28,10 @@ READ_BUFFER_BYTES = 16_384
 DNS_CACHE_SECONDS = 30
 # Printable ASCII without spaces: a URL that can go out exactly as it was rendered.
 PLAIN_ASCII = re.compile(r"[\x21-\x7e]*")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +58,8 @@ class Sender:
     Redirects are never followed, only the first 2 KiB of an answer is read, and every
     target is checked against the SSRF rules (see ``postback.dispatch.ssrf``).
     Use as ``async with Sender(settings) as sender: ...`` or call ``close()``.
+    ``now`` (when an attempt starts, what an HTTP-date Retry-After means) is the real
+    clock unless given.
     """
 
     def __init__(
@@ -62,8 +68,10 @@ class Sender:
         *,
         resolver: aiohttp.abc.AbstractResolver | None = None,
         limit: int | None = None,
+        now: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._settings = settings
+        self._now = now
         self._policy = settings.target_policy
         self._timeout = settings.delivery_timeout
         self._inner_resolver = resolver
@@ -142,7 +150,7 @@ class Sender:
         """One attempt; a body-carrying request gets the Standard Webhooks headers, a GET
         one (with `sign_get`) a `signature` parameter. A `previous_secret` still in its
         grace period signs as well."""
-        started_at = datetime.now(UTC)
+        started_at = self._now()
         clock = time.perf_counter()
 
         def finish(kind: str, error: str | None, answer: _Answer | None = None) -> AttemptOutcome:
@@ -207,7 +215,7 @@ class Sender:
             status = response.status
             retry_after = None
             if not 200 <= status < 300:
-                retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), self._now())
             return _Answer(
                 status=status,
                 reason=response.reason or "",

@@ -92,6 +92,9 @@ class Dispatcher:
 
     ``wake()`` tells it that deliveries were just enqueued, so they go out at once
     instead of at the next poll.
+
+    ``now`` (the wall clock: what is due, when to try again) and ``monotonic`` (leases
+    of queued deliveries, the circuit breaker's pauses) are the real clocks unless given.
     """
 
     def __init__(
@@ -102,8 +105,12 @@ class Dispatcher:
         worker_id: str | None = None,
         *,
         sender: Sender | None = None,
+        now: Callable[[], datetime] = _now,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
+        self._now = now
+        self._monotonic = monotonic
         self._settings = settings
         self._metrics = metrics
         self.worker_id = worker_id or default_worker_id()
@@ -130,7 +137,10 @@ class Dispatcher:
         self._sender_in_use: Sender | None = None
         self._background: set[asyncio.Task[None]] = set()
         self.breaker = CircuitBreaker(
-            settings.breaker_threshold, settings.breaker_pause, settings.breaker_max_pause
+            settings.breaker_threshold,
+            settings.breaker_pause,
+            settings.breaker_max_pause,
+            clock=monotonic,
         )
 
     @property
@@ -161,7 +171,7 @@ class Dispatcher:
         """Claim and send until `stop` is set; then let attempts in flight finish."""
         self._loop = asyncio.get_running_loop()
         own_sender = self._sender is None
-        sender = self._sender or Sender(self._settings)
+        sender = self._sender or Sender(self._settings, now=self._now)
         log.info(
             "delivery worker started",
             extra={"action": "worker_started", "worker_id": self.worker_id},
@@ -200,7 +210,7 @@ class Dispatcher:
                 claims = await self._store.claim_deliveries(
                     limit=free,
                     lease_seconds=self._lease_seconds,
-                    now=_now(),
+                    now=self._now(),
                     skip_postbacks=self._paused_configs(),
                 )
             except Exception as exc:
@@ -257,7 +267,7 @@ class Dispatcher:
         busy: list[ClaimedDelivery] = []
         paused: dict[float, list[ClaimedDelivery]] = {}
         cap = self._settings.worker_per_endpoint
-        lease_ends = time.monotonic() + self._lease_seconds
+        lease_ends = self._monotonic() + self._lease_seconds
         for claim in claims:
             endpoint = endpoint_key(claim.delivery.url)
             wait = self.breaker.wait_for(endpoint)
@@ -329,7 +339,7 @@ class Dispatcher:
                 self._held_configs[claim.delivery.postback_id] = endpoint
             self._hand_back_later(held, wait or 0.0)
             return
-        latest_start = time.monotonic() + self._settings.delivery_timeout + START_MARGIN_SECONDS
+        latest_start = self._monotonic() + self._settings.delivery_timeout + START_MARGIN_SECONDS
         expired: list[ClaimedDelivery] = []
         while (
             queue
@@ -362,7 +372,7 @@ class Dispatcher:
         task.add_done_callback(self._background.discard)
 
     async def _hand_back(self, claims: list[ClaimedDelivery], seconds: float) -> None:
-        until = _now() + timedelta(seconds=seconds)
+        until = self._now() + timedelta(seconds=seconds)
         try:
             await self._store.postpone_claims(claims, until)
         except StoreError as exc:
@@ -483,12 +493,12 @@ class Dispatcher:
         disable = self._disable_reason(claim, outcome)
         if disable is not None:
             # Still owed: it waits, held, until the config is switched on again.
-            next_attempt_at = _now()
+            next_attempt_at = self._now()
         # A URL that cannot be sent never becomes sendable: no point in waiting.
         elif not outcome.success and outcome.kind not in PERMANENT_FAILURES:
             delay = retry.next_delay(self._settings.retry_delays, attempt_no, outcome.retry_after)
             if delay is not None:
-                next_attempt_at = _now() + timedelta(seconds=delay)
+                next_attempt_at = self._now() + timedelta(seconds=delay)
         return AttemptResult(
             attempt_no=attempt_no,
             started_at=outcome.started_at,
