@@ -52,10 +52,10 @@ from postback.domain.ids import hash_key, new_api_key, new_click_id
 from postback.domain.records import Click, Offer
 from postback.domain.report import Figures, Group, ReportQuery, parse_query
 from postback.settings import Settings
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.store.base import IncomingEntry, PostbackCommand
 from postback.store.factory import open_store
 from postback.store.schema import clicks, conversions
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 
 console = Console(stderr=True)
 US = 1_000_000
@@ -398,7 +398,7 @@ class Result:
     raw_ms: float
 
 
-def baseline_engine(store: SqlStore) -> AsyncEngine:
+def baseline_engine(store: Store) -> AsyncEngine:
     """Where the raw GROUP BY runs: on PostgreSQL a connection with the server's own
     settings (the store's turn JIT off and raise work_mem), on SQLite the store's."""
     if store.engine.dialect.name == "postgresql":
@@ -406,7 +406,7 @@ def baseline_engine(store: SqlStore) -> AsyncEngine:
     return store.engine
 
 
-async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> list[Result]:
+async def measure(store: Store, backend: str, args: argparse.Namespace) -> list[Result]:
     baseline = baseline_engine(store)
     try:
         return await measure_with(store, baseline, backend, args)
@@ -416,7 +416,7 @@ async def measure(store: SqlStore, backend: str, args: argparse.Namespace) -> li
 
 
 async def measure_with(
-    store: SqlStore, baseline: AsyncEngine, backend: str, args: argparse.Namespace
+    store: Store, baseline: AsyncEngine, backend: str, args: argparse.Namespace
 ) -> list[Result]:
     last = FIRST_DAY + timedelta(days=args.days - 1)
     first = last - timedelta(days=29)
@@ -482,7 +482,7 @@ async def measure_with(
 # ---- backends -----------------------------------------------------------------------
 
 
-async def table_rows(store: SqlStore) -> dict[str, int]:
+async def table_rows(store: Store) -> dict[str, int]:
     found = {}
     async with store.engine.connect() as conn:
         for name in (
@@ -504,7 +504,7 @@ def store_tables() -> list[Any]:
     return list(schema.metadata.tables.values())
 
 
-async def analyze(store: SqlStore) -> None:
+async def analyze(store: Store) -> None:
     """Fresh planner statistics for both sides, as autovacuum or a routine ANALYZE keeps;
     on PostgreSQL also the visibility map that autovacuum keeps (the rollup tables ask
     for it after 1 % of their rows change), which lets reads of the covering keys skip
@@ -524,7 +524,7 @@ async def run_backend(
     console.rule(f"{backend}: {args.clicks:,} clicks, {args.conversions:,} conversions")
     report_zones = ",".join(report_zones_of(args))
     store = open_store(Settings(database_url=url, report_zones=report_zones))
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     try:
         timings: dict[str, float] = {}
         if fill:

@@ -27,7 +27,8 @@ from aiohttp import web
 from playwright.async_api import Page, async_playwright
 
 from postback.settings import Settings
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.store.base import IncomingEntry, PostbackCommand
+from postback.store.sql import Store
 from postback.store.factory import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

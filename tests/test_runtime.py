@@ -5,7 +5,7 @@ from __future__ import annotations
 from postback.domain.ids import hash_key
 from postback.runtime import ADMIN_KEY_META, ensure_admin_key
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 
 
 async def test_generated_admin_key_is_shown_once_and_kept_hashed(store: Store) -> None:

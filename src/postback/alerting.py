@@ -15,7 +15,7 @@ from postback.domain import alerts as rules
 from postback.domain.payload import dumps
 from postback.errors import StoreError
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 
 log = logging.getLogger(__name__)
 

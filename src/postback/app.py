@@ -18,8 +18,8 @@ from postback.runtime import Runtime
 from postback.services.context import AppContext
 from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
-from postback.store.base import Store
 from postback.store.factory import open_store
+from postback.store.sql import Store
 
 
 def _no_wake() -> None:

@@ -19,7 +19,8 @@ from pathlib import Path
 
 from postback.errors import InvalidInput, InvalidTransition, PostbackError, UnknownClick
 from postback.services.recording import LogDraft, record_postback
-from postback.store.base import IncomingEntry, Store
+from postback.store.base import IncomingEntry
+from postback.store.sql import Store
 
 MAX_CELL = 8192
 

@@ -15,7 +15,8 @@ from postback.domain.records import Click
 from postback.metrics import Metrics
 from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
-from postback.store.base import IncomingEntry, Store
+from postback.store.base import IncomingEntry
+from postback.store.sql import Store
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,8 @@ import pytest
 from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
-from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult, Store
+from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult
+from postback.store.sql import Store
 
 ADMIN_KEY = "admin-test-key-0123456789"
 BASE_URL = "https://track.example"

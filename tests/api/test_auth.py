@@ -6,7 +6,7 @@ import httpx
 
 from postback.app import create_web
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.api.conftest import ADMIN_KEY, Api, error_of
 
 

@@ -16,7 +16,7 @@ from standardwebhooks.webhooks import WebhookVerificationError
 from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.api.conftest import ADMIN_KEY, Api, convert, error_of
 from tests.dispatch.test_sender import Receiver
 from tests.dispatch.test_signing import partner_check

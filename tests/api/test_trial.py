@@ -12,7 +12,7 @@ import pytest
 from postback.app import create_web
 from postback.domain.ids import hash_key, new_webhook_secret
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.api.conftest import ADMIN_KEY, Api, convert, error_of
 
 

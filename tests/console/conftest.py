@@ -17,7 +17,7 @@ import pytest
 from postback.app import create_web
 from postback.domain.ids import hash_key
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 
 ADMIN_KEY = "admin-console-key-0123456789"
 BASE = "https://console.test"

@@ -7,7 +7,7 @@ import re
 
 import httpx
 
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.api.conftest import convert
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of, new_browser
 

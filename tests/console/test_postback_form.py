@@ -12,7 +12,7 @@ from postback.console.postbacks import MACRO_HELP
 from postback.domain.ids import hash_key
 from postback.domain.macros import NETWORK_MACROS
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.api.conftest import convert
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of, new_browser
 from tests.e2e.harness import Receiver

@@ -13,7 +13,7 @@ from postback.domain.ids import hash_key
 from postback.services.context import AppContext
 from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of
 
 

@@ -25,7 +25,7 @@ from postback.app import create_web
 from postback.dispatch.sender import EXCERPT_BYTES
 from postback.domain.ids import hash_key
 from postback.domain.records import Delivery
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.reliability_report import record
 
 from .support import Handler, MakeReceiver

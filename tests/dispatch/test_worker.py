@@ -22,7 +22,8 @@ from postback.domain.records import Attempt, ClaimedDelivery, Click, Delivery, P
 from postback.errors import StoreUnavailable
 from postback.metrics import Metrics
 from postback.settings import Settings
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.store.base import IncomingEntry, PostbackCommand
+from postback.store.sql import Store
 
 from .support import MakeReceiver, ManualClock, Receiver, until
 

@@ -20,8 +20,8 @@ from standardwebhooks import Webhook
 
 from postback.domain.records import Delivery
 from postback.settings import Settings
-from postback.store.base import Store
 from postback.store.factory import open_store
+from postback.store.sql import Store
 from tests.e2e.harness import Received, Receiver, ServerProcess, WorkerProcess, eventually
 from tests.e2e.network import add_postback, create_network
 from tests.e2e.traffic import (

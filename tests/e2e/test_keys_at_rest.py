@@ -12,7 +12,7 @@ from postback.domain.ids import hash_key
 from postback.settings import Settings
 from postback.store.factory import open_store
 from postback.store.schema import metadata
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 from tests.e2e.harness import ADMIN_KEY, ServerProcess
 
 pytestmark = pytest.mark.e2e
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 
 async def every_value(database_url: str) -> list[str]:
     store = open_store(Settings(database_url=database_url))
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     found: list[str] = []
     try:
         async with store.engine.connect() as conn:

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 
 from postback.domain.records import Conversion, StatusChange
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.e2e.network import Network
 
 # Each txid walks one of these paths; every step is a transition the contract allows.

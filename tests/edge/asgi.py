@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from postback.edge.app import EdgeApp
 from postback.store import schema
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 
 COUNTED = (
     "clicks",
@@ -91,7 +91,7 @@ async def call(
     return Answer(start["status"], dict(start.get("headers", [])), payload)
 
 
-async def counts(store: SqlStore) -> dict[str, int]:
+async def counts(store: Store) -> dict[str, int]:
     """Rows per table: what a refused request must leave unchanged."""
     found: dict[str, int] = {}
     async with store.engine.connect() as conn:

@@ -31,7 +31,7 @@ from postback.domain.incoming import FIELD_ALIASES
 from postback.domain.macros import NETWORK_MACROS
 from postback.edge.app import EdgeApp
 from postback.settings import Settings
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 from tests.edge.asgi import Answer, call, counts
 from tests.reliability_report import record
 
@@ -121,7 +121,7 @@ def deeply_nested(depth: int) -> bytes:
 @dataclass
 class World:
     app: EdgeApp
-    store: SqlStore
+    store: Store
     offer_id: int
     affiliate_id: int
     token: str

@@ -9,7 +9,8 @@ from typing import Any
 
 from postback.domain.ids import hash_key, new_api_key, new_click_id, new_webhook_secret
 from postback.domain.records import Advertiser, Affiliate, Click, Offer, PostbackConfig
-from postback.store.base import IncomingEntry, PostbackCommand, Store
+from postback.store.base import IncomingEntry, PostbackCommand
+from postback.store.sql import Store
 
 
 def now() -> datetime:

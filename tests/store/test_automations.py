@@ -16,8 +16,9 @@ from postback.domain.records import Affiliate, Click, Offer, PostbackConfig
 from postback.errors import InvalidTransition
 from postback.importing import import_file
 from postback.settings import Settings
-from postback.store.base import PostbackCommand, Store
+from postback.store.base import PostbackCommand
 from postback.store.factory import open_store
+from postback.store.sql import Store
 from tests.store import factories as f
 
 pytestmark = pytest.mark.timeout(60)

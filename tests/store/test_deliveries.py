@@ -15,8 +15,9 @@ import pytest
 
 from postback.domain.records import ClaimedDelivery, Delivery
 from postback.settings import Settings
-from postback.store.base import AttemptResult, Store
+from postback.store.base import AttemptResult
 from postback.store.factory import open_store
+from postback.store.sql import Store
 from tests.store import factories as make
 
 pytestmark = pytest.mark.timeout(60)

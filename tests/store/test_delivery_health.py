@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from postback.store.base import AttemptResult, Store
+from postback.store.base import AttemptResult
+from postback.store.sql import Store
 from tests.store import factories as make
 
 pytestmark = pytest.mark.timeout(60)

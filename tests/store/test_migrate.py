@@ -40,7 +40,7 @@ async def test_migrate_from_empty_is_idempotent(database_url: str) -> None:
 
 
 async def test_fixture_store_is_ready(store: object) -> None:
-    from postback.store.base import Store
+    from postback.store.sql import Store
 
     assert isinstance(store, Store)
     assert await store.is_ready() is True
@@ -54,9 +54,9 @@ async def test_migrations_build_exactly_the_declared_schema(store: object) -> No
     from alembic.migration import MigrationContext
 
     from postback.store.schema import metadata
-    from postback.store.sql import SqlStore
+    from postback.store.sql import Store
 
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
 
     def differences(connection: Any) -> list[Any]:
         context = MigrationContext.configure(connection, opts={"compare_type": False})
@@ -71,9 +71,9 @@ ROLLUPS = ("rollup_base", "rollup_events", "rollup_subs", "rollup_all")
 
 async def _rollup_layout(store: object) -> dict[str, tuple[list[str], list[str], list[str]]]:
     """Per rollup table on PostgreSQL: its key columns, included columns, storage options."""
-    from postback.store.sql import SqlStore
+    from postback.store.sql import Store
 
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     layout = {}
     async with store.engine.connect() as conn:
         for table in ROLLUPS:
@@ -97,9 +97,9 @@ async def test_rollup_keys_hold_the_counters(store: object) -> None:
     """A report's range read needs nothing but the rollup's primary key."""
     from postback.domain.report import COUNTERS
     from postback.store.schema import ROLLUP_STORAGE
-    from postback.store.sql import SqlStore
+    from postback.store.sql import Store
 
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     if store.engine.dialect.name == "sqlite":
         # The key is the table: clustered (WITHOUT ROWID), so there is nothing to add.
         async with store.engine.connect() as conn:
@@ -121,9 +121,9 @@ async def test_covering_rollup_keys_downgrade_and_upgrade_again(store: object) -
     from alembic import command
 
     from postback.store.migrate import alembic_config
-    from postback.store.sql import SqlStore
+    from postback.store.sql import Store
 
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     if store.engine.dialect.name == "sqlite":
         pytest.skip("0006 changes nothing on SQLite")
     async with store.engine.begin() as conn:
@@ -142,9 +142,9 @@ async def test_covering_rollup_keys_downgrade_and_upgrade_again(store: object) -
 async def test_rollup_sum_adds_bigints_exactly_and_refuses_to_overflow(store: object) -> None:
     from sqlalchemy.exc import DBAPIError
 
-    from postback.store.sql import SqlStore
+    from postback.store.sql import Store
 
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     if store.engine.dialect.name == "sqlite":
         pytest.skip("SQLite sums integers as integers already")
     large = 2**62

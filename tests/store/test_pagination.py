@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from postback.domain.records import Conversion
-from postback.store.base import IncomingEntry, Store
+from postback.store.base import IncomingEntry
+from postback.store.sql import Store
 from tests.store import factories as make
 
 pytestmark = pytest.mark.timeout(60)

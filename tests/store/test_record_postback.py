@@ -15,7 +15,7 @@ import pytest
 from postback.domain.conversion import Outcome
 from postback.domain.records import Offer
 from postback.errors import InvalidTransition, StoreError
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.store import factories as make
 
 pytestmark = pytest.mark.timeout(60)

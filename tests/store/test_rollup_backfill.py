@@ -17,7 +17,7 @@ from postback.settings import Settings
 from postback.store.factory import open_store
 from postback.store.migrate import MIGRATIONS, alembic_config
 from postback.store.schema import clicks, conversion_history, conversions
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 from tests.store.test_reports import check
 
 pytestmark = pytest.mark.timeout(60)
@@ -100,7 +100,7 @@ async def compare(store: Any) -> None:
 async def test_upgrading_from_0002_counts_existing_rows(database_url: str) -> None:
     """One test on purpose: it needs the module's database still empty."""
     store = open_store(Settings(database_url=database_url))
-    assert isinstance(store, SqlStore)
+    assert isinstance(store, Store)
     try:
         async with store.engine.begin() as conn:
             await conn.run_sync(lambda c: command.upgrade(alembic_config(c), "0002"))

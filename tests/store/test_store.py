@@ -11,7 +11,7 @@ import pytest
 
 from postback.domain.ids import hash_key, new_api_key, new_click_id
 from postback.errors import DuplicateKey, StoreError
-from postback.store.base import Store
+from postback.store.sql import Store
 from tests.store import factories as make
 
 pytestmark = pytest.mark.timeout(60)

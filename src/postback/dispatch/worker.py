@@ -42,7 +42,8 @@ from postback.domain.records import ClaimedDelivery
 from postback.errors import StoreError
 from postback.metrics import Metrics
 from postback.settings import Settings
-from postback.store.base import AttemptResult, Store
+from postback.store.base import AttemptResult
+from postback.store.sql import Store
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from postback.edge.http import (
 )
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics
-from postback.store.base import Store
+from postback.store.sql import Store
 
 log = logging.getLogger(__name__)
 

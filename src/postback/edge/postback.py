@@ -27,7 +27,8 @@ from postback.errors import InvalidInput, UnsupportedMediaType
 from postback.metrics import Metrics
 from postback.services.ratelimit import FailureLimiter
 from postback.services.recording import LogDraft, Proof, record_postback
-from postback.store.base import IncomingEntry, Store
+from postback.store.base import IncomingEntry
+from postback.store.sql import Store
 
 log = logging.getLogger(__name__)
 

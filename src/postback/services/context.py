@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from postback.services.ratelimit import FailureLimiter
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,8 @@ from postback.domain.records import Advertiser, Click, Offer
 from postback.errors import InvalidInput, UnknownClick
 from postback.services.advertiser_auth import Credentials, check_access
 from postback.services.ratelimit import FailureLimiter
-from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult, Store
+from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult
+from postback.store.sql import Store
 
 Params = Mapping[str, Sequence[str]]
 

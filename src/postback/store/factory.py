@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from postback.settings import Settings
-from postback.store.base import Store
+from postback.store.sql import Store
 
 
 def open_store(settings: Settings) -> Store:

@@ -16,7 +16,7 @@ from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.migrate import upgrade
 from postback.store.postbacks import record_batch
 from postback.store.reports import postgres_report
-from postback.store.sql import SqlStore
+from postback.store.sql import Store
 
 T = TypeVar("T")
 
@@ -31,7 +31,7 @@ def asyncpg_url(url: str) -> str:
     raise ValueError("not a PostgreSQL URL")
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(Store):
     row_locks = True
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:

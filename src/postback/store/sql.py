@@ -44,7 +44,6 @@ from postback.store.base import (
     Page,
     PostbackCommand,
     PostbackResult,
-    Store,
 )
 from postback.store.cache import TtlCache
 from postback.store.failures import translated
@@ -138,8 +137,10 @@ def _cursor(value: str | None) -> int | None:
     return int(value)
 
 
-class SqlStore(Store):
-    """Shared SQL for both backends; subclasses set up the engine and its quirks."""
+class Store:
+    """The store: everything the edge, the services and the workers ask of the database,
+    in SQL shared by both backends; SqliteStore and PostgresStore set up the engine and
+    its quirks."""
 
     #: PostgreSQL takes row locks; SQLite serialises writers instead.
     row_locks = False
@@ -184,6 +185,9 @@ class SqlStore(Store):
         await self.add_report_zones(self.report_zones)
 
     async def add_report_zones(self, names: Sequence[str]) -> list[str]:
+        """Keep the local days of these IANA zones in the rollups too (backfilled from
+        what is stored), so reports grouped by day there read one bucket per day;
+        returns the names that were not kept before."""
         if not any(name != "UTC" for name in names):
             return []
         async with self._write() as conn:
@@ -210,6 +214,7 @@ class SqlStore(Store):
         return None if value is None else str(value)
 
     async def put_meta_once(self, key: str, value: str) -> str:
+        """Store value under key unless one is there; return the value that is kept."""
         try:
             async with self._write() as conn:
                 await conn.execute(insert(meta).values(key=key, value=value))
@@ -252,6 +257,7 @@ class SqlStore(Store):
         return await self._advertisers.get_or_load(advertiser_id, load)
 
     async def list_advertisers(self, *, limit: int = MAX_PAGE, cursor: str | None = None) -> Page:
+        """Newest first, like every list; `cursor` is the previous page's next_cursor."""
         return await self._page(select(advertisers), advertisers, limit, cursor, rows.advertiser)
 
     async def update_advertiser(
@@ -329,6 +335,7 @@ class SqlStore(Store):
         return rows.affiliate(row) if row else None
 
     async def delete_advertiser(self, advertiser_id: int) -> bool:
+        """False when there is no such advertiser; InUse while it has offers."""
         async with self._write() as conn:
             used = select(offers.c.id).where(offers.c.advertiser_id == advertiser_id).limit(1)
             if (await conn.execute(used)).first() is not None:
@@ -414,6 +421,7 @@ class SqlStore(Store):
     # ---- clicks ---------------------------------------------------------------------
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
+        """Store a batch of clicks durably in one transaction."""
         if batch:
             async with self._write() as conn:
                 await conn.run_sync(write_clicks, batch)
@@ -430,6 +438,10 @@ class SqlStore(Store):
     # ---- incoming postbacks -----------------------------------------------------------
 
     async def record_postback(self, command: PostbackCommand) -> PostbackResult:
+        """Apply a postback: conversion, history, deliveries and log in one transaction.
+
+        Raises InvalidTransition (nothing written) when the state machine refuses.
+        """
         # A unique violation means a concurrent request created the same identity first;
         # running again finds it and answers duplicate or updated.
         for attempt in range(3):
@@ -461,6 +473,7 @@ class SqlStore(Store):
         limit: int = 100,
         cursor: str | None = None,
     ) -> Page:
+        """Newest first; `since` inclusive, `until` exclusive."""
         stmt = select(incoming_log)
         if result is not None:
             stmt = stmt.where(incoming_log.c.result == result)
@@ -541,6 +554,8 @@ class SqlStore(Store):
     async def delivery_health(
         self, *, since: datetime, affiliate_id: int | None = None
     ) -> DeliveryHealth:
+        """Deliveries created at or after `since` by state (of one affiliate's configs when
+        `affiliate_id` is given), and how many configs are switched off."""
         tried = deliveries.c.attempts > 0
         counted = (
             select(deliveries.c.state, tried.label("tried"), func.count().label("n"))
@@ -598,6 +613,9 @@ class SqlStore(Store):
         now: datetime,
         skip_postbacks: Collection[int] = (),
     ) -> list[ClaimedDelivery]:
+        """Lease due deliveries to this caller; no two callers hold the same one. Those of
+        the configs in `skip_postbacks` stay where they are (the caller cannot send them
+        now, and they would crowd out the ones it can)."""
         now_us = rows.to_us(now)
         token = secrets.token_hex(16)
         # A config the workers switched off holds its deliveries until it is re-enabled.
@@ -639,10 +657,12 @@ class SqlStore(Store):
         return [_claimed(d, token, configs[d.postback_id], now) for d in claimed]
 
     async def finish_attempt(self, claim: ClaimedDelivery, result: AttemptResult) -> bool:
+        """Record an attempt and the delivery's new state; False when the lease was lost."""
         async with self._write() as conn:
             return await conn.run_sync(record_attempt, claim, result)
 
     async def postpone_claims(self, claims: Sequence[ClaimedDelivery], until: datetime) -> None:
+        """Give claimed deliveries back unsent, due again at `until` (no attempt counted)."""
         if not claims:
             return
         stmt = (
@@ -655,9 +675,13 @@ class SqlStore(Store):
         async with self._write() as conn:
             await conn.execute(stmt, params)
 
+    async def postpone_claim(self, claim: ClaimedDelivery, until: datetime) -> None:
+        await self.postpone_claims([claim], until)
+
     async def retry_failed(
         self, postback_id: int, since: datetime | None, until: datetime | None, now: datetime
     ) -> int:
+        """Make every delivery of a config that gave up (created in [since, until)) due now."""
         stmt = update(deliveries).where(
             deliveries.c.postback_id == postback_id, deliveries.c.state == "failed"
         )
@@ -670,6 +694,7 @@ class SqlStore(Store):
             return int((await conn.execute(stmt)).rowcount)
 
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
+        """Make a delivery due now again, whatever its state; False if it does not exist."""
         async with self._write() as conn:
             stmt = (
                 update(deliveries)
@@ -681,6 +706,7 @@ class SqlStore(Store):
     # ---- test sends -------------------------------------------------------------------
 
     async def record_trial(self, fields: Mapping[str, Any]) -> TrialSend:
+        """Log one Test-button send of a config."""
         values = _encode(postback_tests, fields)
         async with self._write() as conn:
             stmt = insert(postback_tests).values(values).returning(postback_tests)
@@ -695,6 +721,8 @@ class SqlStore(Store):
     # ---- reports --------------------------------------------------------------------
 
     async def report(self, query: ReportQuery) -> Report:
+        """Figures grouped as asked, read from the rollups; InvalidInput when the time
+        zone cannot be bucketed exactly over those dates or the answer is too large."""
         if query.matches_nothing:
             return build_report(query, [])
         zone = None
@@ -750,6 +778,7 @@ class SqlStore(Store):
         return rows.alert(row) if row else None
 
     async def delete_alert(self, alert_id: int) -> bool:
+        """Deletes the rule and its incidents."""
         async with self._write() as conn:
             await conn.execute(
                 delete(alert_incidents).where(alert_incidents.c.alert_id == alert_id)
@@ -765,12 +794,15 @@ class SqlStore(Store):
         return await self._page(stmt, alert_incidents, limit, cursor, rows.incident)
 
     async def check_alerts(self, now: datetime, interval: float) -> list[Incident]:
+        """Check the rules not checked for `interval` seconds; each change of state is
+        recorded once as an incident (also with several workers)."""
         async with self._write() as conn:
             return await conn.run_sync(alert_checks.check_due, now, interval, self.row_locks)
 
     async def claim_notifications(
         self, now: datetime, lease_seconds: float
     ) -> list[tuple[Alert, Incident]]:
+        """Lease incidents whose webhook call is due."""
         async with self._write() as conn:
             return await conn.run_sync(
                 alert_checks.claim_notifications, now, lease_seconds, self.row_locks
@@ -794,6 +826,8 @@ class SqlStore(Store):
     async def replay(
         self, postback_id: int, since: datetime, until: datetime | None, now: datetime
     ) -> tuple[int, int]:
+        """Conversions created in [since, until): their deliveries for this config are due
+        now; those that never had one get one rendered now. Returns (requeued, created)."""
         async with self._write() as conn:
             return await conn.run_sync(replay_config, postback_id, since, until, now)
 

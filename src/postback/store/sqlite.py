@@ -18,7 +18,7 @@ from postback.store import rows
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import record_batch
-from postback.store.sql import FIND_CLICKS, SqlStore, write_clicks
+from postback.store.sql import FIND_CLICKS, Store, write_clicks
 
 T = TypeVar("T")
 
@@ -29,7 +29,7 @@ T = TypeVar("T")
 LOCK_WAIT_SECONDS = 10.0
 
 
-class SqliteStore(SqlStore):
+class SqliteStore(Store):
     row_locks = False
 
     def __init__(self, url: str, report_zones: Sequence[str] = ()) -> None:
@@ -53,7 +53,7 @@ class SqliteStore(SqlStore):
         self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
             self._record_attempt_batch, max_batch=500
         )
-        # Click lookups (batched in SqlStore) run in one hand-off to a reader thread each
+        # Click lookups (batched in Store) run in one hand-off to a reader thread each
         # batch (WAL readers do not wait for the writer).
         self._sync_reader = create_engine(url, connect_args={"check_same_thread": False})
         _configure(self._sync_reader)
