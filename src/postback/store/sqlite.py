@@ -18,7 +18,8 @@ from postback.store import rows
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import record_batch
-from postback.store.sql import FIND_CLICKS, Store, write_clicks
+from postback.store.sql import Store
+from postback.store.sql_traffic import FIND_CLICKS, write_clicks
 
 T = TypeVar("T")
 
