@@ -22,6 +22,7 @@ from postback.services.schemas import (
     Timestamp,
     clean_text,
     record_fields,
+    record_view,
 )
 from postback.store.base import Page
 
@@ -114,21 +115,30 @@ class TokenRotation(RequestModel):
     )
 
 
+# The admin's view; a token replaced by a rotation is not shown again.
+@record_view(
+    Advertiser,
+    include=(
+        "id",
+        "name",
+        "postback_token",
+        "allowed_ips",
+        "status_map",
+        "field_map",
+        "event_map",
+        "require_token",
+        "previous_token_valid_until",
+        "created_at",
+        "updated_at",
+    ),
+    extra={"previous_token_valid_until": Timestamp | None},
+    info={
+        "previous_token_valid_until": Field(
+            description="after a rotation: until when the previous token is still accepted"
+        )
+    },
+)
 class AdvertiserOut(BaseModel):
-    id: int
-    name: str
-    postback_token: str
-    allowed_ips: list[str]
-    status_map: dict[str, str]
-    field_map: dict[str, str]
-    event_map: dict[str, str]
-    require_token: bool
-    previous_token_valid_until: Timestamp | None = Field(
-        description="after a rotation: until when the previous token is still accepted"
-    )
-    created_at: Timestamp
-    updated_at: Timestamp
-
     @classmethod
     def of(cls, advertiser: Advertiser) -> AdvertiserOut:
         grace_end = _grace_end(advertiser)

@@ -12,7 +12,7 @@ from postback.domain.records import Affiliate
 from postback.errors import NotFound
 from postback.services.caller import Caller, admin_only
 from postback.services.context import AppContext
-from postback.services.schemas import Name, PatchModel, RequestModel, Timestamp, record_fields
+from postback.services.schemas import Name, PatchModel, RequestModel, record_fields, record_view
 from postback.store.base import Page
 
 # Archived (status "archived"): out of the working set, its key refused, its records kept.
@@ -34,13 +34,9 @@ class AffiliatePatch(PatchModel):
     status: AffiliateStatus | None = None
 
 
+# What the admin, or the affiliate itself, sees.
+@record_view(Affiliate, include=("id", "name", "status", "created_at", "updated_at"))
 class AffiliateOut(BaseModel):
-    id: int
-    name: str
-    status: str
-    created_at: Timestamp
-    updated_at: Timestamp
-
     @classmethod
     def of(cls, affiliate: Affiliate) -> AffiliateOut:
         return cls.model_validate(record_fields(affiliate))

@@ -19,8 +19,9 @@ from postback.services.schemas import (
     Name,
     PatchModel,
     RequestModel,
-    Timestamp,
     check_url,
+    record_fields,
+    record_view,
 )
 from postback.store.base import Page
 
@@ -71,72 +72,50 @@ class AlertPatch(PatchModel):
     active: StrictBool | None = None
 
 
+@record_view(
+    Alert,
+    include=(
+        "id",
+        "name",
+        "kind",
+        "offer_id",
+        "postback_id",
+        "threshold",
+        "percent",
+        "window_seconds",
+        "webhook_url",
+        "secret",
+        "active",
+        "state",
+        "state_since",
+        "checked_at",
+        "created_at",
+        "updated_at",
+    ),
+    info={
+        "secret": Field(description="whsec_ key of the webhook-signature header"),
+        "state": Field(description="ok or firing"),
+    },
+)
 class AlertOut(BaseModel):
-    id: int
-    name: str
-    kind: str
-    offer_id: int | None
-    postback_id: int | None
-    threshold: int
-    percent: int
-    window_seconds: int
-    webhook_url: str
-    secret: str = Field(description="whsec_ key of the webhook-signature header")
-    active: bool
-    state: str = Field(description="ok or firing")
-    state_since: Timestamp | None
-    checked_at: Timestamp | None
-    created_at: Timestamp
-    updated_at: Timestamp
-
     @classmethod
     def of(cls, alert: Alert) -> AlertOut:
-        return cls(
-            id=alert.id,
-            name=alert.name,
-            kind=alert.kind,
-            offer_id=alert.offer_id,
-            postback_id=alert.postback_id,
-            threshold=alert.threshold,
-            percent=alert.percent,
-            window_seconds=alert.window_seconds,
-            webhook_url=alert.webhook_url,
-            secret=alert.secret,
-            active=alert.active,
-            state=alert.state,
-            state_since=alert.state_since,
-            checked_at=alert.checked_at,
-            created_at=alert.created_at,
-            updated_at=alert.updated_at,
-        )
+        return cls.model_validate(record_fields(alert))
 
 
+# Every field of the record (an incident holds nothing the admin may not see).
+@record_view(
+    Incident,
+    info={
+        "kind": Field(description="fired or recovered"),
+        "detail": Field(description="what was measured"),
+        "notify_state": Field(description="pending, sent or failed"),
+    },
+)
 class IncidentOut(BaseModel):
-    id: int
-    alert_id: int
-    kind: str = Field(description="fired or recovered")
-    detail: dict[str, int] = Field(description="what was measured")
-    created_at: Timestamp
-    notify_state: str = Field(description="pending, sent or failed")
-    notify_attempts: int
-    status_code: int | None
-    last_error: str | None
-    notified_at: Timestamp | None
-
     @classmethod
     def of(cls, incident: Incident) -> IncidentOut:
-        return cls(
-            id=incident.id,
-            alert_id=incident.alert_id,
-            kind=incident.kind,
-            detail=incident.detail,
-            created_at=incident.created_at,
-            notify_state=incident.notify_state,
-            notify_attempts=incident.notify_attempts,
-            status_code=incident.status_code,
-            last_error=incident.last_error,
-            notified_at=incident.notified_at,
-        )
+        return cls.model_validate(record_fields(incident))
 
 
 async def _check(ctx: AppContext, fields: dict[str, Any]) -> None:

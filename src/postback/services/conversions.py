@@ -14,88 +14,81 @@ from postback.services.caller import Caller
 from postback.services.context import AppContext
 from postback.services.deliveries import DeliveryOut, deliveries_of_conversion
 from postback.services.incoming import IncomingOut, incoming_of_conversion
+from postback.services.offers import SUBS
 from postback.services.paging import PageParams, TimeRange
-from postback.services.schemas import Money, Timestamp
+from postback.services.schemas import Money, record_fields, record_view
 from postback.store.base import Page
 
 StatusFilter = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
 
 
+@record_view(
+    Conversion,
+    include=(
+        "id",
+        "click_id",
+        "offer_id",
+        "affiliate_id",
+        "advertiser_id",
+        "event",
+        "txid",
+        "status",
+        "payout",
+        "currency",
+        "created_at",
+        "updated_at",
+        "stage",
+        "attributes",
+    ),
+    info={
+        "stage": Field(default=None, description="a lifecycle order's last event"),
+        "attributes": Field(
+            default_factory=dict,
+            description="fields the platform sent (customer, product ...); an affiliate sees "
+            "them only where the offer allows personal data",
+        ),
+    },
+)
 class ConversionBase(BaseModel):
     """What an affiliate sees of a conversion."""
 
-    id: int
-    click_id: str
-    offer_id: int
-    affiliate_id: int
-    advertiser_id: int
-    event: str
-    txid: str | None
-    status: str
-    payout: Money
-    currency: str
-    created_at: Timestamp
-    updated_at: Timestamp
-    stage: str | None = Field(default=None, description="a lifecycle order's last event")
-    attributes: dict[str, str] = Field(
-        default_factory=dict,
-        description="fields the platform sent (customer, product ...); an affiliate sees "
-        "them only where the offer allows personal data",
-    )
 
-
+@record_view(Conversion, include=("revenue", "profit"), extra={"profit": Money})
 class ConversionOut(ConversionBase):
     """The admin's view: with revenue and profit (revenue - payout)."""
 
-    revenue: Money
-    profit: Money
 
-
+@record_view(
+    StatusChange,
+    include=("from_status", "to_status", "stage", "created_at"),
+    info={"stage": Field(default=None)},
+)
 class HistoryOut(BaseModel):
-    from_status: str | None
-    to_status: str
-    stage: str | None = None
-    created_at: Timestamp
-
     @classmethod
     def of(cls, change: StatusChange) -> HistoryOut:
-        return cls(
-            from_status=change.from_status,
-            to_status=change.to_status,
-            stage=change.stage,
-            created_at=change.created_at,
-        )
+        return cls.model_validate(record_fields(change))
 
 
+@record_view(
+    Click,
+    include=(
+        "click_id",
+        "offer_id",
+        "affiliate_id",
+        *SUBS,
+        "ip",
+        "user_agent",
+        "referrer",
+        "country",
+        "created_at",
+    ),
+    extra=dict.fromkeys(SUBS, str | None),
+)
 class ClickOut(BaseModel):
-    click_id: str
-    offer_id: int
-    affiliate_id: int
-    sub1: str | None
-    sub2: str | None
-    sub3: str | None
-    sub4: str | None
-    sub5: str | None
-    ip: str | None
-    user_agent: str | None
-    referrer: str | None
-    country: str | None
-    created_at: Timestamp
-
     @classmethod
     def of(cls, click: Click) -> ClickOut:
-        subs = dict(zip(("sub1", "sub2", "sub3", "sub4", "sub5"), click.subs, strict=True))
-        return cls(
-            click_id=click.click_id,
-            offer_id=click.offer_id,
-            affiliate_id=click.affiliate_id,
-            ip=click.ip,
-            user_agent=click.user_agent,
-            referrer=click.referrer,
-            country=click.country,
-            created_at=click.created_at,
-            **subs,
-        )
+        subs = dict(zip(SUBS, click.subs, strict=True))
+        return cls.model_validate(record_fields(click, **subs))
 
 
 class Trail(BaseModel):
@@ -117,26 +110,15 @@ class AffiliateConversionDetail(ConversionBase, Trail):
 
 
 def view_fields(conversion: Conversion, admin: bool, personal_data: bool = True) -> dict[str, Any]:
-    """The view's fields; attributes only with `personal_data` (see `sees_personal_data`)."""
-    fields: dict[str, Any] = {
-        "id": conversion.id,
-        "click_id": conversion.click_id,
-        "offer_id": conversion.offer_id,
-        "affiliate_id": conversion.affiliate_id,
-        "advertiser_id": conversion.advertiser_id,
-        "event": conversion.event,
-        "txid": conversion.txid,
-        "status": conversion.status,
-        "payout": conversion.payout,
-        "currency": conversion.currency,
-        "created_at": conversion.created_at,
-        "updated_at": conversion.updated_at,
-        "stage": conversion.stage,
-        "attributes": dict(conversion.attributes) if admin or personal_data else {},
-    }
+    """The view's fields; attributes only with `personal_data` (see `sees_personal_data`),
+    revenue and profit only for the admin."""
+    fields: dict[str, Any] = record_fields(conversion)
+    if not (admin or personal_data):
+        fields["attributes"] = {}
     if admin:
-        fields["revenue"] = conversion.revenue
         fields["profit"] = conversion.revenue - conversion.payout
+    else:
+        del fields["revenue"]
     return fields
 
 

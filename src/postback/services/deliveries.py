@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, Field
 
@@ -18,7 +18,7 @@ from postback.services.caller import Caller
 from postback.services.context import AppContext
 from postback.services.paging import PageParams, TimeRange
 from postback.services.postbacks import owned_postback
-from postback.services.schemas import Moment, RequestModel, Timestamp
+from postback.services.schemas import Moment, RequestModel, record_fields, record_view
 from postback.store.base import DeliveryHealth, Page
 
 DeliveryState = Literal["pending", "delivered", "failed"]
@@ -26,71 +26,65 @@ DeliveryState = Literal["pending", "delivered", "failed"]
 MAX_PER_CONVERSION = 1000
 
 
+@record_view(
+    Attempt,
+    include=(
+        "attempt_no",
+        "started_at",
+        "duration_ms",
+        "url",
+        "method",
+        "status_code",
+        "response_excerpt",
+        "error",
+        "success",
+    ),
+)
 class AttemptOut(BaseModel):
-    attempt_no: int
-    started_at: Timestamp
-    duration_ms: int
-    url: str
-    method: str
-    status_code: int | None
-    response_excerpt: str | None
-    error: str | None
-    success: bool
-
     @classmethod
     def of(cls, attempt: Attempt) -> AttemptOut:
-        return cls(
-            attempt_no=attempt.attempt_no,
-            started_at=attempt.started_at,
-            duration_ms=attempt.duration_ms,
-            url=attempt.url,
-            method=attempt.method,
-            status_code=attempt.status_code,
-            response_excerpt=attempt.response_excerpt,
-            error=attempt.error,
-            success=attempt.success,
-        )
+        return cls.model_validate(record_fields(attempt))
 
 
+# The record's `attempts` (a count) shows as `attempt_count`; `attempts` lists them.
+@record_view(
+    Delivery,
+    include=(
+        "id",
+        "message_id",
+        "conversion_id",
+        "postback_id",
+        "event",
+        "status",
+        "method",
+        "url",
+        "body",
+        "content_type",
+        "state",
+        "attempt_count",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+        "updated_at",
+        "attempts",
+    ),
+    extra={"attempt_count": int, "attempts": list[AttemptOut]},
+    info={"message_id": Field(description="the webhook-id header, stable across retries")},
+)
 class DeliveryOut(BaseModel):
-    id: int
-    message_id: str = Field(description="the webhook-id header, stable across retries")
-    conversion_id: int
-    postback_id: int
-    event: str
-    status: str
-    method: str
-    url: str
-    body: str | None
-    content_type: str | None
-    state: str
-    attempt_count: int
-    next_attempt_at: Timestamp | None
-    last_error: str | None
-    created_at: Timestamp
-    updated_at: Timestamp
-    attempts: list[AttemptOut]
+    if TYPE_CHECKING:
+        # A field from the record; named for the type checker, which reads callers'
+        # `delivery.conversion_id` (record_view adds the fields at run time).
+        conversion_id: int
 
     @classmethod
     def of(cls, delivery: Delivery, attempts: Sequence[Attempt]) -> DeliveryOut:
-        return cls(
-            id=delivery.id,
-            message_id=delivery.message_id,
-            conversion_id=delivery.conversion_id,
-            postback_id=delivery.postback_id,
-            event=delivery.event,
-            status=delivery.status,
-            method=delivery.method,
-            url=delivery.url,
-            body=delivery.body,
-            content_type=delivery.content_type,
-            state=delivery.state,
-            attempt_count=delivery.attempts,
-            next_attempt_at=delivery.next_attempt_at,
-            last_error=delivery.last_error,
-            created_at=delivery.created_at,
-            updated_at=delivery.updated_at,
-            attempts=[AttemptOut.of(a) for a in attempts],
+        return cls.model_validate(
+            record_fields(
+                delivery,
+                attempt_count=delivery.attempts,
+                attempts=[AttemptOut.of(a) for a in attempts],
+            )
         )
 
 

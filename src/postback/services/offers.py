@@ -22,13 +22,12 @@ from postback.services.caller import Caller, admin_only
 from postback.services.context import AppContext
 from postback.services.schemas import (
     Id,
-    Money,
     MoneyIn,
     Name,
     PatchModel,
     RequestModel,
-    Timestamp,
     record_fields,
+    record_view,
     url_template,
 )
 from postback.store.base import Page
@@ -129,31 +128,41 @@ class OfferPatch(PatchModel):
     affiliate_personal_data: StrictBool | None = None
 
 
+@record_view(
+    Offer,
+    include=(
+        "id",
+        "advertiser_id",
+        "name",
+        "destination_url",
+        "fallback_url",
+        "payout",
+        "currency",
+        "status",
+        "created_at",
+        "updated_at",
+        "lifecycle_events",
+        "affiliates_receive",
+        "affiliate_personal_data",
+    ),
+    extra={"affiliates_receive": list[str]},
+    info={
+        "affiliates_receive": Field(
+            description="the lifecycle events affiliates receive (after the default rule)"
+        )
+    },
+)
 class OfferBase(BaseModel):
     """What everyone may see of an offer, read from its record."""
 
-    id: int
-    advertiser_id: int
-    name: str
-    destination_url: str
-    fallback_url: str | None
-    payout: Money
-    currency: str
-    status: str
-    created_at: Timestamp
-    updated_at: Timestamp
-    lifecycle_events: list[str]
-    affiliates_receive: list[str] = Field(
-        description="the lifecycle events affiliates receive (after the default rule)"
-    )
-    affiliate_personal_data: bool
 
-
+@record_view(
+    Offer,
+    include=("revenue", "affiliate_events"),
+    info={"affiliate_events": Field(description="as set; null: the default rule")},
+)
 class OfferOut(OfferBase):
     """The admin's view."""
-
-    revenue: Money
-    affiliate_events: list[str] | None = Field(description="as set; null: the default rule")
 
     @classmethod
     def of(cls, offer: Offer) -> OfferOut:

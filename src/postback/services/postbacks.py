@@ -42,12 +42,12 @@ from postback.services.schemas import (
     Id,
     PatchModel,
     RequestModel,
-    Timestamp,
     check_url,
     clean_text,
     known_list,
     macro_problem,
     record_fields,
+    record_view,
 )
 from postback.store.base import Page
 
@@ -163,25 +163,35 @@ class PostbackPatch(PatchModel):
     active: StrictBool | None = None
 
 
+# Never the previous secret of a rotation (its grace period shows in GET .../signing).
+@record_view(
+    PostbackConfig,
+    include=(
+        "id",
+        "affiliate_id",
+        "offer_id",
+        "url",
+        "method",
+        "body",
+        "content_type",
+        "events",
+        "statuses",
+        "active",
+        "secret",
+        "created_at",
+        "updated_at",
+        "disabled_reason",
+        "disabled_at",
+    ),
+    info={
+        "secret": Field(description="whsec_ key of the webhook-signature header (POST)"),
+        "disabled_reason": Field(
+            default=None, description="why the workers switched it off; PATCH active=true resends"
+        ),
+        "disabled_at": Field(default=None),
+    },
+)
 class PostbackOut(BaseModel):
-    id: int
-    affiliate_id: int | None
-    offer_id: int | None
-    url: str
-    method: str
-    body: str | None
-    content_type: str
-    events: list[str]
-    statuses: list[str]
-    active: bool
-    secret: str = Field(description="whsec_ key of the webhook-signature header (POST)")
-    created_at: Timestamp
-    updated_at: Timestamp
-    disabled_reason: str | None = Field(
-        default=None, description="why the workers switched it off; PATCH active=true resends"
-    )
-    disabled_at: Timestamp | None = None
-
     @classmethod
     def of(cls, config: PostbackConfig) -> PostbackOut:
         return cls.model_validate(record_fields(config))

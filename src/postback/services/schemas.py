@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import fields
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated, Any, ClassVar
+from functools import reduce
+from types import GenericAlias, UnionType
+from typing import Annotated, Any, ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -22,6 +25,7 @@ from pydantic import (
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
+    create_model,
     field_validator,
 )
 from pydantic_core import PydanticCustomError
@@ -244,3 +248,99 @@ def record_fields(record: Any, **extra: object) -> dict[str, object]:
     """A record's fields as a dict, for building a view from it (a view keeps the fields it
     declares and ignores the rest), with `extra` values the record does not hold."""
     return {f.name: getattr(record, f.name) for f in fields(record)} | extra
+
+
+# ---- views of records -----------------------------------------------------------------
+
+View = TypeVar("View", bound=BaseModel)
+
+
+def api_type(hint: Any) -> Any:
+    """A record field's type as the API shows it: times as `Timestamp`, amounts as `Money`,
+    tuples and mappings as lists and dicts; optional stays optional."""
+    if hint is datetime:
+        return Timestamp
+    if hint is Decimal:
+        return Money
+    origin, args = get_origin(hint), get_args(hint)
+    if origin in (Union, UnionType):
+        return reduce(operator.or_, [api_type(arg) for arg in args])
+    if origin is tuple:
+        if len(args) != 2 or args[1] is not Ellipsis:
+            raise TypeError(f"no API type for {hint}: give the view's field in `extra`")
+        return GenericAlias(list, (api_type(args[0]),))
+    if origin in (dict, Mapping) and args:
+        key, value = args
+        return GenericAlias(dict, (api_type(key), api_type(value)))
+    return hint
+
+
+def _view_names(
+    record: type[Any],
+    include: Sequence[str] | None,
+    exclude: Collection[str],
+    extra: Mapping[str, Any],
+) -> list[str]:
+    """The view's field names in order, each one checked against the record."""
+    own = [f.name for f in fields(record)]
+    if include is None:
+        unknown = set(exclude) - set(own)
+        names = [name for name in own if name not in exclude and name not in extra]
+        names += list(extra)
+    else:
+        if exclude:
+            raise TypeError(f"{record.__name__} view: include or exclude, not both")
+        unknown = set(include) - set(own) - set(extra)
+        unplaced = set(extra) - set(include)
+        if unplaced:
+            raise TypeError(f"{record.__name__} view: place {sorted(unplaced)} in include")
+        names = list(include)
+    if unknown:
+        raise TypeError(f"{record.__name__} has no field {sorted(unknown)}")
+    return names
+
+
+def record_view(
+    record: type[Any],
+    *,
+    include: Sequence[str] | None = None,
+    exclude: Collection[str] = (),
+    extra: Mapping[str, Any] | None = None,
+    info: Mapping[str, Any] | None = None,
+) -> Callable[[type[View]], type[View]]:
+    """A class decorator that gives a view the fields of a record (a frozen dataclass), each
+    typed by `api_type`. The view keeps the decorated class's name (its OpenAPI schema
+    name), docstring (its description), base and methods.
+
+    `include` is an allow-list, in the view's order: a new record field shows only once it
+    is named there. Without it the view shows every field but those in `exclude`, new ones
+    too. `extra` types the fields the record does not hold, or shows otherwise (the view's
+    `of` computes them); `include` places them. `info` holds a field's `Field(...)`: its
+    description, or its default (a field is required otherwise). A field declared in the
+    decorated class's body would come before all of these: name it in `extra` instead."""
+    extra = extra or {}
+    info = info or {}
+    hints = get_type_hints(record)
+
+    def build(cls: type[View]) -> type[View]:
+        names = _view_names(record, include, exclude, extra)
+        stray = set(info) - set(names)
+        if stray:
+            raise TypeError(f"{cls.__name__}: no field {sorted(stray)} to describe")
+        definitions: dict[str, Any] = {
+            name: (
+                extra[name] if name in extra else api_type(hints[name]),
+                info.get(name, ...),
+            )
+            for name in names
+        }
+        return create_model(
+            cls.__name__,
+            __base__=cls,
+            __module__=cls.__module__,
+            __qualname__=cls.__qualname__,
+            __doc__=cls.__doc__,
+            **definitions,
+        )
+
+    return build

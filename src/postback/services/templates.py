@@ -22,35 +22,44 @@ from postback.domain.templates import (
     incoming_url,
 )
 from postback.errors import InvalidInput, NotFound
-from postback.services.schemas import record_fields
+from postback.services.schemas import record_fields, record_view
 
 # What an incoming template fills in on an advertiser.
 INCOMING_MAPS = ("status_map", "field_map", "event_map")
 
 
+# Not the bare `query`: `url` shows it on the advertiser's URL.
+@record_view(
+    IncomingTemplate,
+    include=(
+        "name",
+        "title",
+        "transport",
+        "url",
+        "field_map",
+        "status_map",
+        "event_map",
+        "example_query",
+        "example_body",
+    ),
+    extra={"url": str},
+    info={
+        "transport": Field(description="query: a GET with these parameters; json: a webhook"),
+        "url": Field(description="where the partner sends postbacks, placeholders in braces"),
+    },
+)
 class IncomingTemplateOut(BaseModel):
-    name: str
-    title: str
-    transport: str = Field(description="query: a GET with these parameters; json: a webhook")
-    url: str = Field(description="where the partner sends postbacks, placeholders in braces")
-    field_map: dict[str, str]
-    status_map: dict[str, str]
-    event_map: dict[str, str]
-    example_query: dict[str, str]
-    example_body: dict[str, Any] | None
-
     @classmethod
     def of(cls, template: IncomingTemplate, url: str) -> IncomingTemplateOut:
         return cls.model_validate(record_fields(template, url=url))
 
 
+@record_view(
+    OutgoingTemplate,
+    include=("name", "title", "path", "method", "statuses"),
+    info={"path": Field(description="appended to the tracker's base URL (`tracker_url`)")},
+)
 class OutgoingTemplateOut(BaseModel):
-    name: str
-    title: str
-    path: str = Field(description="appended to the tracker's base URL (`tracker_url`)")
-    method: str
-    statuses: list[str]
-
     @classmethod
     def of(cls, template: OutgoingTemplate) -> OutgoingTemplateOut:
         return cls.model_validate(record_fields(template))

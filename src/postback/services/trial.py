@@ -27,7 +27,7 @@ from postback.services.postbacks import (
     draft_affiliate,
     owned_postback,
 )
-from postback.services.schemas import Id, RequestModel, Timestamp, record_fields
+from postback.services.schemas import Id, RequestModel, record_fields, record_view
 from postback.store.base import Page
 
 SAMPLE_CLICK_ID = "test_click_0000000000"
@@ -41,23 +41,28 @@ class TrialRequest(RequestModel):
     conversion_id: Id | None = None
 
 
+@record_view(
+    TrialSend,
+    include=(
+        "id",
+        "postback_id",
+        "conversion_id",
+        "sample",
+        "method",
+        "url",
+        "body",
+        "content_type",
+        "success",
+        "kind",
+        "status_code",
+        "response_excerpt",
+        "error",
+        "started_at",
+        "duration_ms",
+    ),
+    extra={"sample": bool},
+)
 class TrialOut(BaseModel):
-    id: int
-    postback_id: int
-    conversion_id: int | None
-    sample: bool
-    method: str
-    url: str
-    body: str | None
-    content_type: str | None
-    success: bool
-    kind: str
-    status_code: int | None
-    response_excerpt: str | None
-    error: str | None
-    started_at: Timestamp
-    duration_ms: int
-
     @classmethod
     def of(cls, trial: TrialSend) -> TrialOut:
         return cls.model_validate(record_fields(trial, sample=trial.conversion_id is None))
