@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import secrets
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -450,6 +450,11 @@ class CountingStore:
         found = await self._store.claim_deliveries(**kwargs)
         self.claims += 1
         return found
+
+    async def listen_for_deliveries(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        """No signal from other writers: the worker claims on its poll and on wake() alone,
+        so the claims counted are the ones a test asks for."""
+        await stop.wait()
 
     async def more(self, count: int) -> None:
         """Return once the worker has looked for due work `count` more times."""

@@ -178,15 +178,31 @@ class Dispatcher:
             extra={"action": "worker_started", "worker_id": self.worker_id},
         )
         self._sender_in_use = sender
+        listening = asyncio.create_task(self._listen(stop))
         try:
             await self._poll_loop(sender, stop)
         finally:
+            listening.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listening
             await self._drain()
             if own_sender:
                 await sender.close()
             log.info(
                 "delivery worker stopped",
                 extra={"action": "worker_stopped", "worker_id": self.worker_id},
+            )
+
+    async def _listen(self, stop: asyncio.Event) -> None:
+        """Wake on deliveries written by other processes (store/wakeups.py); the poll
+        carries on alone if that fails."""
+        try:
+            await self._store.listen_for_deliveries(self.wake, stop)
+        except Exception as exc:
+            log.warning(
+                "not listening for new deliveries; polling only: %s",
+                exc,
+                extra={"action": "listen_failed", "worker_id": self.worker_id},
             )
 
     # ---- the loop ---------------------------------------------------------------------

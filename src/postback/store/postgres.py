@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -17,6 +18,7 @@ from postback.store.migrate import upgrade
 from postback.store.postbacks import record_batch
 from postback.store.reports import postgres_report
 from postback.store.sql import Store
+from postback.store.wakeups import NOTIFY, listen_postgres, wrote_deliveries
 
 T = TypeVar("T")
 
@@ -61,7 +63,22 @@ class PostgresStore(Store):
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
-        return await record_batch(self._in_transaction, commands, True)
+        return await record_batch(self._in_transaction_announcing, commands, True)
+
+    async def _in_transaction_announcing(
+        self, work: Callable[..., list[PostbackResult | BaseException]], *args: Any
+    ) -> list[PostbackResult | BaseException]:
+        """A postback batch in one transaction that, when it owes deliveries, notifies the
+        listening workers: once per batch, at commit (store/wakeups.py)."""
+        async with self._write() as conn:
+            results = await conn.run_sync(work, *args)
+            if wrote_deliveries(results):
+                await conn.execute(NOTIFY)
+            return results
+
+    async def listen_for_deliveries(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        await listen_postgres(dsn, wake, stop)
 
     async def _in_transaction(self, work: Callable[..., T], *args: Any) -> T:
         async with self._write() as conn:

@@ -5,8 +5,9 @@ backends, and keeps the engine, the caches, the lifecycle and the meta values.""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.exc import DBAPIError
@@ -77,6 +78,11 @@ class Store(PartnersMixin, ConfigsMixin, TrafficMixin, DeliveriesMixin, ReportsM
         await self.engine.dispose()
 
     # ---- meta ---------------------------------------------------------------------
+
+    async def listen_for_deliveries(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        """Call `wake()` whenever another process writes deliveries, until `stop` (each
+        backend has its signal: store/wakeups.py)."""
+        await stop.wait()
 
     async def get_meta(self, key: str) -> str | None:
         async with self._read() as conn:

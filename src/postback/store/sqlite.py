@@ -20,6 +20,7 @@ from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import record_batch
 from postback.store.sql import Store
 from postback.store.sql_traffic import FIND_CLICKS, write_clicks
+from postback.store.wakeups import LocalWakeup, wrote_deliveries
 
 T = TypeVar("T")
 
@@ -59,6 +60,7 @@ class SqliteStore(Store):
         self._sync_reader = create_engine(url, connect_args={"check_same_thread": False})
         _configure(self._sync_reader)
         self._reader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
+        self._wakeup = LocalWakeup(engine.url.database)
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -87,7 +89,13 @@ class SqliteStore(Store):
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
-        return await record_batch(self._in_writer_thread, commands, False)
+        results = await record_batch(self._in_writer_thread, commands, False)
+        if wrote_deliveries(results):
+            self._wakeup.announce()  # committed: a worker in another process may claim them
+        return results
+
+    async def listen_for_deliveries(self, wake: Callable[[], None], stop: asyncio.Event) -> None:
+        await self._wakeup.listen(wake, stop)
 
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
         # The clicks and their rollup upserts in one hand-off to the writer thread.
@@ -133,6 +141,7 @@ class SqliteStore(Store):
         self._reader_thread.shutdown(wait=True)
         self._sync_writer.dispose()
         self._sync_reader.dispose()
+        self._wakeup.close()
         await super().close()
 
 
