@@ -23,7 +23,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"services", "alerting"}),
     frozenset({"importing", "runtime"}),
     frozenset({"edge", "api", "console"}),
-    frozenset({"app"}),
+    frozenset({"app", "serving"}),
     frozenset({"demo"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),

@@ -51,16 +51,44 @@ def serve(
     no_worker: Annotated[
         bool, typer.Option("--no-worker", help="Do not run delivery workers in this process.")
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Server processes sharing the port (on SQLite only the first sends deliveries).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve tracking links, incoming postbacks and the API (with workers unless --no-worker)."""
-    import uvicorn
+    import socket
 
     from postback.app import create_app
+    from postback.serving import Supervisor, bind, run_server
 
     settings = load_settings()
     setup_logging()
-    app = create_app(settings, run_worker=not no_worker, announce_key=announce_admin_key)
-    uvicorn.run(app, host=host, port=port, lifespan="on", log_level="warning", access_log=False)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        console.print(f"[red]cannot listen on {host}:{port}:[/red] {exc.strerror or exc}")
+        raise typer.Exit(1) from None
+    if workers == 1:
+        app = create_app(settings, run_worker=not no_worker, announce_key=announce_admin_key)
+        run_server(app, sock)
+        return
+
+    # Once, before the processes start (each would migrate on its own start, at once).
+    migrate_database(settings)
+
+    def child(index: int, listening: socket.socket) -> None:
+        # SQLite takes one writer at a time: one sender is enough and keeps the others'
+        # commits short. On PostgreSQL every process sends (row locks share the work).
+        sends = not no_worker and (index == 0 or not settings.is_sqlite)
+        app = create_app(settings, run_worker=sends, announce_key=announce_admin_key)
+        run_server(app, listening)
+
+    raise typer.Exit(Supervisor(sock, workers, child).run())
 
 
 @cli.command()
@@ -96,12 +124,8 @@ def worker() -> None:
     uvloop.run(run())
 
 
-@cli.command()
-def migrate() -> None:
-    """Apply schema migrations (serve does it on start)."""
+def migrate_database(settings: Settings) -> None:
     from postback.store.factory import open_store
-
-    settings = load_settings()
 
     async def run() -> None:
         store = open_store(settings)
@@ -111,6 +135,12 @@ def migrate() -> None:
             await store.close()
 
     asyncio.run(run())
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply schema migrations (serve does it on start)."""
+    migrate_database(load_settings())
     console.print("[green]database is up to date[/green]")
 
 
