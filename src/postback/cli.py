@@ -115,6 +115,7 @@ def worker() -> None:
             await asyncio.gather(
                 Dispatcher(store, settings, Metrics()).run(stop),
                 AlertChecker(store, settings).run(stop),
+                store.keep_rollups_folded(stop),
             )
         finally:
             await store.close()

@@ -62,14 +62,16 @@ class Runtime:
         self._worker_task: asyncio.Task[None] | None = None
         self.alert_checker = AlertChecker(store, settings) if run_worker else None
         self._alerts_task: asyncio.Task[None] | None = None
+        self._fold_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.migrate()
         self.admin_key_hash = await ensure_admin_key(self.settings, self.store, self.announce_key)
         self.clicks.start()
         self.incoming.start()
+        self._stop.clear()
+        self._fold_task = asyncio.create_task(self.store.keep_rollups_folded(self._stop))
         if self.dispatcher is not None:
-            self._stop.clear()
             self._worker_task = asyncio.create_task(self.dispatcher.run(self._stop))
         if self.alert_checker is not None:
             self._alerts_task = asyncio.create_task(self.alert_checker.run(self._stop))
@@ -81,10 +83,11 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._worker_task
             self._worker_task = None
-        if self._alerts_task is not None:
-            with contextlib.suppress(Exception):
-                await self._alerts_task
-            self._alerts_task = None
+        for task in (self._alerts_task, self._fold_task):
+            if task is not None:
+                with contextlib.suppress(Exception):
+                    await task
+        self._alerts_task = self._fold_task = None
         await self.clicks.stop()
         await self.incoming.stop()
         await self.store.close()

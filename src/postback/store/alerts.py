@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, case, func, insert, or_, select, update
 
 from postback.domain import alerts as rules
 from postback.domain.records import Alert, Incident
-from postback.store import rows
+from postback.store import pending, rows
 from postback.store.schema import (
     alert_incidents,
     alerts,
@@ -91,7 +91,10 @@ def check_due(conn: Connection, now: datetime, interval: float, row_locks: bool)
     if row_locks:
         due = due.with_for_update(skip_locked=True)
     made: list[Incident] = []
-    for row in conn.execute(due.order_by(alerts.c.id)).all():
+    found = conn.execute(due.order_by(alerts.c.id)).all()
+    if found:
+        pending.fold_all(conn)  # the click counts below read the rollups
+    for row in found:
         alert = rows.alert(row)
         measured = measure(conn, alert, now)
         state, incident_kind = rules.transition(alert.state, rules.breached(alert, measured))

@@ -35,6 +35,7 @@ def asyncpg_url(url: str) -> str:
 
 class PostgresStore(Store):
     row_locks = True
+    folds_rollups = True
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(

@@ -22,6 +22,7 @@ from functools import lru_cache
 from operator import add
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -135,6 +136,22 @@ class Deltas:
             at = rows.to_us(click.created_at)
             subs = subs_of(click.subs)
             self._add((click.offer_id, click.affiliate_id, "", subs, at - at % _QUARTER_US), one)
+
+    def encode(self) -> bytes:
+        """The changes as one value (store/pending.py keeps it until it is folded)."""
+        return orjson.dumps(
+            [
+                [offer_id, affiliate_id, event, *subs, quarter, *counters]
+                for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items()
+            ]
+        )
+
+    def add_encoded(self, encoded: bytes) -> None:
+        """Add changes kept by `encode`."""
+        for offer_id, affiliate_id, event, a, b, c, d, e, quarter, *counters in orjson.loads(
+            encoded
+        ):
+            self._add((offer_id, affiliate_id, event, (a, b, c, d, e), quarter), tuple(counters))
 
     def table_rows(self, zones: Sequence[ReportZone] = ()) -> dict[Table, list[tuple[Any, ...]]]:
         """Rows to upsert per table, as (key..., counters...) in the table's column order:

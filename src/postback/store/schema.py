@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     SmallInteger,
@@ -396,6 +397,24 @@ rollup_all = Table(
     _rollup_key("grain", "bucket_at", "offer_id", "affiliate_id", "event", "subs_key"),
     sqlite_with_rowid=False,
     postgresql_with=ROLLUP_STORAGE,
+)
+
+# Rollup changes not yet in the rollups, on PostgreSQL: a transaction that writes clicks
+# or conversions appends its changes as one row (inserts only, so concurrent writers share
+# no row) and a folder moves them into the rollups in one transaction of its own; a report
+# folds what is pending before it reads (store/pending.py). SQLite, one writer at a time,
+# writes the rollups directly and leaves this table empty.
+rollup_pending = Table(
+    "rollup_pending",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("cells", LargeBinary, nullable=False),
+    postgresql_with={
+        "autovacuum_vacuum_scale_factor": 0.0,
+        "autovacuum_vacuum_threshold": 5000,
+        "autovacuum_vacuum_insert_scale_factor": 0.0,
+        "autovacuum_vacuum_insert_threshold": 5000,
+    },
 )
 
 # Zones whose local days the rollups also keep (grain `-id`, bucket_at the local midnight

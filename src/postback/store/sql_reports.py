@@ -3,16 +3,23 @@ one is asked for."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
+import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
 from postback.domain.buckets import DAY, Piece, plan, plan_zone_days
 from postback.domain.report import Report, ReportQuery, build_report
-from postback.store import zones
+from postback.errors import StoreError
+from postback.logthrottle import Throttled
+from postback.store import pending, zones
 from postback.store.reports import read_groups, report_select
 from postback.store.sql_base import SqlBase
+
+log = logging.getLogger(__name__)
+fold_failed = Throttled(log)
 
 
 @contextlib.contextmanager
@@ -33,6 +40,35 @@ class ReportsMixin(SqlBase):
 
     _report_zones_found: dict[str, zones.ReportZone]
 
+    #: Writers leave their rollup changes pending, to be folded in (store/pending.py).
+    folds_rollups = False
+
+    # ---- pending rollup changes -------------------------------------------------------
+
+    async def fold_rollups(self) -> None:
+        """Fold every pending rollup change in (waiting for a fold under way)."""
+        if self.folds_rollups:
+            async with self._write() as conn:
+                await conn.run_sync(pending.fold_all)
+
+    async def keep_rollups_folded(self, stop: asyncio.Event) -> None:
+        """Until `stop`: fold what is pending every FOLD_INTERVAL, and at once again while
+        more is waiting; a fold under way in another process is left to it."""
+        if not self.folds_rollups:
+            await stop.wait()
+            return
+        while not stop.is_set():
+            folded: int | None = None
+            try:
+                async with self._write() as conn:
+                    folded = await conn.run_sync(pending.fold, wait=False)
+            except StoreError as exc:
+                fold_failed.warning("folding rollup changes failed: %s", str(exc))
+            if folded == pending.FOLD_BATCH:
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), pending.FOLD_INTERVAL)
+
     # ---- reports --------------------------------------------------------------------
 
     async def report(self, query: ReportQuery) -> Report:
@@ -49,6 +85,8 @@ class ReportsMixin(SqlBase):
             pieces = plan(query.tz, query.first, query.last, query.period)
         if not pieces:
             return build_report(query, [])
+        # Everything acknowledged before this report was asked for is counted.
+        await self.fold_rollups()
         # Tens of thousands of small objects that all live on (the driver's records, then
         # the groups), and no cycles among them: meanwhile the cyclic collector would walk
         # them several times, and now and then the whole heap.

@@ -11,7 +11,7 @@ from sqlalchemy import Connection, bindparam, insert, select
 from postback.batching import Batcher
 from postback.domain.records import Click, Conversion, StatusChange
 from postback.errors import DuplicateKey
-from postback.store import rows
+from postback.store import pending, rows
 from postback.store.base import IncomingEntry, Page, PostbackCommand, PostbackResult
 from postback.store.postbacks import apply_postback
 from postback.store.rollups import Deltas
@@ -26,7 +26,7 @@ def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
     deltas = Deltas()
     deltas.add_clicks(batch)
     conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
-    deltas.write(conn)
+    pending.record(conn, deltas)
 
 
 class TrafficMixin(SqlBase):
