@@ -9,7 +9,7 @@ instead of several per statement.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -34,8 +34,8 @@ from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 from postback.domain.report import conversion_figures
 from postback.domain.routing import select_configs
 from postback.errors import DuplicateKey, InvalidTransition, PostbackError, StoreUnavailable
-from postback.store import rows
-from postback.store.base import PostbackCommand, PostbackResult
+from postback.store import pending, rows
+from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult
 from postback.store.rollups import NO_SUBS, Change, Deltas, Subs, subs_of
 from postback.store.schema import (
     clicks,
@@ -55,6 +55,15 @@ FIND_CONVERSION_LOCKED = FIND_CONVERSION.with_for_update()
 INSERT_CONVERSION = insert(conversions).returning(conversions)
 INSERT_HISTORY = insert(conversion_history)
 INSERT_LOG = insert(incoming_log).returning(incoming_log.c.id)
+# Many rows in one statement, their returned rows in the order of their parameters.
+FIND_CONVERSIONS = (
+    select(conversions.c.identity_key)
+    .where(conversions.c.identity_key.in_(bindparam("keys", expanding=True)))
+    .order_by(conversions.c.identity_key)
+)
+FIND_CONVERSIONS_LOCKED = FIND_CONVERSIONS.with_for_update()
+INSERT_CONVERSIONS = insert(conversions).returning(conversions, sort_by_parameter_order=True)
+INSERT_LOGS = insert(incoming_log).returning(incoming_log.c.id, sort_by_parameter_order=True)
 INSERT_DELIVERY = insert(deliveries)
 ACTIVE_CONFIGS = select(postback_configs).where(
     postback_configs.c.deleted_at.is_(None),
@@ -105,16 +114,140 @@ def apply_batch(
         outcomes.append(result)
         if change is not None:
             deltas.add(change)
-    deltas.write(conn)
+    pending.record(conn, deltas)
     return outcomes
 
 
 def apply_batch_optimistic(
     conn: Connection, commands: Sequence[PostbackCommand], row_locks: bool
 ) -> list[PostbackResult | BaseException]:
-    """`apply_batch` without savepoints: the caller runs the batch again with them, in a
-    new transaction, when this raises."""
-    return apply_batch(conn, commands, row_locks, savepoints=False)
+    """`apply_batch` without savepoints, and new conversions written together: one
+    statement per table for the whole batch instead of one per postback each. The caller
+    runs the batch again with savepoints, in a new transaction, when this raises (a
+    conversion another process created meanwhile, say)."""
+    identities = [_identity(command) for command in commands]
+    keys = [key for _event, key, _lifecycle in identities]
+    if len(set(keys)) < len(keys):  # one order twice: each must see the one before
+        return apply_batch(conn, commands, row_locks, savepoints=False)
+    query = FIND_CONVERSIONS_LOCKED if row_locks else FIND_CONVERSIONS
+    known = {row.identity_key for row in conn.execute(query, {"keys": keys})}
+    outcomes: list[PostbackResult | BaseException | None] = [None] * len(commands)
+    deltas = Deltas()
+    configs: ConfigsByAffiliate = {}
+    created: list[tuple[int, PostbackCommand, dict[str, Any], IncomingEntry]] = []
+    for n, command in enumerate(commands):
+        event, key, lifecycle = identities[n]
+        if key in known:  # a status change or a repeat: one at a time, as always
+            try:
+                result, change = _apply(conn, command, row_locks, configs)
+            except InvalidTransition as exc:
+                outcomes[n] = exc
+                continue
+            outcomes[n] = result
+            if change is not None:
+                deltas.add(change)
+            continue
+        status = command.status or FIRST_STATUS
+        attributes = merge({}, command.attributes)
+        values = _new_conversion(command, key, event, lifecycle, status, attributes)
+        log = replace(
+            command.log, result=Outcome.CREATED.value, advertiser_id=command.offer.advertiser_id
+        )
+        created.append((n, command, values, log))
+    if created:
+        made = [
+            rows.conversion(row)
+            for row in conn.execute(INSERT_CONVERSIONS, [values for _, _, values, _ in created])
+        ]
+        log_ids = (
+            conn.execute(
+                INSERT_LOGS,
+                [
+                    rows.incoming_values(replace(log, conversion_id=conversion.id))
+                    for (_, _, _, log), conversion in zip(created, made, strict=True)
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            INSERT_HISTORY,
+            [
+                _history(conversion, None, log_id, rows.to_us(command.received_at))
+                for (_, command, _, _), conversion, log_id in zip(
+                    created, made, log_ids, strict=True
+                )
+            ],
+        )
+        owed = _enqueue_all(
+            conn,
+            [
+                (conversion, command)
+                for (_, command, _, _), conversion in zip(created, made, strict=True)
+            ],
+            configs,
+        )
+        for (n, command, _, _), conversion, count in zip(created, made, owed, strict=True):
+            outcomes[n] = PostbackResult(Outcome.CREATED, conversion, count)
+            deltas.add(_rollup_change(conn, command.click, None, conversion))
+    pending.record(conn, deltas)
+    assert all(outcome is not None for outcome in outcomes)
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _identity(command: PostbackCommand) -> tuple[str, str, bool]:
+    """The conversion's event, identity key, and whether the event is a lifecycle stage
+    (every lifecycle event of one order lands on the order's one conversion)."""
+    lifecycle = is_lifecycle(command.event, command.offer.lifecycle_events)
+    event = ORDER_EVENT if lifecycle else command.event
+    return (
+        event,
+        identity_key(command.offer.id, command.click.click_id, event, command.txid),
+        lifecycle,
+    )
+
+
+def _new_conversion(
+    command: PostbackCommand,
+    key: str,
+    event: str,
+    lifecycle: bool,
+    status: str,
+    attributes: Mapping[str, Any],
+) -> dict[str, Any]:
+    offer, now = command.offer, rows.to_us(command.received_at)
+    revenue = command.revenue if command.revenue is not None else offer.revenue
+    return {
+        "identity_key": key,
+        "click_id": command.click.click_id,
+        "offer_id": offer.id,
+        "affiliate_id": command.click.affiliate_id,
+        "advertiser_id": offer.advertiser_id,
+        "event": event,
+        "txid": command.txid,
+        "status": status,
+        "revenue": to_units(revenue),
+        "payout": to_units(offer.payout),
+        "currency": command.currency or offer.currency,
+        "created_at": now,
+        "updated_at": now,
+        "stage": command.event if lifecycle else None,
+        "attributes": orjson.dumps(attributes).decode() if attributes else None,
+    }
+
+
+def _history(
+    conversion: Conversion, from_status: str | None, log_id: int, now: int
+) -> dict[str, Any]:
+    return {
+        "conversion_id": conversion.id,
+        "from_status": from_status,
+        "to_status": conversion.status,
+        "revenue": to_units(conversion.revenue),
+        "incoming_id": log_id,
+        "created_at": now,
+        "stage": conversion.stage,
+    }
 
 
 async def record_batch(
@@ -139,7 +272,7 @@ def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) 
     if change is not None:
         deltas = Deltas()
         deltas.add(change)
-        deltas.write(conn)
+        pending.record(conn, deltas)
     return result
 
 
@@ -147,10 +280,7 @@ def _apply(
     conn: Connection, command: PostbackCommand, row_locks: bool, configs: ConfigsByAffiliate
 ) -> tuple[PostbackResult, Change | None]:
     click, offer = command.click, command.offer
-    lifecycle = is_lifecycle(command.event, offer.lifecycle_events)
-    # Every lifecycle event of one order lands on the order's one conversion.
-    event = ORDER_EVENT if lifecycle else command.event
-    key = identity_key(offer.id, click.click_id, event, command.txid)
+    event, key, lifecycle = _identity(command)
     query = FIND_CONVERSION_LOCKED if row_locks else FIND_CONVERSION
     existing = conn.execute(query, {"key": key}).first()
     before = rows.conversion(existing) if existing else None
@@ -174,33 +304,15 @@ def _apply(
         _log(conn, replace(log, conversion_id=before.id))
         return PostbackResult(outcome, before, 0), None
 
-    stored_attributes = orjson.dumps(attributes).decode() if attributes else None
     if outcome is Outcome.CREATED:
-        revenue = command.revenue if command.revenue is not None else offer.revenue
-        values = {
-            "identity_key": key,
-            "click_id": click.click_id,
-            "offer_id": offer.id,
-            "affiliate_id": click.affiliate_id,
-            "advertiser_id": offer.advertiser_id,
-            "event": event,
-            "txid": command.txid,
-            "status": status,
-            "revenue": to_units(revenue),
-            "payout": to_units(offer.payout),
-            "currency": command.currency or offer.currency,
-            "created_at": now,
-            "updated_at": now,
-            "stage": command.event if lifecycle else None,
-            "attributes": stored_attributes,
-        }
+        values = _new_conversion(command, key, event, lifecycle, status, attributes)
         row = conn.execute(INSERT_CONVERSION, values).one()
     else:
         assert existing is not None
         changes: dict[str, Any] = {
             "status": status,
             "updated_at": now,
-            "attributes": stored_attributes,
+            "attributes": orjson.dumps(attributes).decode() if attributes else None,
         }
         if lifecycle:
             changes["stage"] = command.event
@@ -216,16 +328,7 @@ def _apply(
     conversion = rows.conversion(row)
     log_id = _log(conn, replace(log, conversion_id=conversion.id))
     conn.execute(
-        INSERT_HISTORY,
-        {
-            "conversion_id": conversion.id,
-            "from_status": existing.status if existing else None,
-            "to_status": conversion.status,
-            "revenue": to_units(conversion.revenue),
-            "incoming_id": log_id,
-            "created_at": now,
-            "stage": conversion.stage,
-        },
+        INSERT_HISTORY, _history(conversion, existing.status if existing else None, log_id, now)
     )
     owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at, configs)
     return PostbackResult(outcome, conversion, owed), _rollup_change(
@@ -292,6 +395,30 @@ def enqueue_deliveries(
     return insert_deliveries(conn, configs, conversion, click, offer, now)
 
 
+def _enqueue_all(
+    conn: Connection,
+    made: Sequence[tuple[Conversion, PostbackCommand]],
+    known: ConfigsByAffiliate,
+) -> list[int]:
+    """`enqueue_deliveries` for new conversions of one batch, in one statement; how many
+    each owes."""
+    owed: list[int] = []
+    values: list[dict[str, Any]] = []
+    for conversion, command in made:
+        configs = known.get(conversion.affiliate_id)
+        if configs is None:
+            found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": conversion.affiliate_id})
+            configs = known[conversion.affiliate_id] = [rows.postback_config(r) for r in found]
+        rendered = delivery_rows(
+            configs, conversion, command.click, command.offer, command.received_at
+        )
+        owed.append(len(rendered))
+        values.extend(rendered)
+    if values:
+        conn.execute(INSERT_DELIVERY, values)
+    return owed
+
+
 def insert_deliveries(
     conn: Connection,
     configs: Sequence[PostbackConfig],
@@ -301,6 +428,20 @@ def insert_deliveries(
     now: datetime,
 ) -> int:
     """Render and store what the configs that fire for this conversion event owe."""
+    values = delivery_rows(configs, conversion, click, offer, now)
+    if values:
+        conn.execute(INSERT_DELIVERY, values)
+    return len(values)
+
+
+def delivery_rows(
+    configs: Sequence[PostbackConfig],
+    conversion: Conversion,
+    click: Click,
+    offer: Offer,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """The deliveries the configs that fire for this conversion event owe, rendered."""
     event = conversion.outgoing_event
     chosen = [
         config
@@ -310,7 +451,7 @@ def insert_deliveries(
         if config.network_level or affiliates_receive(offer, event)
     ]
     if not chosen:
-        return 0
+        return []
     now_us = rows.to_us(now)
     values = []
     for config in chosen:
@@ -340,5 +481,4 @@ def insert_deliveries(
                 "updated_at": now_us,
             }
         )
-    conn.execute(INSERT_DELIVERY, values)
-    return len(values)
+    return values
