@@ -82,7 +82,8 @@ bench-reports: install
 	$(BIN)/python bench/reports.py
 
 # Not part of the tests: clicks, incoming postbacks and deliveries against bare nginx on
-# both backends (about 5 minutes), results into bench/results/latest.md and docs/BENCHMARKS.md.
+# both backends, each load on a fresh database, in topologies a, b and c (about 15
+# minutes), results into bench/results/latest.md and docs/BENCHMARKS.md.
 BENCH_ARGS ?=
 bench: install bench-tools
 	$(BIN)/python bench/suite.py $(BENCH_ARGS)

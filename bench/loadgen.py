@@ -3,9 +3,10 @@ server's speed, over keep-alive connections (raw asyncio HTTP/1.1).
 
 Each request is due at a fixed time; its latency counts from when it was due, not from
 when a free connection sent it, so a slow server cannot hide its queue (no coordinated
-omission). It notes when each reply arrived, by the `txid` of its URL, for the delivery
-latency (postback reply -> partner arrival). Stops after --seconds, plus at most
---drain-seconds for replies still owed.
+omission). For each request whose URL carries a `txid` it notes when the request was due,
+when its reply arrived and the reply's status, for the delivery latency (scheduled send ->
+partner arrival) and its ledger. Stops after --seconds, plus at most --drain-seconds for
+replies still owed.
 
     python bench/loadgen.py --port 18080 --rate 500 --seconds 10 \
         --paths paths.txt --out replies.json
@@ -28,6 +29,8 @@ class Results:
         self.statuses: Counter[int] = Counter()
         self.errors = 0
         self.replied_at: dict[str, float] = {}
+        self.due_at: dict[str, float] = {}
+        self.status_of: dict[str, int] = {}
 
 
 def txid_of(path: str) -> str:
@@ -61,9 +64,13 @@ async def connection(
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
                 continue
             now = time.time()
-            results.statuses[int(head.split(b" ", 2)[1])] += 1
+            status = int(head.split(b" ", 2)[1])
+            results.statuses[status] += 1
             results.latencies_ms.append((now - due) * 1000)
-            results.replied_at[txid_of(path)] = now
+            if txid := txid_of(path):
+                results.replied_at[txid] = now
+                results.due_at[txid] = due
+                results.status_of[txid] = status
     finally:
         writer.close()
 
@@ -114,6 +121,8 @@ def main() -> None:
                 "statuses": {str(k): v for k, v in results.statuses.items()},
                 "errors": results.errors,
                 "replied_at": results.replied_at,
+                "due_at": results.due_at,
+                "status_of": results.status_of,
             }
         )
     )

@@ -1,14 +1,50 @@
-"""The hot-path benchmark: clicks, incoming postbacks and deliveries against bare nginx.
+"""The hot-path benchmark: clicks, incoming postbacks and deliveries against bare nginx,
+in up to three process topologies.
 
     make bench                                   # both backends, results into docs/BENCHMARKS.md
-    .venv/bin/python bench/suite.py --backend sqlite --seconds 10 --no-docs
+    .venv/bin/python bench/suite.py --backend sqlite --seconds 3 --rates 100,500 \\
+        --topologies a,b --no-docs
+
+Topologies (--topologies):
+  a  `postback serve`: the delivery worker runs inside the server process.
+  b  `postback serve --no-worker` and one `postback worker` process.
+  c  PostgreSQL only: `postback serve --no-worker --workers 2` (two server processes on one
+     port) and two `postback worker` processes.
+
+Loads, in each topology. Every load starts from a fresh database (a new SQLite file, or a
+newly created PostgreSQL database, dropped afterwards) with its own server and worker
+processes: the advertiser, offer, affiliate and postback configs are created through the
+API again and the clicks the postbacks need are stored beforehand (Store.insert_clicks),
+so no backlog left by one load slows the next.
+  - clicks, max: wrk, --connections (64) connections.
+  - clicks at 0.6 x 0.25 x nginx req/s, open loop (bench/loadgen.py: each request is due at
+    a fixed time and its latency counts from then).
+  - postbacks, max: wrk, every request with a click id and a txid of its own.
+  - delivery latency at each of --rates conversions/s, open loop for --rate-seconds: two
+    active postback configs, so two deliveries per conversion, to two partner endpoints
+    (bench/receiver.py). Latency runs from each postback's scheduled send time to the
+    partner's arrival time. After the load the run waits at most --grace seconds for the
+    replies still owed and as long again for the last arrivals, then settles an exact
+    ledger: sent (postbacks answered 2xx) x 2 = delivered (distinct arrivals of those
+    txids) + missing (expected 0). p50/p99 are over the delivered ones.
+  - deliveries, drain (b and c, whose workers are processes of their own): a backlog made by
+    a wrk postback run with the workers stopped, four partners, then the topology's workers
+    send it; again on a fresh backlog with the first partner hanging until the timeout.
+
+On PostgreSQL a thread samples pg_stat_activity every 50 ms on a connection of its own
+during each load: the benchmark database's active client backends, not the sampler and not
+this script's own queries. Lock-wait share = samples waiting on a lock (wait_event_type
+'Lock') / active samples.
+
+Pinning: every server and worker process on core 0, in topology c as well (two server
+processes and two workers share that one core, so the topologies are compared on the same
+CPU); the load generators (wrk, bench/loadgen.py) and the partner endpoints on core 1. Bare
+nginx (`return 302`, one worker, no access log) is measured in the same run as the
+baseline, on core 0 as well.
 
 Everything runs on 127.0.0.1 and stops by itself: each load has a duration, every child
-process is ended at the end of its phase, and the PostgreSQL database the run creates is
-dropped. The server (`postback serve --no-worker`) and the worker (`postback worker`) run
-on core 0, the load generators (wrk, bench/loadgen.py) and the partner endpoints
-(bench/receiver.py) on core 1. Bare nginx (`return 302`, one worker, no access log) is
-measured in the same run as the baseline, on core 0 as well.
+process is ended at the end of its load, and each PostgreSQL database the run creates is
+dropped.
 """
 
 from __future__ import annotations
@@ -17,6 +53,7 @@ import argparse
 import asyncio
 import contextlib
 import http.client
+import itertools
 import json
 import os
 import re
@@ -27,6 +64,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -37,12 +75,37 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-BIN = ROOT / ".venv" / "bin"
+# The checkout's venv when it has one, otherwise the one running this script.
+BIN = (
+    ROOT / ".venv" / "bin"
+    if (ROOT / ".venv" / "bin" / "postback").exists()
+    else Path(sys.executable).parent
+)
 ADMIN_KEY = "adm_bench_0123456789abcdef"
 SERVER_CORE, LOAD_CORE = "0", "1"
-PARTNERS = 4  # partner endpoints, one port each: the first one hangs in the hang phases
-LATENCY_RATE = 500  # conversions per second in the latency phases
+DRAIN_PARTNERS = 4  # partner endpoints in the drains, one port each: the first one may hang
+LATENCY_PARTNERS = 2  # active postback configs in the other loads: deliveries per conversion
 DELIVERY_TIMEOUT = 5  # seconds, for the hanging partner's attempts
+CLICKS_PER_SECOND_OF_POSTBACKS = 2500  # clicks stored for each second of a postback wrk run
+BACKLOG_RATE = 100_000  # postbacks/s asked of the generator for a backlog: no server keeps up
+APPLICATION_NAME = "postback-bench"  # this script's own PostgreSQL sessions
+SAMPLE_INTERVAL = 0.05  # seconds between pg_stat_activity samples
+
+
+@dataclass(frozen=True)
+class Topology:
+    key: str
+    label: str
+    servers: int  # server processes: `serve --workers N` when N > 1
+    inside: bool  # the delivery worker runs in the server process
+    workers: int  # separate `postback worker` processes
+
+
+TOPOLOGIES = {
+    "a": Topology("a", "`serve` (worker inside)", 1, True, 0),
+    "b": Topology("b", "`serve --no-worker` + 1 `worker`", 1, False, 1),
+    "c": Topology("c", "`serve --no-worker --workers 2` + 2 `worker`", 2, False, 2),
+}
 
 
 def free_port() -> int:
@@ -81,12 +144,32 @@ def machine() -> dict[str, str]:
 
 
 def peak_rss_mb(pid: int) -> float:
-    """VmHWM: the process's peak resident set since it started."""
+    """VmHWM: the process's peak resident set since it started (0 once it is gone)."""
     with contextlib.suppress(OSError):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
-    return float("nan")
+    return 0.0
+
+
+def children(pid: int) -> list[int]:
+    """The process's children (the server processes `serve --workers N` forks)."""
+    with contextlib.suppress(OSError):
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    return []
+
+
+def supports_server_workers() -> bool:
+    """Whether this `postback serve` takes --workers N."""
+    out = subprocess.run(
+        [str(BIN / "postback"), "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    return "--workers" in out.stdout
 
 
 # ---- wrk ----------------------------------------------------------------------------------
@@ -210,21 +293,30 @@ def stop(proc: subprocess.Popen[Any], grace: float = 15.0) -> None:
             proc.wait()
 
 
+def tail(path: Path, lines: int = 20) -> str:
+    with contextlib.suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
 # ---- the database -------------------------------------------------------------------------
+
+_numbers = itertools.count(1)
 
 
 class Database:
-    """The run's own database: a SQLite file, or a PostgreSQL database created and dropped."""
+    """One load's own database: a new SQLite file, or a PostgreSQL database created for it
+    and dropped at the end."""
 
     def __init__(self, backend: str, work: Path, pg: str) -> None:
         self.backend = backend
-        self.name = f"postback_bench_{os.getpid()}"
-        self._pg = pg.rstrip("/")
+        self.name = f"postback_bench_{os.getpid()}_{next(_numbers)}"
+        self.pg = pg.rstrip("/")
         if backend == "sqlite":
             self.path = work / "bench.db"
             self.url = f"sqlite:///{self.path}"
         else:
-            self.url = f"{self._pg}/{self.name}"
+            self.url = f"{self.pg}/{self.name}"
 
     def __enter__(self) -> Database:
         if self.backend == "postgres":
@@ -236,10 +328,12 @@ class Database:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
     def _admin(self, sql: str) -> None:
-        import asyncpg  # type: ignore[import-untyped]
+        import asyncpg
 
         async def run() -> None:
-            conn = await asyncpg.connect(f"{self._pg}/postgres")
+            conn = await asyncpg.connect(
+                f"{self.pg}/postgres", server_settings={"application_name": APPLICATION_NAME}
+            )
             try:
                 await conn.execute(sql)
             finally:
@@ -254,7 +348,9 @@ class Database:
         import asyncpg
 
         async def run() -> list[tuple[Any, ...]]:
-            conn = await asyncpg.connect(self.url)
+            conn = await asyncpg.connect(
+                self.url, server_settings={"application_name": APPLICATION_NAME}
+            )
             try:
                 return [tuple(row) for row in await conn.fetch(sql)]
             finally:
@@ -265,17 +361,160 @@ class Database:
     def count(self, table: str, where: str = "") -> int:
         return int(self.query(f"SELECT count(*) FROM {table} {where}")[0][0])
 
+    def seed_clicks(self, count: int) -> list[str]:
+        """Store `count` clicks of offer 1 and affiliate 1 through the store's own write path
+        (in batches, as the edge's group committer does); their click ids."""
+        from postback.domain.ids import new_click_id
+        from postback.domain.records import Click
+        from postback.settings import Settings
+        from postback.store.factory import open_store
 
-# ---- postback processes ---------------------------------------------------------------------
+        now = datetime.now(UTC)
+        made = [
+            Click(
+                new_click_id(),
+                1,
+                1,
+                ("abc", None, None, None, None),
+                "127.0.0.1",
+                "bench",
+                None,
+                None,
+                now,
+            )
+            for _ in range(count)
+        ]
+
+        async def run() -> None:
+            store = open_store(Settings(database_url=self.url))
+            try:
+                for at in range(0, len(made), 5000):
+                    await store.insert_clicks(made[at : at + 5000])
+            finally:
+                await store.close()
+
+        asyncio.run(run())
+        return [click.click_id for click in made]
+
+
+class LockSampler:
+    """pg_stat_activity every SAMPLE_INTERVAL from a thread and connection of its own: the
+    benchmark database's active client backends (not the sampler, not this script's own
+    queries), and how many of them wait on a lock. Nothing on SQLite."""
+
+    SQL = """
+        SELECT wait_event_type FROM pg_stat_activity
+        WHERE datname = $1 AND state = 'active' AND backend_type = 'client backend'
+          AND pid <> pg_backend_pid() AND application_name <> $2
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self.samples = self.active = self.lock = 0
+        self.error = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> LockSampler:
+        if self.db.backend == "postgres":
+            self._thread = threading.Thread(target=self._run, name="lock-sampler", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        try:
+            asyncio.run(self._sample())
+        except Exception as exc:
+            self.error = repr(exc)
+
+    async def _sample(self) -> None:
+        import asyncpg
+
+        conn = await asyncpg.connect(
+            f"{self.db.pg}/postgres", server_settings={"application_name": APPLICATION_NAME}
+        )
+        try:
+            due = time.monotonic()
+            while not self._stop.is_set():
+                rows = await conn.fetch(self.SQL, self.db.name, APPLICATION_NAME)
+                self.samples += 1
+                self.active += len(rows)
+                self.lock += sum(1 for row in rows if row[0] == "Lock")
+                due += SAMPLE_INTERVAL
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+        finally:
+            await conn.close()
+
+    def share(self) -> str:
+        if self.db.backend != "postgres":
+            return ""
+        if self.error:
+            return f"sampler failed: {self.error}"
+        if not self.active:
+            return f"no active backend in {self.samples:,} samples"
+        return f"{self.lock / self.active:.1%} ({self.lock:,}/{self.active:,})"
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+
+class Receiver:
+    """bench/receiver.py on core 1: the partner endpoints, one port each."""
+
+    def __init__(self, work: Path, ports: list[int], hang: list[int], max_seconds: float) -> None:
+        self.ports = ports
+        self.hang = hang
+        self.out = work / "arrivals.json"
+        self.argv = [
+            str(BIN / "python"),
+            str(ROOT / "bench" / "receiver.py"),
+            "--ports",
+            ",".join(map(str, ports)),
+            "--hang",
+            ",".join(map(str, hang)),
+            "--out",
+            str(self.out),
+            "--max-seconds",
+            str(max_seconds),
+        ]
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        ready = Path(str(self.out) + ".ready")
+        self.proc = subprocess.Popen(pinned(LOAD_CORE, self.argv))
+        deadline = time.monotonic() + 30
+        while not ready.exists():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("bench/receiver.py did not start")
+            time.sleep(0.05)
+
+    def stop(self) -> dict[int, list[tuple[float, str]]]:
+        """Stop it; what arrived on each port: (time, txid) in order."""
+        if self.proc is not None:
+            stop(self.proc)
+            self.proc = None
+        if not self.out.exists():
+            return {}
+        return {
+            int(port): [(t, txid) for t, txid in seen]
+            for port, seen in json.loads(self.out.read_text()).items()
+        }
 
 
 class Postback:
-    """`postback serve --no-worker` and `postback worker` for one database."""
+    """The server process(es) and worker processes of one topology, for one database."""
 
-    def __init__(self, db: Database, work: Path) -> None:
+    def __init__(self, db: Database, work: Path, topology: Topology) -> None:
         self.db = db
         self.work = work
+        self.topology = topology
         self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
             **os.environ,
             "POSTBACK_DATABASE_URL": db.url,
@@ -285,45 +524,76 @@ class Postback:
             "POSTBACK_AUTH_FAILURES_PER_MINUTE": "1000000",
         }
         self.server: subprocess.Popen[bytes] | None = None
+        self.workers: list[subprocess.Popen[bytes]] = []
         self.token = ""
-        self.peak_server_mb = 0.0
+        self.server_mb = 0.0  # the largest server process's peak RSS
+        self.worker_mb = 0.0  # the largest worker process's peak RSS
+
+    def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+        with log.open("ab") as out:
+            return subprocess.Popen(
+                pinned(SERVER_CORE, [str(BIN / "postback"), *argv]),
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
 
     def start_server(self) -> None:
-        log = (self.work / "server.log").open("ab")
-        argv = [str(BIN / "postback"), "serve", "--port", str(self.port), "--no-worker"]
-        self.server = subprocess.Popen(
-            pinned(SERVER_CORE, argv), env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
-        wait_http(f"http://127.0.0.1:{self.port}/healthz")
+        argv = ["serve", "--port", str(self.port)]
+        if not self.topology.inside:
+            argv.append("--no-worker")
+        if self.topology.servers > 1:
+            argv += ["--workers", str(self.topology.servers)]
+        log = self.work / "server.log"
+        self.server = self._spawn(argv, log)
+        try:
+            wait_http(f"{self.base}/healthz")
+            if self.topology.servers > 1:
+                deadline = time.monotonic() + 30
+                while len(children(self.server.pid)) < self.topology.servers:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("the server processes did not all start")
+                    time.sleep(0.1)
+                time.sleep(1.5)  # the later ones' start-up: no way to ask one of them alone
+        except RuntimeError:
+            print(tail(log), file=sys.stderr)
+            raise
+
+    def start_workers(self) -> None:
+        for n in range(self.topology.workers):
+            self.workers.append(self._spawn(["worker"], self.work / f"worker{n}.log"))
+        if self.workers:
+            time.sleep(1.0)  # the workers' start-up
+            for n, proc in enumerate(self.workers):
+                if proc.poll() is not None:
+                    print(tail(self.work / f"worker{n}.log"), file=sys.stderr)
+                    raise RuntimeError("a `postback worker` exited as it started")
 
     def sample_rss(self) -> float:
-        assert self.server is not None
-        self.peak_server_mb = max(self.peak_server_mb, peak_rss_mb(self.server.pid))
-        return self.peak_server_mb
-
-    def stop_server(self) -> None:
+        """The server's peak RSS (the largest of its processes) so far."""
         if self.server is not None:
-            self.sample_rss()
-            stop(self.server)
-            self.server = None
+            for pid in [self.server.pid, *children(self.server.pid)]:
+                self.server_mb = max(self.server_mb, peak_rss_mb(pid))
+        for proc in self.workers:
+            self.worker_mb = max(self.worker_mb, peak_rss_mb(proc.pid))
+        return self.server_mb
 
-    @contextlib.contextmanager
-    def worker(self) -> Iterator[subprocess.Popen[bytes]]:
-        log = (self.work / "worker.log").open("ab")
-        proc = subprocess.Popen(
-            pinned(SERVER_CORE, [str(BIN / "postback"), "worker"]),
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    def stop_all(self) -> None:
+        self.sample_rss()
         try:
-            yield proc
+            for proc in self.workers:
+                proc.send_signal(signal.SIGTERM)
+            for proc in self.workers:
+                stop(proc, grace=DELIVERY_TIMEOUT + 10)
         finally:
-            stop(proc, grace=DELIVERY_TIMEOUT + 10)
+            self.workers = []
+            if self.server is not None:
+                stop(self.server, grace=DELIVERY_TIMEOUT + 10)
+                self.server = None
 
     def api(self, path: str, body: dict[str, Any], method: str = "POST") -> dict[str, Any]:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/api/v1/{path}",
+            f"{self.base}/api/v1/{path}",
             data=json.dumps(body).encode(),
             headers={"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"},
             method=method,
@@ -357,39 +627,54 @@ class Postback:
             )
 
 
+@dataclass
+class Phase:
+    db: Database
+    pb: Postback
+    receiver: Receiver
+    work: Path
+
+    @property
+    def ports(self) -> list[int]:
+        return self.receiver.ports
+
+
 @contextlib.contextmanager
-def receiver(work: Path, ports: list[int], hang: list[int], out: Path) -> Iterator[Path]:
-    argv = [
-        str(BIN / "python"),
-        str(ROOT / "bench" / "receiver.py"),
-        "--ports",
-        ",".join(map(str, ports)),
-        "--hang",
-        ",".join(map(str, hang)),
-        "--out",
-        str(out),
-        "--max-seconds",
-        "300",
-    ]
-    ready = Path(str(out) + ".ready")
-    proc = subprocess.Popen(pinned(LOAD_CORE, argv))
-    try:
-        deadline = time.monotonic() + 30
-        while not ready.exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        yield out
-    finally:
-        stop(proc)
+def phase(
+    ctx: Context,
+    topology: Topology,
+    name: str,
+    partners: int = LATENCY_PARTNERS,
+    hang: int = 0,
+    workers: bool = True,
+) -> Iterator[Phase]:
+    """One load's fresh database, partner endpoints (the first `hang` of them never answer),
+    server and, unless `workers` is false (started later by the load), worker processes.
+    All of them are stopped and the database dropped at the end."""
+    work = ctx.work / topology.key / f"{next(_numbers):02d}-{name}"
+    work.mkdir(parents=True)
+    ports = [free_port() for _ in range(partners)]
+    longest = 120 + 3 * ctx.args.seconds + 3 * ctx.args.grace + ctx.args.drain_seconds
+    receiver = Receiver(work, ports, ports[:hang], longest)
+    with Database(ctx.backend, work, ctx.args.pg) as db:
+        pb = Postback(db, work, topology)
+        try:
+            receiver.start()
+            pb.start_server()
+            pb.setup(ports)
+            if workers:
+                pb.start_workers()
+            yield Phase(db, pb, receiver, work)
+        finally:
+            try:
+                pb.stop_all()
+            finally:
+                receiver.stop()
+            ctx.server_mb[topology.key] = max(ctx.server_mb.get(topology.key, 0), pb.server_mb)
+            ctx.worker_mb[topology.key] = max(ctx.worker_mb.get(topology.key, 0), pb.worker_mb)
 
 
-def load_arrivals(out: Path) -> dict[int, list[tuple[float, str]]]:
-    return {
-        int(port): [(t, txid) for t, txid in seen]
-        for port, seen in json.loads(out.read_text()).items()
-    }
-
-
-# ---- the phases -----------------------------------------------------------------------------
+# ---- the loads ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -398,221 +683,251 @@ class BackendResults:
     rows: list[dict[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def add(self, load: str, **figures: str) -> None:
-        self.rows.append({"load": load, **figures})
-        print(f"  {self.backend:8} {load}: {figures}", flush=True)
+    def add(
+        self,
+        topology: str,
+        load: str,
+        *,
+        rate: str = "",
+        rps: str = "",
+        ratio: str = "",
+        p50: str = "",
+        p99: str = "",
+        check: str = "",
+        locks: str = "",
+        rss: str = "",
+    ) -> None:
+        row = dict(
+            topology=topology,
+            load=load,
+            rate=rate,
+            rps=rps,
+            ratio=ratio,
+            p50=p50,
+            p99=p99,
+            check=check,
+            locks=locks,
+            rss=rss,
+        )
+        self.rows.append(row)
+        shown = ", ".join(f"{k} {v}" for k, v in row.items() if v and k not in ("topology", "load"))
+        print(f"  {self.backend:8} {topology} {load}: {shown}", flush=True)
+
+
+@dataclass
+class Context:
+    backend: str
+    args: argparse.Namespace
+    nginx_rps: float
+    work: Path
+    results: BackendResults
+    server_mb: dict[str, float] = field(default_factory=dict)
+    worker_mb: dict[str, float] = field(default_factory=dict)
 
 
 def fmt(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def write_ids(work: Path, ids: list[str]) -> Path:
+    path = work / "click_ids.txt"
+    path.write_text("\n".join(ids))
+    return path
+
+
+def write_script(ph: Phase, ids: Path, prefix: str) -> Path:
+    script = ph.work / f"postback-{prefix}.lua"
+    script.write_text(POSTBACK_SCRIPT.format(ids=ids, token=ph.pb.token, prefix=prefix))
+    return script
+
+
 def run_backend(
-    backend: str, args: argparse.Namespace, nginx_rps: float, work: Path
+    backend: str, args: argparse.Namespace, nginx_rps: float, work: Path, server_workers: bool
 ) -> BackendResults:
     results = BackendResults(backend)
     work = work / backend
     work.mkdir()
-    partner_ports = [free_port() for _ in range(PARTNERS)]
-    with Database(backend, work, args.pg) as db:
-        pb = Postback(db, work)
-        pb.start_server()
-        try:
-            pb.setup(partner_ports)
-            base = f"http://127.0.0.1:{pb.port}"
-            click_url = f"{base}/click?offer_id=1&aff_id=1&sub1=abc"
-
-            # Clicks, as fast as 64 connections go.
-            before = db.count("clicks")
-            got = wrk(click_url, args.seconds, args.connections)
-            stored = db.count("clicks") - before
-            results.add(
-                "clicks, max",
-                rps=fmt(got.rps),
-                ratio=f"{got.rps / nginx_rps:.3f}",
-                p50=f"{got.p50_ms:.2f}",
-                p99=f"{got.p99_ms:.2f}",
-                check=f"{stored:,} stored / {got.requests:,} answered, {got.errors} errors",
-                rss=fmt(pb.sample_rss(), 1),
-            )
-            if stored < got.requests - got.errors:
+    ctx = Context(backend, args, nginx_rps, work, results)
+    for key in args.topologies:
+        topology = TOPOLOGIES[key]
+        if key == "c":
+            if backend != "postgres":
+                continue
+            if not server_workers:
+                topology = Topology("c", "`serve --no-worker` + 2 `worker`", 1, False, 2)
                 results.notes.append(
-                    f"clicks: fewer stored ({stored}) than answered ({got.requests})"
+                    "topology c ran with one server process: this `postback serve` has no "
+                    "--workers option"
                 )
-
-            # Clicks at 60% of the target rate (0.25 x nginx), open loop: bench/loadgen.py
-            # sends each request when it is due and counts its latency from then.
-            rate = 0.6 * 0.25 * nginx_rps
-            rated = open_loop(
-                work, pb.port, rate, args.seconds, "/click?offer_id=1&aff_id=1&sub1=abc"
-            )
-            results.add(
-                f"clicks at {fmt(rate)}/s (0.6 x 0.25 x nginx), open loop",
-                rps=fmt(rated["rate"]),
-                ratio=f"{rated['rate'] / nginx_rps:.3f}",
-                p50=f"{rated['p50']:.2f}",
-                p99=f"{rated['p99']:.2f}",
-                check=f"{rated['answered']:,} answered of {rated['due']:,} due, {rated['errors']} errors",
-                rss=fmt(pb.sample_rss(), 1),
-            )
-
-            # Incoming postbacks: distinct clicks and txids, each a conversion + 4 deliveries.
-            ids = work / "click_ids.txt"
-            ids.write_text(
-                "\n".join(row[0] for row in db.query("SELECT click_id FROM clicks LIMIT 200000"))
-            )
-            script = work / "postback.lua"
-            script.write_text(POSTBACK_SCRIPT.format(ids=ids, token=pb.token, prefix="max"))
-            before = db.count("conversions")
-            got = wrk(f"{base}/postback", args.seconds, args.connections, script)
-            created = db.count("conversions") - before
-            owed = db.count("deliveries", "WHERE state = 'pending'")
-            results.add(
-                "postbacks, max",
-                rps=fmt(got.rps),
-                ratio=f"{got.rps / nginx_rps:.3f}",
-                p50=f"{got.p50_ms:.2f}",
-                p99=f"{got.p99_ms:.2f}",
-                check=f"{created:,} conversions / {got.requests:,} answered, {got.errors} errors; {owed:,} deliveries owed",
-                rss=fmt(pb.sample_rss(), 1),
-            )
-
-            # Deliveries: drain the backlog with one worker process; every partner fast.
-            drained = drain(pb, db, work, partner_ports, [], args.drain_seconds, "drain")
-            results.add(
-                "deliveries, drain (4 fast partners)",
-                rps=fmt(drained["all"]),
-                ratio="",
-                p50="",
-                p99="",
-                check=f"{drained['count']:,} arrived in {drained['window']:.1f}s; healthy 3: {fmt(drained['healthy'])}/s",
-                rss=f"worker {fmt(drained['worker_rss'], 1)}",
-            )
-            # The same with the first partner hanging until the timeout: a fresh backlog as large.
-            got = wrk(
-                f"{base}/postback",
-                args.seconds,
-                args.connections,
-                write_script(work, pb, ids, "hang"),
-            )
-            hung = drain(
-                pb, db, work, partner_ports, partner_ports[:1], args.drain_seconds, "drain-hang"
-            )
-            change = (
-                hung["healthy"] / drained["healthy"] - 1 if drained["healthy"] else float("nan")
-            )
-            results.add(
-                "deliveries, drain, 1 partner hangs",
-                rps=fmt(hung["healthy"]),
-                ratio="",
-                p50="",
-                p99="",
-                check=f"healthy 3 partners {change:+.0%} vs all fast",
-                rss=f"worker {fmt(hung['worker_rss'], 1)}",
-            )
-
-            # Latency at a steady 500 conversions/s: postback reply -> partner arrival.
-            # Two deliveries per conversion here (the affiliate's postback and one network
-            # integration): 500 postbacks/s and 1,000 deliveries/s share the server's core.
-            for config_id in range(3, PARTNERS + 1):
-                pb.api(f"postbacks/{config_id}", {"active": False}, method="PATCH")
-            steady_ports = partner_ports[:2]
-            for hang in ([], steady_ports[:1]):
-                lat = steady(pb, db, work, steady_ports, hang, ids, args.seconds)
-                label = "2 partners, both fast" if not hang else "2 partners, 1 hangs"
-                results.add(
-                    f"delivery latency at {LATENCY_RATE}/s, {label}",
-                    rps=fmt(lat["healthy_rate"]),
-                    ratio="",
-                    p50=f"{lat['p50']:.1f}",
-                    p99=f"{lat['p99']:.1f}",
-                    check=f"{lat['arrived']:,}/{lat['expected']:,} healthy deliveries arrived; postback p99 {lat['postback_p99']:.1f} ms",
-                    rss=fmt(pb.sample_rss(), 1),
-                )
-            results.add(
-                "server peak RSS (VmHWM), MB",
-                rps="",
-                ratio="",
-                p50="",
-                p99="",
-                check="",
-                rss=fmt(pb.sample_rss(), 1),
-            )
-        finally:
-            pb.stop_server()
+        run_topology(ctx, topology)
     return results
 
 
-def write_script(work: Path, pb: Postback, ids: Path, prefix: str) -> Path:
-    script = work / f"postback-{prefix}.lua"
-    script.write_text(POSTBACK_SCRIPT.format(ids=ids, token=pb.token, prefix=prefix))
-    return script
+def run_topology(ctx: Context, topology: Topology) -> None:
+    args, results, key = ctx.args, ctx.results, topology.key
+    print(f"  {ctx.backend} topology {key}: {topology.label}", flush=True)
+
+    # Clicks, as fast as 64 connections go.
+    with phase(ctx, topology, "clicks-max") as ph:
+        with LockSampler(ph.db) as locks:
+            got = wrk(
+                f"{ph.pb.base}/click?offer_id=1&aff_id=1&sub1=abc", args.seconds, args.connections
+            )
+            stored = ph.db.count("clicks")
+        results.add(
+            key,
+            "clicks, max",
+            rate="max",
+            rps=fmt(got.rps),
+            ratio=f"{got.rps / ctx.nginx_rps:.3f}",
+            p50=f"{got.p50_ms:.2f}",
+            p99=f"{got.p99_ms:.2f}",
+            check=f"{stored:,} stored / {got.requests:,} answered, {got.errors} errors",
+            locks=locks.share(),
+            rss=fmt(ph.pb.sample_rss(), 1),
+        )
+        if stored < got.requests - got.errors:
+            results.notes.append(
+                f"{key}, clicks: fewer stored ({stored}) than answered ({got.requests})"
+            )
+
+    # Clicks at 60% of the target rate (0.25 x nginx), open loop: bench/loadgen.py sends each
+    # request when it is due and counts its latency from then.
+    rate = 0.6 * 0.25 * ctx.nginx_rps
+    with phase(ctx, topology, "clicks-rated") as ph:
+        with LockSampler(ph.db) as locks:
+            rated = open_loop(
+                ph.work,
+                ph.pb.port,
+                rate,
+                args.seconds,
+                "/click?offer_id=1&aff_id=1&sub1=abc",
+                args.connections,
+            )
+        results.add(
+            key,
+            "clicks (0.6 x 0.25 x nginx), open loop",
+            rate=fmt(rate),
+            rps=fmt(rated["rate"]),
+            ratio=f"{rated['rate'] / ctx.nginx_rps:.3f}",
+            p50=f"{rated['p50']:.2f}",
+            p99=f"{rated['p99']:.2f}",
+            check=f"{rated['answered']:,.0f} answered of {rated['due']:,.0f} due, "
+            f"{rated['errors']:,.0f} errors",
+            locks=locks.share(),
+            rss=fmt(ph.pb.sample_rss(), 1),
+        )
+
+    # Incoming postbacks, as fast as 64 connections go: distinct clicks and txids, each a
+    # conversion and two deliveries, which this topology's worker(s) send meanwhile.
+    with phase(ctx, topology, "postbacks-max") as ph:
+        ids = ph.db.seed_clicks(CLICKS_PER_SECOND_OF_POSTBACKS * args.seconds)
+        script = write_script(ph, write_ids(ph.work, ids), "max")
+        with LockSampler(ph.db) as locks:
+            got = wrk(f"{ph.pb.base}/postback", args.seconds, args.connections, script)
+            created = ph.db.count("conversions")
+            owed = ph.db.count("deliveries", "WHERE state = 'pending'")
+        postbacks_max = got.requests
+        reused = f"; click ids reused ({len(ids):,} stored)" if got.requests > len(ids) else ""
+        results.add(
+            key,
+            "postbacks, max",
+            rate="max",
+            rps=fmt(got.rps),
+            ratio=f"{got.rps / ctx.nginx_rps:.3f}",
+            p50=f"{got.p50_ms:.2f}",
+            p99=f"{got.p99_ms:.2f}",
+            check=f"{created:,} conversions / {got.requests:,} answered, {got.errors} errors; "
+            f"{owed:,} deliveries still owed{reused}",
+            locks=locks.share(),
+            rss=fmt(ph.pb.sample_rss(), 1),
+        )
+
+    # Reply -> arrival latency at steady rates, two deliveries per conversion.
+    for rate_n in args.rates:
+        latency(ctx, topology, rate_n)
+
+    # Deliveries: a backlog as large as the postbacks of the max run, made with the
+    # workers stopped, drained by this topology's worker processes.
+    if topology.workers:
+        conversions = max(1000, postbacks_max)
+        fast = drain(ctx, topology, 0, conversions)
+        results.add(
+            key,
+            f"deliveries, drain ({DRAIN_PARTNERS} fast partners)",
+            rps=fmt(fast.all),
+            check=f"backlog {fast.backlog:,} ({conversions:,} postbacks): {fast.count:,} "
+            f"arrived in {fast.window:.1f}s; healthy {DRAIN_PARTNERS - 1}: {fmt(fast.healthy)}/s",
+            locks=fast.locks,
+            rss=f"worker {fmt(fast.worker_mb, 1)}",
+        )
+        # The same with the first partner hanging until the timeout, on a fresh backlog
+        # as large.
+        hung = drain(ctx, topology, 1, conversions)
+        change = hung.healthy / fast.healthy - 1 if fast.healthy else float("nan")
+        results.add(
+            key,
+            "deliveries, drain, 1 partner hangs",
+            rps=fmt(hung.healthy),
+            check=f"backlog {hung.backlog:,}; healthy {DRAIN_PARTNERS - 1} partners "
+            f"{change:+.0%} vs all fast",
+            locks=hung.locks,
+            rss=f"worker {fmt(hung.worker_mb, 1)}",
+        )
+
+    per = "per process, " if topology.servers > 1 or topology.workers > 1 else ""
+    worker = f"; worker {fmt(ctx.worker_mb.get(key, 0), 1)}" if topology.workers else ""
+    results.add(
+        key,
+        "peak RSS (VmHWM), MB",
+        check=f"{per}server {fmt(ctx.server_mb.get(key, 0), 1)}{worker}",
+        rss=fmt(ctx.server_mb.get(key, 0), 1),
+    )
 
 
-def drain(
-    pb: Postback,
-    db: Database,
-    work: Path,
-    ports: list[int],
-    hang: list[int],
-    limit: float,
-    name: str,
-) -> dict[str, float]:
-    """One worker process sends the backlog; throughput over the busy window."""
-    healthy = [p for p in ports if p not in hang]
-    out = work / f"{name}.json"
-    with receiver(work, ports, hang, out):
-        with pb.worker() as proc:
-            deadline = time.monotonic() + limit
-            worker_rss = 0.0
-            while time.monotonic() < deadline:
-                time.sleep(0.5)
-                worker_rss = max(worker_rss, peak_rss_mb(proc.pid))
-                if db.count("deliveries", "WHERE state = 'delivered'") and not _pending_healthy(
-                    db, ports, hang
-                ):
-                    break
-    seen = load_arrivals(out)
-    times = sorted(t for port in healthy for t, _ in seen.get(port, []))
-    all_times = sorted(t for port in ports for t, _ in seen.get(port, []))
-
-    def rate(ts: list[float]) -> float:
-        # Over the middle 80 % of the arrivals: the worker's start and the last
-        # stragglers say little about its throughput.
-        if len(ts) < 10:
-            return 0.0
-        first, last = len(ts) // 10, len(ts) - 1 - len(ts) // 10
-        return (last - first) / (ts[last] - ts[first]) if ts[last] > ts[first] else 0.0
-
-    return {
-        "all": rate(all_times),
-        "healthy": rate(times),
-        "count": float(len(all_times)),
-        "window": (all_times[-1] - all_times[0]) if len(all_times) > 1 else 0.0,
-        "worker_rss": worker_rss,
-    }
-
-
-def _pending_healthy(db: Database, ports: list[int], hang: list[int]) -> int:
-    urls = " OR ".join(f"url LIKE 'http://127.0.0.1:{p}/%'" for p in ports if p not in hang)
-    return db.count("deliveries", f"WHERE state = 'pending' AND ({urls})")
-
-
-def open_loop(work: Path, port: int, rate: float, seconds: int, path: str) -> dict[str, float]:
-    """The same request at a steady rate from bench/loadgen.py; latency from when due."""
-    paths = work / "open-loop.txt"
-    count = int(rate * seconds)
-    paths.write_text("\n".join([path] * count))
-    out = work / "open-loop.json"
+def run_loadgen(
+    port: int,
+    rate: float,
+    seconds: float,
+    paths: Path,
+    connections: int,
+    drain: float,
+    out: Path,
+) -> dict[str, Any]:
+    """bench/loadgen.py on core 1: the paths at `rate`/s for `seconds`, then at most `drain`
+    seconds for the replies still owed; what it saw."""
     subprocess.run(
         pinned(LOAD_CORE, [
             str(BIN / "python"), str(ROOT / "bench" / "loadgen.py"),
             "--port", str(port), "--rate", str(rate), "--seconds", str(seconds),
-            "--paths", str(paths), "--connections", "64", "--out", str(out),
+            "--paths", str(paths), "--connections", str(connections),
+            "--drain-seconds", str(drain), "--out", str(out),
         ]),
-        check=True, timeout=seconds + 60,
+        check=True, timeout=seconds + drain + 60,
     )  # fmt: skip
-    got = json.loads(out.read_text())
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def write_postback_paths(ph: Phase, clicks: list[str], tag: str) -> Path:
+    """One postback per click, each with a txid of its own."""
+    paths = ph.work / "postbacks.txt"
+    paths.write_text(
+        "\n".join(
+            f"/postback?click_id={click}&token={ph.pb.token}&txid={tag}-{n}"
+            for n, click in enumerate(clicks)
+        )
+    )
+    return paths
+
+
+def open_loop(
+    work: Path, port: int, rate: float, seconds: int, path: str, connections: int
+) -> dict[str, float]:
+    """The same request at a steady rate from bench/loadgen.py; latency from when due."""
+    paths = work / "open-loop.txt"
+    count = int(rate * seconds)
+    paths.write_text("\n".join([path] * count))
+    got = run_loadgen(port, rate, seconds, paths, connections, 15, work / "open-loop.json")
     answered = sum(n for status, n in got["statuses"].items() if status.startswith(("2", "3")))
     return {
         "rate": answered / seconds,
@@ -624,75 +939,164 @@ def open_loop(work: Path, port: int, rate: float, seconds: int, path: str) -> di
     }
 
 
-def steady(
-    pb: Postback,
-    db: Database,
-    work: Path,
-    ports: list[int],
-    hang: list[int],
-    ids: Path,
-    seconds: int,
-) -> dict[str, float]:
-    """Postbacks at LATENCY_RATE/s with a worker running; reply -> arrival per txid."""
-    tag = f"steady{len(hang)}-{int(time.time())}"
-    clicks = ids.read_text().split()
-    count = LATENCY_RATE * seconds
-    paths = work / f"{tag}.txt"
-    paths.write_text(
-        "\n".join(
-            f"/postback?click_id={clicks[n % len(clicks)]}&token={pb.token}&txid={tag}-{n}"
-            for n in range(count)
-        )
-    )
-    out = work / f"{tag}-arrivals.json"
-    replies = work / f"{tag}-replies.json"
-    with receiver(work, ports, hang, out):
-        with pb.worker():
-            time.sleep(1.0)  # the worker's start-up
-            subprocess.run(
-                pinned(
-                    LOAD_CORE,
-                    [
-                        str(BIN / "python"),
-                        str(ROOT / "bench" / "loadgen.py"),
-                        "--port",
-                        str(pb.port),
-                        "--rate",
-                        str(LATENCY_RATE),
-                        "--seconds",
-                        str(seconds),
-                        "--paths",
-                        str(paths),
-                        "--connections",
-                        "32",
-                        "--out",
-                        str(replies),
-                    ],
-                ),
-                check=True,
-                timeout=seconds + 60,
+def latency(ctx: Context, topology: Topology, rate: int) -> None:
+    """Postbacks at `rate`/s for --rate-seconds, open loop, distinct clicks and txids; the
+    latency from each one's scheduled send time to each partner's arrival, and the ledger."""
+    args, results = ctx.args, ctx.results
+    seconds = args.rate_seconds
+    count = rate * seconds
+    with phase(ctx, topology, f"latency-{rate}") as ph:
+        clicks = ph.db.seed_clicks(count)
+        paths = write_postback_paths(ph, clicks, f"r{rate}")
+        with LockSampler(ph.db) as locks:
+            got = run_loadgen(
+                ph.pb.port,
+                rate,
+                seconds,
+                paths,
+                args.connections,
+                args.grace,
+                ph.work / "replies.json",
             )
-            time.sleep(3.0)  # the last deliveries
-    sent = json.loads(replies.read_text())
-    replied_at: dict[str, float] = sent["replied_at"]
-    seen = load_arrivals(out)
-    healthy = [p for p in ports if p not in hang]
+            status_of: dict[str, int] = got["status_of"]
+            sent_txids = {txid for txid, status in status_of.items() if 200 <= status < 300}
+            expected = len(sent_txids) * len(ph.ports)
+            waited = wait_delivered(ph.db, expected, args.grace)
+        seen = ph.receiver.stop()  # the ledger closes here
+        rss = ph.pb.sample_rss()
+
+    due_at: dict[str, float] = got["due_at"]
     latencies: list[float] = []
-    arrivals: list[float] = []
-    for port in healthy:
+    duplicates = unmatched = 0
+    for port in ph.ports:
+        first: dict[str, float] = {}
         for t, txid in seen.get(port, []):
-            if txid in replied_at:
-                latencies.append((t - replied_at[txid]) * 1000)
-                arrivals.append(t)
-    arrivals.sort()
-    return {
-        "p50": percentile(latencies, 0.50),
-        "p99": percentile(latencies, 0.99),
-        "arrived": float(len(latencies)),
-        "expected": float(sent["statuses"].get("200", 0) * len(healthy)),
-        "healthy_rate": len(arrivals) / seconds,
-        "postback_p99": percentile(sent["latencies_ms"], 0.99),
-    }
+            if txid not in sent_txids:
+                unmatched += 1
+            elif txid in first:
+                duplicates += 1
+            else:
+                first[txid] = t
+        latencies.extend((t - due_at[txid]) * 1000 for txid, t in first.items())
+    sent = len(sent_txids)
+    delivered = len(latencies)
+    missing = expected - delivered
+    other = count - sent
+    check = (
+        f"{sent:,} sent x {len(ph.ports)} = {delivered:,} delivered + {missing:,} missing"
+        f"{'' if missing == 0 else ' (MISSING)'}"
+    )
+    if other:
+        check += f"; {other:,} of {count:,} not answered 2xx"
+    if unmatched:
+        check += f"; {unmatched:,} arrivals of postbacks not answered 2xx"
+    if duplicates:
+        check += f"; {duplicates:,} duplicates"
+    check += f"; reply p99 {percentile(got['latencies_ms'], 0.99):.1f} ms"
+    if waited > args.grace:
+        check += f"; grace of {args.grace:g}s ran out"
+    results.add(
+        topology.key,
+        f"reply -> arrival, {len(ph.ports)} deliveries per conversion",
+        rate=fmt(rate),
+        rps=fmt(sent / seconds),
+        p50=f"{percentile(latencies, 0.50):.1f}",
+        p99=f"{percentile(latencies, 0.99):.1f}",
+        check=check,
+        locks=locks.share(),
+        rss=fmt(rss, 1),
+    )
+    if missing or other:
+        results.notes.append(
+            f"{topology.key}, {rate}/s: {missing:,} deliveries missing of {expected:,} owed, "
+            f"{other:,} of {count:,} postbacks not answered 2xx"
+        )
+
+
+def wait_delivered(db: Database, expected: int, grace: float) -> float:
+    """Wait until `expected` deliveries are delivered and none is pending, at most `grace`
+    seconds (the partner notes an arrival before it answers, so none is still on its way);
+    how long it took (more than `grace` when it ran out)."""
+    started = time.monotonic()
+    while True:
+        waited = time.monotonic() - started
+        delivered = db.count("deliveries", "WHERE state = 'delivered'")
+        if delivered >= expected and not db.count("deliveries", "WHERE state = 'pending'"):
+            return waited
+        if waited > grace:
+            return waited
+        time.sleep(0.25)
+
+
+@dataclass
+class Drained:
+    all: float  # deliveries/s to every partner
+    healthy: float  # deliveries/s to the partners that answer
+    backlog: int
+    count: int
+    window: float
+    worker_mb: float
+    locks: str
+
+
+def drain(ctx: Context, topology: Topology, hang: int, conversions: int) -> Drained:
+    """A backlog of `conversions` postbacks made with the workers stopped, then the
+    topology's worker processes send it; throughput over the busy window."""
+    args = ctx.args
+    name = "drain-hang" if hang else "drain"
+    with phase(ctx, topology, name, DRAIN_PARTNERS, hang=hang, workers=False) as ph:
+        clicks = ph.db.seed_clicks(conversions)
+        paths = write_postback_paths(ph, clicks, name)
+        # As fast as the connections go: a rate no server reaches, exactly this many.
+        run_loadgen(
+            ph.pb.port,
+            BACKLOG_RATE,
+            conversions / BACKLOG_RATE + 1,
+            paths,
+            args.connections,
+            60 + 6 * args.seconds,
+            ph.work / "backlog.json",
+        )
+        backlog = ph.db.count("deliveries", "WHERE state = 'pending'")
+        ports, hung = ph.ports, ph.ports[:hang]
+        with LockSampler(ph.db) as locks:
+            ph.pb.start_workers()
+            deadline = time.monotonic() + args.drain_seconds
+            while time.monotonic() < deadline:
+                time.sleep(0.5)
+                ph.pb.sample_rss()
+                if ph.db.count("deliveries", "WHERE state = 'delivered'") and not _pending_healthy(
+                    ph.db, ports, hung
+                ):
+                    break
+        ph.pb.sample_rss()
+        seen = ph.receiver.stop()
+    healthy = [p for p in ports if p not in hung]
+    times = sorted(t for port in healthy for t, _ in seen.get(port, []))
+    all_times = sorted(t for port in ports for t, _ in seen.get(port, []))
+
+    def rate(ts: list[float]) -> float:
+        # Over the middle 80 % of the arrivals: the workers' start and the last
+        # stragglers say little about their throughput.
+        if len(ts) < 10:
+            return 0.0
+        first, last = len(ts) // 10, len(ts) - 1 - len(ts) // 10
+        return (last - first) / (ts[last] - ts[first]) if ts[last] > ts[first] else 0.0
+
+    return Drained(
+        all=rate(all_times),
+        healthy=rate(times),
+        backlog=backlog,
+        count=len(all_times),
+        window=(all_times[-1] - all_times[0]) if len(all_times) > 1 else 0.0,
+        worker_mb=ph.pb.worker_mb,
+        locks=locks.share(),
+    )
+
+
+def _pending_healthy(db: Database, ports: list[int], hang: list[int]) -> int:
+    urls = " OR ".join(f"url LIKE 'http://127.0.0.1:{p}/%'" for p in ports if p not in hang)
+    return db.count("deliveries", f"WHERE state = 'pending' AND ({urls})")
 
 
 # ---- the report -----------------------------------------------------------------------------
@@ -705,26 +1109,39 @@ def report(
     results: list[BackendResults],
     args: argparse.Namespace,
 ) -> str:
+    run = " ".join(sys.argv)
     lines = [
-        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `{' '.join(sys.argv)}`, {args.seconds}s per load, "
-        f"{args.connections} connections.",
-        f"Machine: {info['nproc']} cores ({info['cpu']}), load average before the run {info['load']}; "
-        f"Python {info['python']}, {info['nginx']}.",
+        f"Run {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: `{run}`, {args.seconds}s per load "
+        f"({args.rate_seconds}s per latency rate, then at most {args.grace:g}s for the last "
+        f"arrivals), {args.connections} connections; every load on a fresh database.",
+        f"Machine: {info['nproc']} cores ({info['cpu']}), load average before the run "
+        f"{info['load']}; Python {info['python']}, {info['nginx']}.",
         "",
-        f"Baseline, bare nginx `return 302` (1 worker, no access log): **{fmt(nginx.rps)} req/s**, "
-        f"p50 {nginx.p50_ms:.2f} ms, p99 {nginx.p99_ms:.2f} ms. The same nginx through the "
-        f"open-loop generator at {fmt(floor['due'] / args.seconds)}/s (the rate of the rate-limited "
-        f"click run): p50 {floor['p50']:.2f} ms, p99 {floor['p99']:.2f} ms, the floor that run "
-        "can show on this machine.",
+        f"Baseline, bare nginx `return 302` (1 worker, no access log): **{fmt(nginx.rps)} "
+        f"req/s**, p50 {nginx.p50_ms:.2f} ms, p99 {nginx.p99_ms:.2f} ms. The same nginx "
+        f"through the open-loop generator at {fmt(floor['due'] / args.seconds)}/s (the rate of "
+        f"the rate-limited click runs): p50 {floor['p50']:.2f} ms, p99 {floor['p99']:.2f} ms, "
+        "the floor those runs can show on this machine.",
         "",
-        "| backend | load | req/s (or deliveries/s) | x nginx | p50 ms | p99 ms | check | peak RSS MB |",
-        "|---|---|---:|---:|---:|---:|---|---:|",
+        "Topologies: "
+        + "; ".join(f"**{t.key}** {t.label}" for t in TOPOLOGIES.values())
+        + " (c on PostgreSQL only). Every server and worker process on core 0, load "
+        "generators and partner endpoints on core 1.",
+        "Reply -> arrival rows: postbacks at a steady rate, latency from each one's scheduled "
+        "send time to the partner's arrival; ledger: sent (2xx replies) x deliveries per "
+        "conversion = delivered + missing. Lock-wait share (PostgreSQL): samples of active "
+        "backends waiting on a lock / active samples, pg_stat_activity every 50 ms.",
+        "",
+        "| backend | topology | load | rate/s | req/s (or deliveries/s) | x nginx | p50 ms "
+        "| p99 ms | ledger / check | lock-wait share | peak RSS MB |",
+        "|---|---|---|---:|---:|---:|---:|---:|---|---:|---:|",
     ]
     for backend in results:
         for row in backend.rows:
             lines.append(
-                f"| {backend.backend} | {row['load']} | {row['rps']} | {row['ratio']} | {row['p50']} "
-                f"| {row['p99']} | {row['check']} | {row['rss']} |"
+                f"| {backend.backend} | {row['topology']} | {row['load']} | {row['rate']} "
+                f"| {row['rps']} | {row['ratio']} | {row['p50']} | {row['p99']} "
+                f"| {row['check']} | {row['locks']} | {row['rss']} |"
             )
     for backend in results:
         lines.extend(f"\n- {backend.backend}: {note}" for note in backend.notes)
@@ -751,12 +1168,39 @@ def update_docs(text: str) -> None:
     doc.write_text(body)
 
 
+def comma_list(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backend", choices=("sqlite", "postgres", "both"), default="both")
     parser.add_argument("--seconds", type=int, default=10, help="duration of each load")
+    parser.add_argument(
+        "--rates",
+        default="100,250,500,1000",
+        help="conversions per second of the latency loads, comma-separated",
+    )
+    parser.add_argument(
+        "--rate-seconds",
+        type=int,
+        default=None,
+        help="duration of each latency load (default: --seconds)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=10.0,
+        help="longest wait for the last replies and arrivals after each latency load",
+    )
+    parser.add_argument(
+        "--topologies",
+        default="a,b,c",
+        help="comma-separated: a (serve, worker inside), b (serve --no-worker + 1 worker), "
+        "c (PostgreSQL only: serve --no-worker --workers 2 + 2 workers)",
+    )
     parser.add_argument(
         "--drain-seconds", type=float, default=30.0, help="longest a drain may take"
     )
@@ -769,6 +1213,18 @@ def main() -> None:
         "--no-docs", action="store_true", help="do not copy the table into docs/BENCHMARKS.md"
     )
     args = parser.parse_args()
+    try:
+        args.rates = [int(rate) for rate in comma_list(args.rates)]
+    except ValueError:
+        parser.error("--rates takes whole numbers, comma-separated")
+    if any(rate <= 0 for rate in args.rates):
+        parser.error("--rates must be positive")
+    args.topologies = comma_list(args.topologies)
+    if not args.topologies or set(args.topologies) - set(TOPOLOGIES):
+        parser.error(f"--topologies takes some of {','.join(TOPOLOGIES)}")
+    args.topologies = [key for key in TOPOLOGIES if key in args.topologies]
+    if args.rate_seconds is None:
+        args.rate_seconds = args.seconds
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(
@@ -778,6 +1234,7 @@ def main() -> None:
         sys.exit("--pg must point at 127.0.0.1")
     info = machine()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
+    server_workers = "c" in args.topologies and "postgres" in backends and supports_server_workers()
     with tempfile.TemporaryDirectory(prefix="postback-bench-") as tmp:
         work = Path(tmp)
         with nginx(work) as port:
@@ -785,9 +1242,16 @@ def main() -> None:
                 f"http://127.0.0.1:{port}/click?offer_id=1&aff_id=1", args.seconds, args.connections
             )
             # The open-loop generator's own floor: nginx at the rate the clicks get below.
-            floor = open_loop(work, port, 0.6 * 0.25 * base.rps, args.seconds, "/click?offer_id=1")
+            floor = open_loop(
+                work,
+                port,
+                0.6 * 0.25 * base.rps,
+                args.seconds,
+                "/click?offer_id=1",
+                args.connections,
+            )
         print(f"  nginx: {fmt(base.rps)} req/s, p99 {base.p99_ms:.2f} ms", flush=True)
-        results = [run_backend(b, args, base.rps, work) for b in backends]
+        results = [run_backend(b, args, base.rps, work, server_workers) for b in backends]
     text = report(info, base, floor, results, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
