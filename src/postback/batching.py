@@ -28,25 +28,34 @@ class Batcher(Generic[T, R]):
         self,
         flush: Callable[[list[T]], Awaitable[Sequence[R | BaseException]]],
         max_batch: int = 2000,
+        concurrency: int = 1,
     ) -> None:
         self._flush = flush
         self._max_batch = max_batch
+        self._concurrency = concurrency
         self._queue: asyncio.Queue[tuple[T, asyncio.Future[R]]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="group-commit")
+        # `concurrency` batches in flight at once: while one commits, the next gathers
+        # and is written too (worth it where transactions share no row).
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(), name="group-commit")
+                for _ in range(self._concurrency)
+            ]
 
     async def stop(self) -> None:
         """Commit what is queued, then stop."""
-        if self._task is None:
+        if not self._tasks:
             return
         await self._queue.join()
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
 
     async def submit(self, item: T) -> R:
         """Return once the item is committed; raise what was raised for it."""
@@ -79,9 +88,14 @@ class Batcher(Generic[T, R]):
 class GroupCommitter(Batcher[T, None]):
     """A batcher for plain inserts: the flush writes the whole list or raises."""
 
-    def __init__(self, write: Callable[[list[T]], Awaitable[None]], max_batch: int = 2000) -> None:
+    def __init__(
+        self,
+        write: Callable[[list[T]], Awaitable[None]],
+        max_batch: int = 2000,
+        concurrency: int = 1,
+    ) -> None:
         async def flush(items: list[T]) -> list[None]:
             await write(items)
             return [None] * len(items)
 
-        super().__init__(flush, max_batch)
+        super().__init__(flush, max_batch, concurrency)

@@ -51,8 +51,13 @@ class Runtime:
         self.settings = settings
         self.store = store
         self.metrics = Metrics()
-        self.clicks: GroupCommitter[Click] = GroupCommitter(store.insert_clicks)
-        self.incoming: GroupCommitter[IncomingEntry] = GroupCommitter(store.log_incoming)
+        batches = store.write_batches
+        self.clicks: GroupCommitter[Click] = GroupCommitter(
+            store.insert_clicks, concurrency=batches
+        )
+        self.incoming: GroupCommitter[IncomingEntry] = GroupCommitter(
+            store.log_incoming, concurrency=batches
+        )
         self.dispatcher = Dispatcher(store, settings, self.metrics) if run_worker else None
         # One count of failed authentications for the API and /postback alike.
         self.auth_failures = FailureLimiter(settings.auth_failures_per_minute)

@@ -155,6 +155,9 @@ def apply_batch_optimistic(
         )
         created.append((n, command, values, log))
     if created:
+        # In key order: two batches creating the same conversions wait on each other's
+        # unique keys in one order, and cannot deadlock.
+        created.sort(key=lambda entry: str(entry[2]["identity_key"]))
         made = [
             rows.conversion(row)
             for row in conn.execute(INSERT_CONVERSIONS, [values for _, _, values, _ in created])

@@ -36,6 +36,7 @@ def asyncpg_url(url: str) -> str:
 class PostgresStore(Store):
     row_locks = True
     folds_rollups = True
+    write_batches = 2
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(
@@ -51,11 +52,12 @@ class PostgresStore(Store):
         self._attempts: Batcher[tuple[ClaimedDelivery, AttemptResult], bool] = Batcher(
             self._record_attempt_batch, max_batch=500
         )
-        # Postbacks of one affiliate and day update the same rollup rows: one at a time,
-        # each waited for the one before to commit. Those that arrive meanwhile now share
-        # one transaction (row locks still guard against other processes).
+        # Concurrent postbacks share a transaction (a commit each would be the cost),
+        # and `write_batches` of them are in flight at once: they share no row (rollup
+        # changes are appended, store/pending.py), so one batch's round trips overlap
+        # the other's. Row locks guard the conversions against each other.
         self._postbacks: Batcher[PostbackCommand, PostbackResult] = Batcher(
-            self._record_postback_batch, max_batch=500
+            self._record_postback_batch, max_batch=500, concurrency=self.write_batches
         )
 
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:

@@ -68,6 +68,9 @@ class SqlBase:
 
     #: PostgreSQL takes row locks; SQLite serialises writers instead.
     row_locks = False
+    #: Group commits of one kind in flight at once: more than one only where their
+    #: transactions share no row and the database takes concurrent writers.
+    write_batches = 1
 
     # ---- transactions -------------------------------------------------------------
 
