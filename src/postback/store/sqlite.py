@@ -20,6 +20,7 @@ from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.postbacks import record_batch
 from postback.store.sql import Store
 from postback.store.sql_traffic import FIND_CLICKS, write_clicks
+from postback.store.turns import FileTurn
 from postback.store.wakeups import LocalWakeup, wrote_deliveries
 
 T = TypeVar("T")
@@ -61,6 +62,7 @@ class SqliteStore(Store):
         _configure(self._sync_reader)
         self._reader_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-reader")
         self._wakeup = LocalWakeup(engine.url.database)
+        self._file_turn = FileTurn(engine.url.database)
 
     @contextlib.asynccontextmanager
     async def _write(self) -> AsyncIterator[AsyncConnection]:
@@ -71,7 +73,8 @@ class SqliteStore(Store):
 
     @contextlib.asynccontextmanager
     async def _writer_turn(self) -> AsyncIterator[None]:
-        """This process's write lock, waited for no longer than LOCK_WAIT_SECONDS."""
+        """This process's write lock, then the database's across processes, each waited
+        for no longer than LOCK_WAIT_SECONDS."""
         try:
             await asyncio.wait_for(self._write_lock.acquire(), LOCK_WAIT_SECONDS)
         except TimeoutError:
@@ -79,7 +82,11 @@ class SqliteStore(Store):
                 f"no turn to write within {LOCK_WAIT_SECONDS:g}s (database locked or overloaded)"
             ) from None
         try:
-            yield
+            await self._file_turn.acquire(LOCK_WAIT_SECONDS)
+            try:
+                yield
+            finally:
+                self._file_turn.release()
         finally:
             self._write_lock.release()
 
@@ -142,6 +149,7 @@ class SqliteStore(Store):
         self._sync_writer.dispose()
         self._sync_reader.dispose()
         self._wakeup.close()
+        self._file_turn.close()
         await super().close()
 
 
