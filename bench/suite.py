@@ -763,93 +763,102 @@ def run_backend(
     return results
 
 
+LOADS = ("clicks", "postbacks", "latency", "drain")
+
+
 def run_topology(ctx: Context, topology: Topology) -> None:
     args, results, key = ctx.args, ctx.results, topology.key
     print(f"  {ctx.backend} topology {key}: {topology.label}", flush=True)
 
-    # Clicks, as fast as 64 connections go.
-    with phase(ctx, topology, "clicks-max") as ph:
-        with LockSampler(ph.db) as locks:
-            got = wrk(
-                f"{ph.pb.base}/click?offer_id=1&aff_id=1&sub1=abc", args.seconds, args.connections
+    loads = args.loads
+    if "clicks" in loads:
+        # Clicks, as fast as 64 connections go.
+        with phase(ctx, topology, "clicks-max") as ph:
+            with LockSampler(ph.db) as locks:
+                got = wrk(
+                    f"{ph.pb.base}/click?offer_id=1&aff_id=1&sub1=abc",
+                    args.seconds,
+                    args.connections,
+                )
+                stored = ph.db.count("clicks")
+            results.add(
+                key,
+                "clicks, max",
+                rate="max",
+                rps=fmt(got.rps),
+                ratio=f"{got.rps / ctx.nginx_rps:.3f}",
+                p50=f"{got.p50_ms:.2f}",
+                p99=f"{got.p99_ms:.2f}",
+                check=f"{stored:,} stored / {got.requests:,} answered, {got.errors} errors",
+                locks=locks.share(),
+                rss=fmt(ph.pb.sample_rss(), 1),
             )
-            stored = ph.db.count("clicks")
-        results.add(
-            key,
-            "clicks, max",
-            rate="max",
-            rps=fmt(got.rps),
-            ratio=f"{got.rps / ctx.nginx_rps:.3f}",
-            p50=f"{got.p50_ms:.2f}",
-            p99=f"{got.p99_ms:.2f}",
-            check=f"{stored:,} stored / {got.requests:,} answered, {got.errors} errors",
-            locks=locks.share(),
-            rss=fmt(ph.pb.sample_rss(), 1),
-        )
-        if stored < got.requests - got.errors:
-            results.notes.append(
-                f"{key}, clicks: fewer stored ({stored}) than answered ({got.requests})"
+            if stored < got.requests - got.errors:
+                results.notes.append(
+                    f"{key}, clicks: fewer stored ({stored}) than answered ({got.requests})"
+                )
+
+        # Clicks at 60% of the target rate (0.25 x nginx), open loop: bench/loadgen.py sends each
+        # request when it is due and counts its latency from then.
+        rate = 0.6 * 0.25 * ctx.nginx_rps
+        with phase(ctx, topology, "clicks-rated") as ph:
+            with LockSampler(ph.db) as locks:
+                rated = open_loop(
+                    ph.work,
+                    ph.pb.port,
+                    rate,
+                    args.seconds,
+                    "/click?offer_id=1&aff_id=1&sub1=abc",
+                    args.connections,
+                )
+            results.add(
+                key,
+                "clicks (0.6 x 0.25 x nginx), open loop",
+                rate=fmt(rate),
+                rps=fmt(rated["rate"]),
+                ratio=f"{rated['rate'] / ctx.nginx_rps:.3f}",
+                p50=f"{rated['p50']:.2f}",
+                p99=f"{rated['p99']:.2f}",
+                check=f"{rated['answered']:,.0f} answered of {rated['due']:,.0f} due, "
+                f"{rated['errors']:,.0f} errors",
+                locks=locks.share(),
+                rss=fmt(ph.pb.sample_rss(), 1),
             )
 
-    # Clicks at 60% of the target rate (0.25 x nginx), open loop: bench/loadgen.py sends each
-    # request when it is due and counts its latency from then.
-    rate = 0.6 * 0.25 * ctx.nginx_rps
-    with phase(ctx, topology, "clicks-rated") as ph:
-        with LockSampler(ph.db) as locks:
-            rated = open_loop(
-                ph.work,
-                ph.pb.port,
-                rate,
-                args.seconds,
-                "/click?offer_id=1&aff_id=1&sub1=abc",
-                args.connections,
+    postbacks_max = 0
+    if "postbacks" in loads:
+        # Incoming postbacks, as fast as 64 connections go: distinct clicks and txids, each a
+        # conversion and two deliveries, which this topology's worker(s) send meanwhile.
+        with phase(ctx, topology, "postbacks-max") as ph:
+            ids = ph.db.seed_clicks(CLICKS_PER_SECOND_OF_POSTBACKS * args.seconds)
+            script = write_script(ph, write_ids(ph.work, ids), "max")
+            with LockSampler(ph.db) as locks:
+                got = wrk(f"{ph.pb.base}/postback", args.seconds, args.connections, script)
+                created = ph.db.count("conversions")
+                owed = ph.db.count("deliveries", "WHERE state = 'pending'")
+            postbacks_max = got.requests
+            reused = f"; click ids reused ({len(ids):,} stored)" if got.requests > len(ids) else ""
+            results.add(
+                key,
+                "postbacks, max",
+                rate="max",
+                rps=fmt(got.rps),
+                ratio=f"{got.rps / ctx.nginx_rps:.3f}",
+                p50=f"{got.p50_ms:.2f}",
+                p99=f"{got.p99_ms:.2f}",
+                check=f"{created:,} conversions / {got.requests:,} answered, {got.errors} errors; "
+                f"{owed:,} deliveries still owed{reused}",
+                locks=locks.share(),
+                rss=fmt(ph.pb.sample_rss(), 1),
             )
-        results.add(
-            key,
-            "clicks (0.6 x 0.25 x nginx), open loop",
-            rate=fmt(rate),
-            rps=fmt(rated["rate"]),
-            ratio=f"{rated['rate'] / ctx.nginx_rps:.3f}",
-            p50=f"{rated['p50']:.2f}",
-            p99=f"{rated['p99']:.2f}",
-            check=f"{rated['answered']:,.0f} answered of {rated['due']:,.0f} due, "
-            f"{rated['errors']:,.0f} errors",
-            locks=locks.share(),
-            rss=fmt(ph.pb.sample_rss(), 1),
-        )
-
-    # Incoming postbacks, as fast as 64 connections go: distinct clicks and txids, each a
-    # conversion and two deliveries, which this topology's worker(s) send meanwhile.
-    with phase(ctx, topology, "postbacks-max") as ph:
-        ids = ph.db.seed_clicks(CLICKS_PER_SECOND_OF_POSTBACKS * args.seconds)
-        script = write_script(ph, write_ids(ph.work, ids), "max")
-        with LockSampler(ph.db) as locks:
-            got = wrk(f"{ph.pb.base}/postback", args.seconds, args.connections, script)
-            created = ph.db.count("conversions")
-            owed = ph.db.count("deliveries", "WHERE state = 'pending'")
-        postbacks_max = got.requests
-        reused = f"; click ids reused ({len(ids):,} stored)" if got.requests > len(ids) else ""
-        results.add(
-            key,
-            "postbacks, max",
-            rate="max",
-            rps=fmt(got.rps),
-            ratio=f"{got.rps / ctx.nginx_rps:.3f}",
-            p50=f"{got.p50_ms:.2f}",
-            p99=f"{got.p99_ms:.2f}",
-            check=f"{created:,} conversions / {got.requests:,} answered, {got.errors} errors; "
-            f"{owed:,} deliveries still owed{reused}",
-            locks=locks.share(),
-            rss=fmt(ph.pb.sample_rss(), 1),
-        )
 
     # Reply -> arrival latency at steady rates, two deliveries per conversion.
-    for rate_n in args.rates:
+    for rate_n in args.rates if "latency" in loads else []:
         latency(ctx, topology, rate_n)
 
     # Deliveries: a backlog as large as the postbacks of the max run, made with the
     # workers stopped, drained by this topology's worker processes.
-    if topology.workers:
+    if topology.workers and "drain" in loads:
         conversions = max(1000, postbacks_max)
         fast = drain(ctx, topology, 0, conversions)
         results.add(
@@ -1206,6 +1215,11 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
+        "--loads",
+        default=",".join(LOADS),
+        help=f"comma-separated, some of {','.join(LOADS)}",
+    )
+    parser.add_argument(
         "--pg", default=os.environ.get("POSTBACK_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
     )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "latest.md")
@@ -1223,6 +1237,9 @@ def main() -> None:
     if not args.topologies or set(args.topologies) - set(TOPOLOGIES):
         parser.error(f"--topologies takes some of {','.join(TOPOLOGIES)}")
     args.topologies = [key for key in TOPOLOGIES if key in args.topologies]
+    args.loads = comma_list(args.loads)
+    if not args.loads or set(args.loads) - set(LOADS):
+        parser.error(f"--loads takes some of {','.join(LOADS)}")
     if args.rate_seconds is None:
         args.rate_seconds = args.seconds
     for tool in ("wrk", "nginx"):
