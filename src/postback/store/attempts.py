@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, bindparam, insert, update
+from sqlalchemy import ColumnElement, Connection, bindparam, insert, select, update
 
 from postback.domain.records import ClaimedDelivery
 from postback.store import rows
@@ -27,16 +27,30 @@ MOVE_DELIVERY = (
         updated_at=bindparam("b_now"),
     )
 )
+
+
+def _unless_locked(*where: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The config row, unless another transaction holds it (PostgreSQL; SQLite has one
+    writer and no row locks). Two workers' attempts of one partner move its run of
+    failures at once: the one that finds the row taken leaves it, instead of waiting for
+    the other's commit, since the next attempt moves it again anyway."""
+    config = postback_configs.c
+    return config.id.in_(
+        select(config.id)
+        .where(config.id == bindparam("b_id"), *where)
+        .with_for_update(skip_locked=True, key_share=True)  # the lock an UPDATE takes
+        .scalar_subquery()
+    )
+
+
 CONFIG_SUCCEEDED = (
     update(postback_configs)
-    .where(
-        postback_configs.c.id == bindparam("b_id"), postback_configs.c.failing_since.is_not(None)
-    )
+    .where(_unless_locked(postback_configs.c.failing_since.is_not(None)))
     .values(failing_since=None)
 )
 CONFIG_FAILED = (
     update(postback_configs)
-    .where(postback_configs.c.id == bindparam("b_id"), postback_configs.c.failing_since.is_(None))
+    .where(_unless_locked(postback_configs.c.failing_since.is_(None)))
     .values(failing_since=bindparam("b_since"))
 )
 
