@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -46,7 +47,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from postback.api import create_api
+from postback.app import create_web
 from postback.domain.buckets import offset_segments
 from postback.domain.ids import hash_key, new_api_key, new_click_id
 from postback.domain.records import Click, Offer
@@ -396,6 +397,84 @@ class Result:
     rollup_ms: float
     api_ms: float
     raw_ms: float
+    written_clicks: int = 0
+    written_postbacks: int = 0
+
+
+class Writes:
+    """Clicks (and a postback for one in twenty) on the window's last day, at a steady
+    rate, through the store's write paths, while reports are timed: what a report must
+    count at once (PostgreSQL folds pending rollup changes before it reads)."""
+
+    def __init__(self, store: Store, day: date, clicks_per_second: int) -> None:
+        self.store, self.day, self.rate = store, day, clicks_per_second
+        self.clicks = self.postbacks = 0
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._folding: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> Writes:
+        if self.rate > 0:
+            self._task = asyncio.create_task(self._run())
+            # As in every serve and worker process: pending rollup changes folded in the
+            # background (PostgreSQL; nothing to do on SQLite).
+            self._folding = asyncio.create_task(self.store.keep_rollups_folded(self._stop))
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+        if self._folding is not None:
+            await self._folding
+
+    async def _run(self) -> None:
+        offers = [offer for n in range(1, 6) if (offer := await self.store.get_offer(n))]
+        rng = random.Random(7)
+        tick = 0.05
+        # Live traffic: clicks stamped as they come, from noon of the last day on.
+        noon = datetime.combine(self.day, datetime.min.time(), UTC) + timedelta(hours=12)
+        began_at = time.perf_counter()
+        while not self._stop.is_set():
+            began = time.perf_counter()
+            made = [
+                Click(
+                    click_id=new_click_id(),
+                    offer_id=(offer := rng.choice(offers)).id,
+                    affiliate_id=rng.randint(1, 5),
+                    subs=(f"live{rng.randrange(10)}", "mobile", None, None, None),
+                    ip="203.0.113.9",
+                    user_agent="Mozilla/5.0 (bench)",
+                    referrer=None,
+                    country="DE",
+                    created_at=noon + timedelta(seconds=time.perf_counter() - began_at),
+                )
+                for _ in range(max(1, int(self.rate * tick)))
+            ]
+            await self.store.insert_clicks(made)
+            self.clicks += len(made)
+            by_id = {offer.id: offer for offer in offers}
+            await asyncio.gather(
+                *(
+                    self.store.record_postback(
+                        command(
+                            click,
+                            by_id[click.offer_id],
+                            f"live-{click.click_id}",
+                            "approved",
+                            click.created_at,
+                            None,
+                            "sale",
+                        )
+                    )
+                    for click in made[::20]
+                )
+            )
+            self.postbacks += len(made[::20])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._stop.wait(), max(0.0, tick - (time.perf_counter() - began))
+                )
 
 
 def baseline_engine(store: Store) -> AsyncEngine:
@@ -420,7 +499,7 @@ async def measure_with(
 ) -> list[Result]:
     last = FIRST_DAY + timedelta(days=args.days - 1)
     first = last - timedelta(days=29)
-    app = create_api(Settings(), store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
+    app = create_web(Settings(), store, admin_key_hash=lambda: hash_key(ADMIN_KEY))
     transport = httpx.ASGITransport(app=app)
     results = []
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -462,18 +541,30 @@ async def measure_with(
                 async def raw_run(query: ReportQuery = query) -> None:
                     await raw_report(baseline, query)
 
+                async with Writes(store, last, args.write_rate) as writes:
+                    rollup_ms = await median_ms(rollup, args.repeat)
+                    api_ms = await median_ms(api_call, args.repeat)
+                if writes.clicks:
+                    # Exact again once the writes stop: nothing lost or counted twice.
+                    report = await store.report(query)
+                    raw, raw_totals = await raw_report(baseline, query)
+                    if report.totals != raw_totals:
+                        raise SystemExit(f"{backend} {tz} {name}: totals differ after writes")
                 result = Result(
                     backend,
                     f"{name}, {tz}",
                     len(report.rows),
-                    await median_ms(rollup, args.repeat),
-                    await median_ms(api_call, args.repeat),
+                    rollup_ms,
+                    api_ms,
                     await median_ms(raw_run, max(1, args.repeat // 3)),
+                    writes.clicks,
+                    writes.postbacks,
                 )
                 console.print(
                     f"{backend}: {result.name}: {result.rows} rows, rollups "
                     f"{result.rollup_ms:.1f} ms (API {result.api_ms:.1f} ms), raw GROUP BY "
-                    f"{result.raw_ms:.0f} ms, x{result.raw_ms / result.rollup_ms:.0f}"
+                    f"{result.raw_ms:.0f} ms, x{result.raw_ms / result.rollup_ms:.0f}; "
+                    f"meanwhile {writes.clicks:,} clicks and {writes.postbacks:,} postbacks written"
                 )
                 results.append(result)
     return results
@@ -537,6 +628,9 @@ async def run_backend(
             await store.migrate()
             timings["migrate and backfill report zones (s)"] = time.perf_counter() - started
         started = time.perf_counter()
+        await store.fold_rollups()  # what serve and worker processes do in the background
+        timings["fold pending rollup changes (s)"] = time.perf_counter() - started
+        started = time.perf_counter()
         await analyze(store)
         timings["analyze (s)"] = time.perf_counter() - started
         rows = await table_rows(store)
@@ -593,14 +687,15 @@ async def with_sqlite(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(all_results: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| backend | report (30 days) | rows | rollups ms | via API ms | raw GROUP BY ms "
-        "| raw / rollups |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| raw / rollups | written meanwhile (clicks / postbacks) |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
     ]
     for outcome in all_results.values():
         for r in outcome["results"]:
             lines.append(
                 f"| {r.backend} | {r.name} | {r.rows:,} | {r.rollup_ms:.1f} | {r.api_ms:.1f} | "
-                f"{r.raw_ms:,.0f} | {r.raw_ms / r.rollup_ms:,.0f}x |"
+                f"{r.raw_ms:,.0f} | {r.raw_ms / r.rollup_ms:,.0f}x | "
+                f"{r.written_clicks:,} / {r.written_postbacks:,} |"
             )
     for backend, outcome in all_results.items():
         lines.append("")
@@ -641,6 +736,12 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--batch", type=int, default=20_000, help="clicks per insert_clicks")
     parser.add_argument("--concurrency", type=int, default=32, help="postbacks in flight")
     parser.add_argument("--repeat", type=int, default=9, help="timed runs per report")
+    parser.add_argument(
+        "--write-rate",
+        type=int,
+        default=2000,
+        help="clicks/s written while reports are timed (a postback per 20 clicks); 0: none",
+    )
     parser.add_argument("--zones", nargs="+", default=["UTC", "America/New_York", "Asia/Kathmandu"])
     parser.add_argument(
         "--report-zones",
