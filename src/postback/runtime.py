@@ -13,7 +13,7 @@ from postback.dispatch.worker import Dispatcher
 from postback.domain.ids import hash_key, new_api_key
 from postback.domain.records import Click
 from postback.metrics import Metrics
-from postback.services.ratelimit import FailureLimiter
+from postback.services.ratelimit import failure_limiter
 from postback.settings import Settings
 from postback.store.base import IncomingEntry
 from postback.store.sql import Store
@@ -59,8 +59,9 @@ class Runtime:
             store.log_incoming, concurrency=batches
         )
         self.dispatcher = Dispatcher(store, settings, self.metrics) if run_worker else None
-        # One count of failed authentications for the API and /postback alike.
-        self.auth_failures = FailureLimiter(settings.auth_failures_per_minute)
+        # One count of failed authentications for the API and /postback alike (shared
+        # with the other server processes on PostgreSQL).
+        self.auth_failures = failure_limiter(settings, store)
         self.announce_key = announce_key
         self.admin_key_hash: str | None = None
         self._stop = asyncio.Event()
@@ -68,6 +69,7 @@ class Runtime:
         self.alert_checker = AlertChecker(store, settings) if run_worker else None
         self._alerts_task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
+        self._limits_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.migrate()
@@ -76,6 +78,7 @@ class Runtime:
         self.incoming.start()
         self._stop.clear()
         self._fold_task = asyncio.create_task(self.store.keep_rollups_folded(self._stop))
+        self._limits_task = asyncio.create_task(self.auth_failures.run(self._stop))
         if self.dispatcher is not None:
             self._worker_task = asyncio.create_task(self.dispatcher.run(self._stop))
         if self.alert_checker is not None:
@@ -88,11 +91,11 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._worker_task
             self._worker_task = None
-        for task in (self._alerts_task, self._fold_task):
+        for task in (self._alerts_task, self._fold_task, self._limits_task):
             if task is not None:
                 with contextlib.suppress(Exception):
                     await task
-        self._alerts_task = self._fold_task = None
+        self._alerts_task = self._fold_task = self._limits_task = None
         await self.clicks.stop()
         await self.incoming.stop()
         await self.store.close()

@@ -16,6 +16,7 @@ import pytest
 from aiohttp import web
 from standardwebhooks import Webhook
 
+from postback.dispatch.pauses import SYNC_SECONDS
 from postback.dispatch.worker import Dispatcher, endpoint_key
 from postback.domain.ids import hash_key, new_click_id, new_webhook_secret
 from postback.domain.records import Attempt, ClaimedDelivery, Click, Delivery, PostbackConfig
@@ -155,22 +156,24 @@ async def dispatching(
     *,
     clock: ManualClock | None = None,
     stop: asyncio.Event | None = None,
+    worker_id: str = "test-worker",
+    pause_sync_seconds: float = SYNC_SECONDS,
 ) -> AsyncIterator[Dispatcher]:
     """A worker running until the block ends; on the real clocks unless `clock` is given.
     Leaving the block sets `stop` and waits for the worker, for at most an attempt's
     timeout and a few seconds."""
     stop = stop or asyncio.Event()
-    if clock is None:
-        dispatcher = Dispatcher(store, settings, metrics, worker_id="test-worker")
-    else:
-        dispatcher = Dispatcher(
-            store,
-            settings,
-            metrics,
-            worker_id="test-worker",
-            now=clock.now,
-            monotonic=clock.monotonic,
-        )
+    clocks: dict[str, Any] = {}
+    if clock is not None:
+        clocks = {"now": clock.now, "monotonic": clock.monotonic}
+    dispatcher = Dispatcher(
+        store,
+        settings,
+        metrics,
+        worker_id=worker_id,
+        pause_sync_seconds=pause_sync_seconds,
+        **clocks,
+    )
     task = asyncio.create_task(dispatcher.run(stop))
     try:
         yield dispatcher

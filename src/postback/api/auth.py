@@ -41,7 +41,7 @@ async def get_caller(
             raise Unauthorized("an API key is required: Authorization: Bearer <key>")
         return await caller_for_key(ctx, credentials.credentials)
     except Unauthorized:
-        ctx.auth_failures.failed(ip)
+        await ctx.auth_failures.failed(ip)
         raise
 
 

@@ -1,7 +1,7 @@
 """Log in with the admin key or an affiliate's key; log out.
 
 Failed logins count against the same per-address limit as failed API keys and postback
-tokens (edge/ratelimit.py): past it, the address gets 429 before its key is looked at.
+tokens (services/ratelimit.py): past it, the address gets 429 before its key is looked at.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ async def log_in(visit: Visit) -> Response:
     try:
         await caller_for_key(ctx, key)
     except Unauthorized as exc:
-        ctx.auth_failures.failed(ip)
+        await ctx.auth_failures.failed(ip)
         return await _form(visit, 401, exc.message)
     response = redirect(local_path(visit.field("next")))
     await visit.console.sessions.issue(response, hash_key(key.strip()))

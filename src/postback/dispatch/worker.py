@@ -7,7 +7,8 @@ from holding up the others: a global cap on attempts in flight and a per-endpoin
 (scheme, host and port). A delivery claimed for an endpoint already at its cap waits in
 this process's queue for that endpoint, as long as the endpoint's recent speed says it
 will start well within its lease; beyond that it is handed back, due again shortly, and
-so is everything for an endpoint the circuit breaker has paused (see breaker.py). The
+so is everything for an endpoint the circuit breaker has paused (see breaker.py; its
+pauses are shared with the workers of other processes, see pauses.py). The
 queue is what lets one worker keep a fast partner busy: handing every delivery over the
 cap back to the database capped a single endpoint at a few hundred a second.
 
@@ -36,6 +37,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from postback.dispatch.breaker import CircuitBreaker
+from postback.dispatch.pauses import SYNC_SECONDS, SharedPauses
 from postback.dispatch.sender import AttemptOutcome, Sender
 from postback.domain import retry
 from postback.domain.records import ClaimedDelivery
@@ -95,7 +97,8 @@ class Dispatcher:
     instead of at the next poll.
 
     ``now`` (the wall clock: what is due, when to try again) and ``monotonic`` (leases
-    of queued deliveries, the circuit breaker's pauses) are the real clocks unless given.
+    of queued deliveries, the circuit breaker's pauses) are the real clocks unless given;
+    ``pause_sync_seconds`` is how often the pauses other workers published are read.
     """
 
     def __init__(
@@ -108,6 +111,7 @@ class Dispatcher:
         sender: Sender | None = None,
         now: Callable[[], datetime] = _now,
         monotonic: Callable[[], float] = time.monotonic,
+        pause_sync_seconds: float = SYNC_SECONDS,
     ) -> None:
         self._store = store
         self._now = now
@@ -142,6 +146,13 @@ class Dispatcher:
             settings.breaker_pause,
             settings.breaker_max_pause,
             clock=monotonic,
+        )
+        self._pauses = SharedPauses(
+            store,
+            self.breaker,
+            now=now,
+            probe_lease=self._lease_seconds,
+            interval=pause_sync_seconds,
         )
 
     @property
@@ -178,14 +189,18 @@ class Dispatcher:
             extra={"action": "worker_started", "worker_id": self.worker_id},
         )
         self._sender_in_use = sender
+        await self._pauses.sync()  # no send to an endpoint another worker paused
         listening = asyncio.create_task(self._listen(stop))
+        sharing = asyncio.create_task(self._pauses.run(stop))
         try:
             await self._poll_loop(sender, stop)
         finally:
-            listening.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listening
+            for task in (listening, sharing):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self._drain()
+            await self._pauses.publish()  # what the last attempts changed
             if own_sender:
                 await sender.close()
             log.info(
@@ -316,8 +331,9 @@ class Dispatcher:
         self._per_endpoint[endpoint] += 1
         self._sending += 1
         slot = _EndpointSlot(endpoint, self._slot_done)
+        probe = self.breaker.probing(endpoint)
         task = asyncio.create_task(
-            self._deliver(sender, claim, slot), name=f"delivery-{claim.delivery.id}"
+            self._deliver(sender, claim, slot, probe), name=f"delivery-{claim.delivery.id}"
         )
         self._tasks[task] = claim
         task.add_done_callback(functools.partial(self._task_done, slot=slot))
@@ -350,6 +366,7 @@ class Dispatcher:
             return
         sender = self._sender_in_use
         wait = self.breaker.wait_for(endpoint)
+        probe = self.breaker.probing(endpoint)
         if sender is None or wait is not None:
             held = self._take_queued(endpoint)
             for claim in held:
@@ -369,6 +386,8 @@ class Dispatcher:
                 expired.append(claim)
             else:
                 self._launch(sender, claim, endpoint)
+                if probe:
+                    break  # the probe goes alone; the rest wait for its answer
         if not queue:
             del self._queued[endpoint]
         if expired:
@@ -434,10 +453,18 @@ class Dispatcher:
 
     # ---- one delivery -------------------------------------------------------------------
 
-    async def _deliver(self, sender: Sender, claim: ClaimedDelivery, slot: _EndpointSlot) -> None:
+    async def _deliver(
+        self, sender: Sender, claim: ClaimedDelivery, slot: _EndpointSlot, probe: bool
+    ) -> None:
         delivery = claim.delivery
         try:
             try:
+                if probe and not await self._pauses.may_probe(slot.endpoint):
+                    # Another worker sends this pause's probe: back unsent, like the rest.
+                    slot.release()
+                    self._held_configs[delivery.postback_id] = slot.endpoint
+                    await self._hand_back([claim], self.breaker.wait_for(slot.endpoint) or 0.0)
+                    return
                 outcome = await sender.send(claim)
                 self._track_speed(slot.endpoint, outcome)
                 self._track_endpoint(slot.endpoint, outcome)
@@ -478,15 +505,16 @@ class Dispatcher:
         status = outcome.status_code
         if outcome.kind in UNREACHABLE or (status is not None and (status >= 500 or status == 429)):
             was_paused = self.breaker.paused(endpoint)
-            self.breaker.failed(endpoint, outcome.retry_after)
+            if self.breaker.failed(endpoint, outcome.retry_after):
+                self._pauses.changed(endpoint)
             if not was_paused and self.breaker.paused(endpoint):
                 log.warning(
                     "endpoint %s paused after repeated failures; it will be probed",
                     endpoint,
                     extra={"action": "endpoint_paused", "endpoint": endpoint},
                 )
-        elif status is not None:
-            self.breaker.succeeded(endpoint)
+        elif status is not None and self.breaker.succeeded(endpoint):
+            self._pauses.changed(endpoint)
 
     def _disable_reason(self, claim: ClaimedDelivery, outcome: AttemptOutcome) -> str | None:
         """Why this attempt switches its config off, or None."""

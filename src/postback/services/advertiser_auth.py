@@ -44,7 +44,7 @@ def ip_allowed(ip: str | None, allowed: tuple[str, ...]) -> bool:
     return any(address in ipaddress.ip_network(cidr, strict=False) for cidr in allowed)
 
 
-def check_access(
+async def check_access(
     advertiser: Advertiser, ip: str | None, credentials: Credentials, limiter: FailureLimiter
 ) -> None:
     """Raise IpNotAllowed, TooManyRequests or BadToken; return when the caller may post."""
@@ -60,7 +60,7 @@ def check_access(
     try:
         _check_credentials(advertiser, credentials, datetime.now(UTC))
     except BadToken:
-        limiter.failed(ip)
+        await limiter.failed(ip)
         raise
 
 

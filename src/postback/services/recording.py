@@ -63,7 +63,7 @@ class Proof:
     body: bytes
     failures: FailureLimiter
 
-    def check(self, advertiser: Advertiser, fields: PostbackFields, params: Params) -> None:
+    async def check(self, advertiser: Advertiser, fields: PostbackFields, params: Params) -> None:
         credentials = Credentials(
             token=fields.token or self.header_token,
             signature=single(self.query_params, SIGNATURE_PARAM) or self.header_signature,
@@ -71,7 +71,7 @@ class Proof:
             raw_query=self.raw_query,
             body=self.body,
         )
-        check_access(advertiser, self.ip, credentials, self.failures)
+        await check_access(advertiser, self.ip, credentials, self.failures)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +105,7 @@ async def record_postback(
         raise UnknownClick("no click with this click_id")
     draft.note(advertiser_id=origin.advertiser.id)
     if proof is not None:
-        proof.check(origin.advertiser, fields, params)
+        await proof.check(origin.advertiser, fields, params)
     event, status = event_and_status(fields, origin)
     return await store.record_postback(
         PostbackCommand(

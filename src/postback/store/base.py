@@ -93,6 +93,18 @@ class DeliveryHealth:
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointPause:
+    """A partner endpoint a worker's circuit breaker paused, as every worker reads it."""
+
+    endpoint: str
+    paused_until: datetime
+    # Seconds: how long the pause was (a failed probe doubles it).
+    pause: float
+    # Until when one worker holds the right to send the probe; None: nobody does.
+    probe_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class Page:
     items: list[Any]
     next_cursor: str | None

@@ -37,6 +37,7 @@ class PostgresStore(Store):
     row_locks = True
     folds_rollups = True
     write_batches = 2
+    counts_auth_failures = True
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(

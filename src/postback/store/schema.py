@@ -427,3 +427,42 @@ report_zones = Table(
     Column("name", String(64), nullable=False, unique=True),
     Column("created_at", BigInteger, nullable=False),
 )
+
+# Limits shared by every process (store/sql_limits.py).
+#: The longest client address and endpoint the two tables below hold.
+CLIENT_CHARS = 255
+ENDPOINT_CHARS = 512
+
+# Failed authentications, one row each (inserts only: concurrent failures share no row),
+# counted per client address over the last minute on PostgreSQL; rows older than that
+# are purged every minute by each server process (services/ratelimit.py).
+auth_failures = Table(
+    "auth_failures",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("client", String(CLIENT_CHARS), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_auth_failures_client_at", "client", "at"),
+)
+
+# Client addresses past the failed-authentication limit, and until when: written when a
+# failure reaches the limit, read every second by each server process.
+auth_blocks = Table(
+    "auth_blocks",
+    metadata,
+    Column("client", String(CLIENT_CHARS), primary_key=True),
+    Column("blocked_until", BigInteger, nullable=False),
+)
+
+# Partner endpoints (scheme://host:port) a worker's circuit breaker paused: until when,
+# how long the pause was (milliseconds; a failed probe doubles it), and until when one
+# worker holds the right to send the probe (dispatch/pauses.py). Written when a breaker
+# opens or closes, read every second by each worker; a success deletes the row.
+endpoint_pauses = Table(
+    "endpoint_pauses",
+    metadata,
+    Column("endpoint", String(ENDPOINT_CHARS), primary_key=True),
+    Column("paused_until", BigInteger, nullable=False),
+    Column("pause_ms", BigInteger, nullable=False),
+    Column("probe_until", BigInteger, nullable=False),
+)

@@ -24,6 +24,7 @@ from postback.store.sql_alerts import AlertsMixin
 from postback.store.sql_base import now_us
 from postback.store.sql_configs import ConfigsMixin
 from postback.store.sql_deliveries import DeliveriesMixin
+from postback.store.sql_limits import LimitsMixin
 from postback.store.sql_partners import PartnersMixin
 from postback.store.sql_reports import ReportsMixin
 from postback.store.sql_traffic import TrafficMixin
@@ -31,7 +32,15 @@ from postback.store.sql_traffic import TrafficMixin
 log = logging.getLogger(__name__)
 
 
-class Store(PartnersMixin, ConfigsMixin, TrafficMixin, DeliveriesMixin, ReportsMixin, AlertsMixin):
+class Store(
+    PartnersMixin,
+    ConfigsMixin,
+    TrafficMixin,
+    DeliveriesMixin,
+    ReportsMixin,
+    AlertsMixin,
+    LimitsMixin,
+):
     """The store: everything the edge, the services and the workers ask of the database,
     in SQL shared by both backends; SqliteStore and PostgresStore set up the engine and
     its quirks."""

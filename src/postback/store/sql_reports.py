@@ -63,7 +63,7 @@ class ReportsMixin(SqlBase):
                 async with self._write() as conn:
                     folded = await conn.run_sync(pending.fold, wait=False)
             except StoreError as exc:
-                fold_failed.warning("folding rollup changes failed: %s", str(exc))
+                fold_failed.warning("fold_failed", "folding rollup changes failed: %s", exc)
             if folded == pending.FOLD_BATCH:
                 continue
             with contextlib.suppress(TimeoutError):
