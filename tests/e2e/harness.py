@@ -33,6 +33,9 @@ class _Child:
     process: subprocess.Popen[bytes] | None
     grace: float
 
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
@@ -98,9 +101,6 @@ class ServerProcess(_Child):
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
-    def alive(self) -> bool:
-        return self.process is not None and self.process.poll() is None
-
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=10)
 
@@ -142,6 +142,8 @@ class Received:
     query: dict[str, str]
     headers: dict[str, str]
     body: bytes
+    # What the receiver answered.
+    status: int = 0
 
 
 @dataclass
@@ -153,6 +155,8 @@ class Receiver:
     plan: dict[str, list[int]] = field(default_factory=dict)
     # Share of unplanned requests answered 500, to make deliveries retry.
     failure_rate: float = 0.0
+    # Decides instead of failure_rate which unplanned requests fail (answered 500).
+    fails: Callable[[Received], bool] | None = None
     _runner: web.AppRunner | None = None
 
     async def start(self) -> Receiver:
@@ -178,20 +182,22 @@ class Receiver:
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
-        self.requests.append(
-            Received(
-                request.method,
-                request.path_qs,
-                dict(request.query),
-                dict(request.headers),
-                body,
-            )
+        received = Received(
+            request.method,
+            request.path_qs,
+            dict(request.query),
+            dict(request.headers),
+            body,
         )
         statuses = self.plan.get(request.path)
         if statuses:
             status = statuses.pop(0)
+        elif self.fails is not None:
+            status = 500 if self.fails(received) else 200
         else:
             status = 500 if random.random() < self.failure_rate else 200
+        received.status = status
+        self.requests.append(received)
         return web.Response(status=status, text="ok" if status < 300 else "no")
 
     def at(self, path: str) -> list[Received]:
