@@ -92,6 +92,24 @@ APPLICATION_NAME = "postback-bench"  # this script's own PostgreSQL sessions
 SAMPLE_INTERVAL = 0.05  # seconds between pg_stat_activity samples
 
 
+def wait_log(
+    path: Path,
+    text: str,
+    count: int,
+    timeout: float = 60.0,
+    alive: subprocess.Popen[bytes] | None = None,
+) -> None:
+    """Until `text` appears `count` times in the log at `path`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text(errors="replace").count(text) >= count:
+            return
+        if alive is not None and alive.poll() is not None:
+            raise RuntimeError(f"{path.name}: the process exited as it started")
+        time.sleep(0.05)
+    raise RuntimeError(f"{path.name}: no {text!r} x {count} within {timeout:g}s")
+
+
 @dataclass(frozen=True)
 class Topology:
     key: str
@@ -548,13 +566,8 @@ class Postback:
         self.server = self._spawn(argv, log)
         try:
             wait_http(f"{self.base}/healthz")
-            if self.topology.servers > 1:
-                deadline = time.monotonic() + 30
-                while len(children(self.server.pid)) < self.topology.servers:
-                    if time.monotonic() > deadline:
-                        raise RuntimeError("the server processes did not all start")
-                    time.sleep(0.1)
-                time.sleep(1.5)  # the later ones' start-up: no way to ask one of them alone
+            # Every server process says so in the log once it is ready.
+            wait_log(log, "postback.runtime started", self.topology.servers)
         except RuntimeError:
             print(tail(log), file=sys.stderr)
             raise
@@ -562,12 +575,14 @@ class Postback:
     def start_workers(self) -> None:
         for n in range(self.topology.workers):
             self.workers.append(self._spawn(["worker"], self.work / f"worker{n}.log"))
-        if self.workers:
-            time.sleep(1.0)  # the workers' start-up
-            for n, proc in enumerate(self.workers):
-                if proc.poll() is not None:
-                    print(tail(self.work / f"worker{n}.log"), file=sys.stderr)
-                    raise RuntimeError("a `postback worker` exited as it started")
+        for n, proc in enumerate(self.workers):
+            log = self.work / f"worker{n}.log"
+            try:
+                # Listening for wake-ups and claiming once it has said so.
+                wait_log(log, "delivery worker started", 1, alive=proc)
+            except RuntimeError:
+                print(tail(log), file=sys.stderr)
+                raise
 
     def sample_rss(self) -> float:
         """The server's peak RSS (the largest of its processes) so far."""
