@@ -3,7 +3,6 @@ success; on PostgreSQL a worker never waits for another's hold on the config row
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -55,14 +54,6 @@ async def test_a_run_of_failures_begins_at_the_first_and_ends_at_a_success(store
     again = await store.claim_deliveries(limit=1, lease_seconds=60, now=retry)
     assert await store.finish_attempt(again[0], result(again[0], retry, success=True))
     assert await failing_since(store, config_id) is None
-
-
-@pytest.fixture
-async def pg_store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    opened = PostgresStore(pg_url)
-    await opened.migrate()
-    yield opened
-    await opened.close()
 
 
 @pytest.mark.postgres

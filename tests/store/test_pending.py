@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -30,11 +29,8 @@ DAY = {"first": "2024-10-01", "last": "2024-10-01"}
 
 
 @pytest.fixture
-async def store(pg_url: str) -> AsyncIterator[PostgresStore]:
-    opened = PostgresStore(pg_url)
-    await opened.migrate()
-    yield opened
-    await opened.close()
+def store(pg_store: PostgresStore) -> PostgresStore:
+    return pg_store
 
 
 async def pending_rows(store: PostgresStore) -> int:

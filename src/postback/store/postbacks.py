@@ -390,12 +390,19 @@ def enqueue_deliveries(
 ) -> int:
     """The transactional outbox: render every owed postback now, send it later. `known`
     keeps the configs read for each affiliate during the transaction."""
-    known = {} if known is None else known
-    configs = known.get(conversion.affiliate_id)
-    if configs is None:
-        found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": conversion.affiliate_id})
-        configs = known[conversion.affiliate_id] = [rows.postback_config(r) for r in found]
+    configs = _active_configs(conn, conversion.affiliate_id, {} if known is None else known)
     return insert_deliveries(conn, configs, conversion, click, offer, now)
+
+
+def _active_configs(
+    conn: Connection, affiliate_id: int, known: ConfigsByAffiliate
+) -> list[PostbackConfig]:
+    """The affiliate's active configs (and the global ones), read once per transaction."""
+    configs = known.get(affiliate_id)
+    if configs is None:
+        found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": affiliate_id})
+        configs = known[affiliate_id] = [rows.postback_config(r) for r in found]
+    return configs
 
 
 def _enqueue_all(
@@ -408,10 +415,7 @@ def _enqueue_all(
     owed: list[int] = []
     values: list[dict[str, Any]] = []
     for conversion, command in made:
-        configs = known.get(conversion.affiliate_id)
-        if configs is None:
-            found = conn.execute(ACTIVE_CONFIGS, {"affiliate_id": conversion.affiliate_id})
-            configs = known[conversion.affiliate_id] = [rows.postback_config(r) for r in found]
+        configs = _active_configs(conn, conversion.affiliate_id, known)
         rendered = delivery_rows(
             configs, conversion, command.click, command.offer, command.received_at
         )
