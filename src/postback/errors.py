@@ -42,6 +42,15 @@ class InvalidInput(PostbackError):
         self.param = param
 
 
+class UnknownEvent(InvalidInput):
+    """An event outside the advertiser's event map: refused, never counted as a sale."""
+
+    code = "unknown_event"
+
+    def __init__(self, message: str) -> None:
+        super().__init__("event", message)
+
+
 class NotFound(PostbackError):
     code = "not_found"
 

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from postback.errors import InvalidInput, InvalidTransition, PostbackError, UnknownClick
-from postback.services.recording import LogDraft, record_postback
+from postback.services.recording import Ignored, LogDraft, record_postback
 from postback.store.base import IncomingEntry
 from postback.store.sql import Store
 
@@ -30,6 +30,8 @@ class ImportSummary:
     created: int = 0
     updated: int = 0
     duplicate: int = 0
+    # Rows whose event the advertiser's map says to ignore.
+    ignored: int = 0
     # (line, message): rows refused as malformed or naming an unknown click.
     errors: list[tuple[int, str]] = field(default_factory=list)
     # (line, message): status changes the state machine refuses, usually because the
@@ -38,7 +40,8 @@ class ImportSummary:
 
     @property
     def rows(self) -> int:
-        return self.created + self.updated + self.duplicate + len(self.errors) + len(self.refused)
+        answered = self.created + self.updated + self.duplicate + self.ignored
+        return answered + len(self.errors) + len(self.refused)
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, list[str]]]]:
@@ -108,6 +111,8 @@ async def import_row(
         result = await record_postback(store, params, draft, None, received_at)
     except UnknownClick as exc:
         raise InvalidInput("click_id", _unknown(exc, draft.entry.click_id)) from None
+    if isinstance(result, Ignored):
+        return "ignored"
     return result.outcome.value
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from postback.domain.catalog import INCOMING
 from postback.store.base import IncomingEntry, PostbackCommand
 from tests.api.conftest import Api, convert, error_of
 
@@ -46,7 +47,7 @@ async def test_templates_fill_advertisers_and_configs(api: Api) -> None:
         "invalid_param",
     )
     listed = await api.admin("GET", "/api/v1/templates")
-    assert listed.status_code == 200 and len(listed.json()["incoming"]) == 9
+    assert listed.status_code == 200 and len(listed.json()["incoming"]) == len(INCOMING)
     error_of(await api.admin("GET", "/api/v1/templates/nothing"), 404, "not_found")
     for body, param in (
         ({"template": "voluum"}, "tracker_url"),
@@ -64,6 +65,43 @@ async def test_templates_fill_advertisers_and_configs(api: Api) -> None:
         "POST", "/api/v1/advertisers", json={"name": "x", "field_map": {"a": "revenue2"}}
     )
     error_of(bad_map, 400, "invalid_param")
+
+
+async def test_a_platform_secret_is_stored_and_never_shown(api: Api) -> None:
+    made = await api.advertiser(template="hotmart", partner_secret="hottok-123")
+    assert made["template"] == "hotmart" and made["partner_secret_set"] is True
+    assert made["signed_postbacks"] is False
+    assert "hottok-123" not in str(made)
+    shown = await api.admin("GET", f"/api/v1/advertisers/{made['id']}")
+    assert "hottok-123" not in shown.text and shown.json()["partner_secret_set"] is True
+    cleared = await api.admin(
+        "PATCH", f"/api/v1/advertisers/{made['id']}", json={"partner_secret": None}
+    )
+    assert cleared.json()["partner_secret_set"] is False
+    # A secret belongs to a platform that proves its postbacks with one.
+    for body in (
+        {"name": "x", "partner_secret": "s"},
+        {"name": "x", "template": "keitaro", "partner_secret": "s"},
+        {"name": "x", "template": "hotmart", "partner_secret": "bad\nline"},
+        {"name": "x", "template": "hotmart", "partner_secret": ""},
+    ):
+        refused = await api.admin("POST", "/api/v1/advertisers", json=body)
+        assert error_of(refused, 400, "invalid_param")["param"] == "partner_secret", body
+    plain = await api.advertiser()
+    patched = await api.admin(
+        "PATCH", f"/api/v1/advertisers/{plain['id']}", json={"partner_secret": "s"}
+    )
+    assert error_of(patched, 400, "invalid_param")["param"] == "partner_secret"
+
+
+async def test_field_map_rules_are_checked_when_saved(api: Api) -> None:
+    good = {"a.sck|a.src": "click_id", "cents": "revenue,attr.order_total*0.01"}
+    assert (await api.advertiser(field_map=good))["field_map"] == good
+    for bad in ({"a": "revenue*0"}, {"a b": "txid"}, {"a": "txid,nope"}, {"a": "attr.X"}):
+        refused = await api.admin(
+            "POST", "/api/v1/advertisers", json={"name": "x", "field_map": bad}
+        )
+        assert error_of(refused, 400, "invalid_param")["param"].startswith("field_map"), bad
 
 
 async def test_offer_lifecycle_fields_and_what_affiliates_see(api: Api) -> None:

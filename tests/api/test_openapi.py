@@ -68,7 +68,8 @@ async def test_request_bodies_have_examples_and_patches_refuse_null(api: Api) ->
                 if any(option.get("type") == "null" for option in prop.get("anyOf", []))
             }
             # affiliate_events: null brings back the default rule (domain/lifecycle.py).
-            allowed = {"fallback_url", "offer_id", "body", "affiliate_events"}
+            # partner_secret: null removes the stored secret (our token is then required).
+            allowed = {"fallback_url", "offer_id", "body", "affiliate_events", "partner_secret"}
             assert nullable <= allowed, (path, nullable)
     assert bodies >= 10
 

@@ -244,3 +244,39 @@ async def test_an_affiliate_sees_only_its_own_world(
         assert retry.status_code == 404
         offers = await alice.get("/offers")
         assert f"click?offer_id={world['offer']}&amp;aff_id={world['affiliate']}" in offers.text
+
+
+async def test_a_platform_advertiser_is_made_from_its_template_with_its_secret(
+    admin: Browser, store: Store
+) -> None:
+    form = await admin.get("/advertisers/new")
+    assert 'value="hotmart"' in form.text and 'name="partner_secret"' in form.text
+    made = await admin.submit(
+        "/advertisers/new",
+        "/advertisers/new",
+        {"name": "Course shop", "template": "hotmart", "partner_secret": "hot-tok-1"},
+    )
+    advertiser_id = created_id(made, "advertisers")
+    stored = await store.get_advertiser(advertiser_id)
+    assert stored is not None and stored.template == "hotmart"
+    assert stored.partner_secret == "hot-tok-1" and stored.event_map
+    page = await admin.get(f"/advertisers/{advertiser_id}")
+    # The URL to paste into the platform, without our token; the secret never shown.
+    assert f"/postback?adv_id={advertiser_id}<" in page.text or (
+        f'/postback?adv_id={advertiser_id}"' in page.text
+    )
+    assert "hot-tok-1" not in page.text and "Hotmart" in page.text
+    # Saving the page without typing a secret keeps the stored one.
+    kept = await admin.submit(
+        f"/advertisers/{advertiser_id}",
+        f"/advertisers/{advertiser_id}",
+        {"name": "Course shop", "partner_secret": "", "require_token": "on"},
+    )
+    assert kept.status_code in (200, 303), kept.text
+    again = await store.get_advertiser(advertiser_id)
+    assert again is not None and again.partner_secret == "hot-tok-1"
+    # A secret for an advertiser without a platform is refused next to the field.
+    refused = await admin.submit(
+        "/advertisers/new", "/advertisers/new", {"name": "Plain", "partner_secret": "x"}
+    )
+    assert refused.status_code == 400 and 'id="partner_secret-error"' in refused.text

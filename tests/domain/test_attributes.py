@@ -8,7 +8,7 @@ import pytest
 
 from postback.domain.attributes import MAX_ATTRIBUTES, merge, read_attributes
 from postback.domain.incoming import apply_field_map, map_event, read_fields
-from postback.errors import InvalidInput
+from postback.errors import InvalidInput, UnknownEvent
 
 
 def test_prefixed_and_well_known_fields_become_attributes() -> None:
@@ -67,4 +67,8 @@ def test_a_field_map_renames_partner_fields_without_breaking_aliases() -> None:
 
 def test_event_map() -> None:
     assert map_event("PURCHASE_APPROVED", {"PURCHASE_APPROVED": "approved"}) == "approved"
-    assert map_event("lead", {"PURCHASE_APPROVED": "approved"}) == "lead"
+    assert map_event("lead", {}) == "lead"
+    # With a map, an event outside it is refused: never counted as a sale.
+    with pytest.raises(UnknownEvent) as refused:
+        map_event("lead", {"PURCHASE_APPROVED": "approved"})
+    assert refused.value.code == "unknown_event" and refused.value.param == "event"

@@ -10,7 +10,10 @@ from postback.domain.incoming import (
     DEFAULT_EVENT,
     DEFAULT_STATUS,
     FIELD_ALIASES,
+    FieldRule,
     PostbackFields,
+    apply_field_map,
+    field_rule,
     read_fields,
     resolve_status,
 )
@@ -255,3 +258,58 @@ def test_resolve_status_refuses_unknown(raw: str, status_map: dict[str, str]) ->
         resolve_status(raw, status_map)
     assert info.value.param == "status"
     assert "approved" in info.value.message  # lists the vocabulary
+
+
+def test_a_field_rule_reads_first_of_targets_and_scale() -> None:
+    assert field_rule("a.b|c", "revenue,attr.order_total*0.01") == FieldRule(
+        ("a.b", "c"), ("revenue", "attr.order_total"), Decimal("0.01")
+    )
+    assert field_rule("venda[src]", "click_id") == FieldRule(("venda[src]",), ("click_id",))
+    for theirs, ours in [
+        ("a b", "txid"),
+        ("|".join(["x"] * 9), "txid"),
+        ("a", "price"),
+        ("a", "txid,txid"),
+        ("a", "revenue*0"),
+        ("a", "revenue*-1"),
+        ("a", "revenue*1e3"),
+        ("a", "attr.Email"),
+    ]:
+        with pytest.raises(ValueError):
+            field_rule(theirs, ours)
+
+
+def test_a_field_map_takes_the_first_present_and_scales() -> None:
+    field_map = {
+        "o.sck|o.src|o.xcod": "click_id",
+        "Commissions.charge_amount": "revenue,attr.order_total*0.01",
+    }
+    params = {
+        "o.sck": [""],
+        "o.src": ["clk_2"],
+        "o.xcod": ["clk_3"],
+        "Commissions.charge_amount": ["9750"],
+    }
+    mapped = apply_field_map(params, field_map)
+    fields = read_fields(mapped)
+    assert fields.click_id == "clk_2"
+    assert fields.revenue == Decimal("97.5")
+    assert mapped["attr.order_total"] == ["97.5"]
+    with pytest.raises(InvalidInput) as bad:
+        apply_field_map({**params, "Commissions.charge_amount": ["lots"]}, field_map)
+    assert bad.value.param == "Commissions.charge_amount"
+    for huge in ("1e400", "NaN", "Infinity"):
+        with pytest.raises(InvalidInput):
+            apply_field_map({**params, "Commissions.charge_amount": [huge]}, field_map)
+
+
+def test_a_mapped_field_makes_its_other_aliases_plain_data() -> None:
+    # Eduzz's older webhook sends `type=invoice` beside its event name: `type` is an alias
+    # of our event, but the map says where the event is.
+    params = {"event_name": ["invoice_paid"], "type": ["invoice"], "cid": ["clk"]}
+    fields = read_fields(apply_field_map(params, {"event_name": "event"}))
+    assert fields.event == "invoice_paid" and fields.click_id == "clk"
+    # Our own name still counts, and must agree.
+    clash = apply_field_map({**params, "event": ["other"]}, {"event_name": "event"})
+    with pytest.raises(InvalidInput):
+        read_fields(clash)

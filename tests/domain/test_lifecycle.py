@@ -14,7 +14,9 @@ from postback.domain.lifecycle import (
     affiliate_events,
     affiliates_receive,
     decide_stage,
+    declared_events,
     is_lifecycle,
+    next_status,
     status_for,
 )
 from postback.domain.records import Offer
@@ -46,6 +48,7 @@ def test_each_event_sets_the_expected_status() -> None:
         "rejected",
         "refunded",
         "chargeback",
+        None,
         None,
     ]
 
@@ -91,6 +94,7 @@ def test_affiliates_get_neither_abandoned_checkouts_nor_shipping_by_default() ->
         "canceled",
         "refunded",
         "chargeback",
+        "disputed",
     )
     assert not affiliates_receive(OFFER, "checkout_abandoned")
     assert not affiliates_receive(OFFER, "shipping_update")
@@ -110,3 +114,22 @@ def test_an_offer_chooses_what_affiliates_receive() -> None:
     undeclared = replace(OFFER, lifecycle_events=("approved",))
     # An event the offer does not declare is a plain event: the lifecycle rules stay out.
     assert affiliates_receive(undeclared, "checkout_abandoned")
+
+
+def test_a_platform_advertiser_gives_an_undeclared_offer_its_lifecycle() -> None:
+    platform_map = {"PURCHASE_APPROVED": "approved", "PURCHASE_REFUNDED": "refunded", "X": "ignore"}
+    undeclared = replace(OFFER, lifecycle_events=())
+    assert declared_events(undeclared, platform_map) == ("approved", "refunded")
+    assert declared_events(undeclared, {"purchase": "sale"}) == ()
+    declared = replace(OFFER, lifecycle_events=("approved",))
+    assert declared_events(declared, platform_map) == ("approved",)
+
+
+def test_a_reversal_after_a_reversal_keeps_the_first() -> None:
+    assert next_status("refunded", "chargeback") == "refunded"
+    assert next_status("chargeback", "refunded") == "chargeback"
+    assert next_status("approved", "chargeback") == "chargeback"
+    assert next_status(None, "refunded") == "refunded"
+    # Anything else is the state machine's to judge.
+    assert next_status("refunded", "approved") == "approved"
+    assert status_for("disputed") is None

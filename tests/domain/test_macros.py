@@ -68,6 +68,8 @@ def test_contract_macro_sets() -> None:
         "conversion_time",
         "timestamp",
         "ctit",
+        # Beyond the contract: the order total a sales platform reported.
+        "sale_amount",
     }
     assert set(NETWORK_ONLY_MACROS) == {"revenue", "profit"}
     assert set(NETWORK_MACROS) == set(POSTBACK_MACROS) | {"revenue", "profit"}

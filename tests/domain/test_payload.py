@@ -13,7 +13,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from postback.domain.macros import NETWORK_MACROS, POSTBACK_MACROS
-from postback.domain.payload import FORM, JSON, dumps, event_fields, macro_values, render
+from postback.domain.payload import (
+    FORM,
+    JSON,
+    dumps,
+    event_fields,
+    macro_values,
+    render,
+    without_empty_params,
+)
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 
 CLICK_AT = datetime(2024, 3, 1, 10, 0, 0, 250_000, tzinfo=UTC)
@@ -84,12 +92,13 @@ def test_affiliate_fields_have_no_revenue_or_profit() -> None:
     fields = event_fields(CONVERSION, CLICK, OFFER, NOW, network=False)
     assert "revenue" not in fields
     assert "profit" not in fields
-    assert set(fields) == set(POSTBACK_MACROS)
+    # `sale_amount` only when the platform reported the order's total.
+    assert set(fields) == set(POSTBACK_MACROS) - {"sale_amount"}
 
 
 def test_network_fields_have_revenue_and_profit() -> None:
     fields = event_fields(CONVERSION, CLICK, OFFER, NOW, network=True)
-    assert set(fields) == set(NETWORK_MACROS)
+    assert set(fields) == set(NETWORK_MACROS) - {"sale_amount"}
     assert fields["revenue"] == Decimal("999999.9999")
     assert fields["profit"] == Decimal("999999.9998")
     assert isinstance(fields["profit"], Decimal)
@@ -202,7 +211,7 @@ def test_render_post_json_default_body_is_the_full_event() -> None:
     assert request.content_type == JSON
     assert request.body is not None
     data = json.loads(request.body, parse_float=Decimal)
-    assert set(data) == set(POSTBACK_MACROS)
+    assert set(data) == set(POSTBACK_MACROS) - {"sale_amount"}
     assert data["click_id"] == "CLK_abc-123"
     assert data["sub2"] == "a&b=c#d"
     assert data["conversion_id"] == 42
@@ -261,7 +270,7 @@ def test_render_post_form_default_body() -> None:
     assert request.content_type == FORM
     assert request.body is not None
     form = parse_qs(request.body, keep_blank_values=True)
-    assert set(form) == set(NETWORK_MACROS)
+    assert set(form) == set(NETWORK_MACROS) - {"sale_amount"}
     assert form["revenue"] == ["999999.9999"]
     assert form["payout"] == ["0.0001"]
     assert form["sub2"] == ["a&b=c#d"]
@@ -289,3 +298,36 @@ def test_subs_survive_every_encoding(subs: tuple[str, str, str, str, str]) -> No
     form = render(config(method="POST", body="e={sub5}", content_type=FORM), fields)
     assert form.body is not None
     assert parse_qs(form.body, keep_blank_values=True) == {"e": [subs[4]]}
+
+
+def test_a_tracker_hears_its_own_status_words_and_no_empty_parameter() -> None:
+    tracker = config(
+        url="https://t.example/pb?subid={sub1}&status={status}&tid={txid}&amount={sale_amount}"
+        "&s3={sub3}#frag",
+        status_map={"approved": "sale", "refunded": "rejected"},
+        omit_empty=True,
+    )
+    no_txid = replace(CONVERSION, txid=None, attributes={"order_total": "97.50"})
+    fields = event_fields(no_txid, CLICK, OFFER, NOW, network=False)
+    assert fields["sale_amount"] == "97.50"
+    url = render(tracker, fields).url
+    assert url == "https://t.example/pb?subid=s%20one&status=sale&amount=97.50#frag"
+    refunded = replace(no_txid, status="refunded")
+    assert (
+        "status=rejected" in render(tracker, event_fields(refunded, CLICK, OFFER, NOW, False)).url
+    )
+    # A status the map does not name goes as it is; without omit_empty, `tid=` stays.
+    pending = replace(CONVERSION, status="pending", txid=None)
+    plain = replace(tracker, omit_empty=False)
+    assert (
+        "status=pending&tid=&amount=&"
+        in render(plain, event_fields(pending, CLICK, OFFER, NOW, False)).url
+    )
+
+
+def test_without_empty_params_keeps_what_has_a_value() -> None:
+    assert without_empty_params("https://a.example/") == "https://a.example/"
+    assert without_empty_params("https://a.example/?a=&b=") == "https://a.example/"
+    assert (
+        without_empty_params("https://a.example/p?x=1&&flag&y=") == "https://a.example/p?x=1&flag"
+    )

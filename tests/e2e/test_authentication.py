@@ -49,7 +49,7 @@ def as_client(address: str) -> dict[str, str]:
 
 async def test_signed_postbacks_instead_of_a_token(server: ServerProcess) -> None:
     async with server.admin() as admin, server.client() as client:
-        net = await create_network(admin)
+        net = await create_network(admin, advertiser={"signed_postbacks": True})
         cid = await click(client, net)
         ok = await client.get(
             "/postback?" + signed_query(net.token, click_id=cid, txid="S1"),
@@ -90,6 +90,23 @@ async def test_signed_postbacks_instead_of_a_token(server: ServerProcess) -> Non
         refused = await client.get("/postback?" + stale, headers=as_client("203.0.113.3"))
         assert refused.status_code == 401
         assert "ts is more than 300 seconds" in refused.json()["error"]["message"]
+
+
+async def test_signature_is_plain_data_unless_the_advertiser_signs(server: ServerProcess) -> None:
+    async with server.admin() as admin, server.client() as client:
+        net = await create_network(admin)
+        cid = await click(client, net)
+        # A partner's own `signature` (Kiwify adds one) does not stand in for our token...
+        signed = signed_query(net.token, click_id=cid, txid="P1")
+        unsigned = await client.get("/postback?" + signed, headers=as_client("203.0.113.20"))
+        assert unsigned.status_code == 401
+        assert unsigned.json()["error"]["message"] == "token is required"
+        # ...nor refuses a postback that carries the token.
+        with_token = await client.get(
+            f"/postback?{signed}&token={net.token}", headers=as_client("203.0.113.21")
+        )
+        assert with_token.status_code == 200, with_token.text
+        assert with_token.json()["result"] == "created"
 
 
 async def test_failed_authentications_are_limited_per_client(server: ServerProcess) -> None:

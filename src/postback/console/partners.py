@@ -19,6 +19,7 @@ from postback.console.web import (
     submitted,
     validated,
 )
+from postback.domain.catalog import INCOMING, PLATFORMS, known_incoming
 from postback.services import advertisers, affiliates, links
 from postback.services.advertisers import AdvertiserCreate, AdvertiserPatch
 from postback.services.affiliates import AffiliateCreate, AffiliatePatch
@@ -47,13 +48,27 @@ def _status_map(text: str) -> dict[str, str] | str:
     return mapping
 
 
-def _advertiser_fields(visit: Visit) -> dict[str, Any]:
-    return {
+def _advertiser_fields(visit: Visit, creating: bool) -> dict[str, Any]:
+    fields: dict[str, Any] = {
         "name": visit.field("name"),
         "allowed_ips": _ips(visit.field("allowed_ips")),
         "status_map": _status_map(visit.field("status_map")),
         "require_token": visit.checked("require_token"),
     }
+    # Empty: no platform (creating), or the stored secret kept (editing).
+    if creating and visit.field("template"):
+        fields["template"] = visit.field("template")
+        if "status_map" in fields and not fields["status_map"]:
+            del fields["status_map"]  # the platform's own map, unless one is typed
+    if visit.field("partner_secret"):
+        fields["partner_secret"] = visit.field("partner_secret")
+    return fields
+
+
+# The templates a new advertiser may start from: (name, title), sales platforms first.
+TEMPLATE_CHOICES = [(t.name, t.title) for t in PLATFORMS] + [
+    (t.name, t.title) for t in INCOMING if t not in PLATFORMS
+]
 
 
 def _advertiser_values(fields: dict[str, Any]) -> dict[str, Any]:
@@ -61,6 +76,7 @@ def _advertiser_values(fields: dict[str, Any]) -> dict[str, Any]:
     status_map = fields.get("status_map") or {}
     return {
         **fields,
+        "partner_secret": "",  # write-only: never shown back, not even after an error
         "allowed_ips": "\n".join(fields.get("allowed_ips") or []),
         "status_map": status_map
         if isinstance(status_map, str)
@@ -78,19 +94,30 @@ async def list_advertisers(visit: Visit) -> Response:
 async def new_advertiser(visit: Visit) -> Response:
     await visit.admin_only()
     values = {"name": "", "allowed_ips": "", "status_map": "", "require_token": True}
-    return visit.render("advertisers/form.html", advertiser=None, values=values, errors={})
+    return visit.render(
+        "advertisers/form.html",
+        advertiser=None,
+        values=values,
+        errors={},
+        template_choices=TEMPLATE_CHOICES,
+    )
 
 
 async def create_advertiser(visit: Visit) -> Response:
     caller = await visit.admin_only()
-    fields = _advertiser_fields(visit)
+    fields = _advertiser_fields(visit, creating=True)
     try:
         body = validated(AdvertiserCreate, fields)
         created = await submitted(advertisers.create_advertiser(visit.ctx, caller, body))
     except FormErrors as exc:
         values = _advertiser_values(fields)
         return visit.render(
-            "advertisers/form.html", 400, advertiser=None, values=values, errors=exc.errors
+            "advertisers/form.html",
+            400,
+            advertiser=None,
+            values=values,
+            errors=exc.errors,
+            template_choices=TEMPLATE_CHOICES,
         )
     return redirect(f"/advertisers/{created.id}?saved=1")
 
@@ -107,6 +134,7 @@ async def _advertiser_page(
     advertiser = shown(advertisers.view(found))
     syntax = choice_param(visit.query("syntax"), "syntax", SYNTAXES) or "braces"
     url = await links.postback_url(visit.ctx, caller, visit.base_url, advertiser_id, syntax)
+    platform = known_incoming(found.template)
     return visit.render(
         "advertisers/form.html",
         status,
@@ -114,6 +142,7 @@ async def _advertiser_page(
         values=values or _advertiser_values(advertiser),
         errors=errors or {},
         postback_url=shown(url),
+        platform=platform,
         syntaxes=SYNTAXES,
         syntax=syntax,
     )
@@ -126,7 +155,7 @@ async def show_advertiser(visit: Visit) -> Response:
 async def update_advertiser(visit: Visit) -> Response:
     caller = await visit.admin_only()
     advertiser_id = path_id(visit, "advertiser_id")
-    fields = _advertiser_fields(visit)
+    fields = _advertiser_fields(visit, creating=False)
     if visit.checked("rotate_token"):
         fields["rotate_token"] = True
     try:

@@ -52,6 +52,7 @@ MACRO_HELP: dict[str, str] = {
     "event": "the event name: conversion, lead, sale, install...",
     "status": "pending, approved, rejected, refunded or chargeback",
     "payout": "what the affiliate earns for this conversion",
+    "sale_amount": "the order's total as the sales platform reported it (empty if not)",
     "currency": "the currency of payout and revenue (ISO 4217)",
     "ip": "the visitor's IP address at the click",
     "user_agent": "the visitor's browser at the click",

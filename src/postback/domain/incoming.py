@@ -11,7 +11,7 @@ from typing import Final
 from postback.domain import money
 from postback.domain.ids import is_click_id
 from postback.domain.status import STATUSES, map_status
-from postback.errors import InvalidInput
+from postback.errors import InvalidInput, UnknownEvent
 
 FIELD_ALIASES: Final[Mapping[str, tuple[str, ...]]] = {
     "click_id": ("click_id", "clickid", "cid", "subid"),
@@ -78,6 +78,14 @@ def _text(value: str, param: str, limit: int) -> str:
     return value
 
 
+def read_event(params: Mapping[str, Sequence[str]]) -> str:
+    """The event as sent (or the default), validated."""
+    event = pick(params, "event") or DEFAULT_EVENT
+    if not EVENT_PATTERN.fullmatch(event):
+        raise InvalidInput("event", "event must be 1-64 characters of [A-Za-z0-9_.:-]")
+    return event
+
+
 def read_fields(params: Mapping[str, Sequence[str]]) -> PostbackFields:
     """Validate what does not depend on the advertiser; InvalidInput names the field."""
     click_id = pick(params, "click_id")
@@ -90,9 +98,7 @@ def read_fields(params: Mapping[str, Sequence[str]]) -> PostbackFields:
     if txid is not None:
         txid = _text(txid, "txid", MAX_TXID_LENGTH)
 
-    event = pick(params, "event") or DEFAULT_EVENT
-    if not EVENT_PATTERN.fullmatch(event):
-        raise InvalidInput("event", "event must be 1-64 characters of [A-Za-z0-9_.:-]")
+    event = read_event(params)
 
     raw_status = pick(params, "status") or None
     if raw_status is not None:
@@ -127,19 +133,104 @@ def resolve_status(raw_status: str | None, status_map: Mapping[str, str]) -> str
     return status
 
 
+@dataclass(frozen=True, slots=True)
+class FieldRule:
+    """One entry of a field map, read: `their.path|other.path` -> `ours,attr.x*0.01`.
+
+    The partner's value is the first of `sources` present and not empty; it lands under
+    each of `targets`, multiplied by `scale` when there is one (amounts in cents)."""
+
+    sources: tuple[str, ...]
+    targets: tuple[str, ...]
+    scale: Decimal | None = None
+
+
+MAX_RULE_SOURCES: Final = 8
+TARGET_PATTERN: Final = re.compile(
+    r"click_id|txid|event|status|revenue|currency|token|attr\.[a-z][a-z0-9_]{0,39}"
+)
+SOURCE_PATTERN: Final = re.compile(r"[A-Za-z0-9_.\[\]-]{1,128}")
+SCALE_PATTERN: Final = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?")
+
+
+def field_rule(theirs: str, ours: str) -> FieldRule:
+    """A field map entry read; ValueError says what is wrong with it."""
+    sources = tuple(theirs.split("|"))
+    if len(sources) > MAX_RULE_SOURCES or not all(SOURCE_PATTERN.fullmatch(s) for s in sources):
+        raise ValueError(
+            f"{theirs[:64]!r}: up to {MAX_RULE_SOURCES} field names of [A-Za-z0-9_.[]-], "
+            "joined by |"
+        )
+    named, star, factor = ours.partition("*")
+    targets = tuple(named.split(","))
+    if not all(TARGET_PATTERN.fullmatch(t) for t in targets) or len(set(targets)) < len(targets):
+        raise ValueError(
+            f"{ours[:64]!r}: fields of ours (click_id, txid, event, status, revenue, "
+            "currency, token, attr.<name>), joined by commas"
+        )
+    scale = None
+    if star:
+        if not SCALE_PATTERN.fullmatch(factor) or Decimal(factor) == 0:
+            raise ValueError(f"{ours[:64]!r}: *<scale> is a positive decimal, e.g. *0.01")
+        scale = Decimal(factor)
+    return FieldRule(sources, targets, scale)
+
+
+def _scaled(value: str, scale: Decimal, param: str) -> str:
+    try:
+        number = Decimal(value.strip())
+    except ArithmeticError:
+        raise InvalidInput(param, f"{param} must be a number") from None
+    if not number.is_finite() or abs(number) >= money.MAX_AMOUNT:
+        raise InvalidInput(param, f"{param} must be a number")
+    return format((number * scale).normalize(), "f")
+
+
 def apply_field_map(
     params: Mapping[str, Sequence[str]], field_map: Mapping[str, str]
 ) -> dict[str, list[str]]:
-    """The params with each of the partner's fields also under our name (a field of ours
-    or `attr.<name>`); a value under both names must agree, as with aliases."""
+    """The params with each of the partner's fields also under our names (fields of ours
+    or `attr.<name>`); a value under both names must agree, as with aliases.
+
+    A map that says where one of our fields is makes that field's other aliases plain
+    data: a platform's own `type=invoice` is not our event."""
     mapped = {name: list(values) for name, values in params.items()}
-    for theirs, ours in field_map.items():
-        values = params.get(theirs)
-        if values and theirs != ours:
-            mapped.setdefault(ours, []).extend(values)
+    rules = [field_rule(theirs, ours) for theirs, ours in field_map.items()]
+    for rule in rules:
+        for target in rule.targets:
+            for alias in FIELD_ALIASES.get(target, ())[1:]:
+                if alias not in rule.sources:
+                    mapped.pop(alias, None)
+    for rule in rules:
+        found = next(
+            ((source, params[source]) for source in rule.sources if any(params.get(source, ()))),
+            None,
+        )
+        if found is None:
+            continue
+        source, values = found
+        if rule.scale is not None:
+            values = [_scaled(value, rule.scale, source) for value in values]
+        for target in rule.targets:
+            if target != source or rule.scale is not None:
+                mapped.setdefault(target, []).extend(values)
     return mapped
 
 
+# An event map value: the event is acknowledged (200 `ignored`) and nothing is recorded.
+IGNORE: Final = "ignore"
+
+
 def map_event(event: str, event_map: Mapping[str, str]) -> str:
-    """The advertiser's own event name mapped onto ours (unmapped names stay)."""
-    return event_map.get(event, event)
+    """The advertiser's own event name mapped onto ours, or IGNORE. With no map, every
+    event stays as it is; with one, an event outside it is refused: a partner's new or
+    unforeseen event must never be counted as a sale."""
+    if not event_map:
+        return event
+    mapped = event_map.get(event)
+    if mapped is None:
+        raise UnknownEvent(
+            f"event {event!r} is not in the advertiser's event map; map it to one of ours "
+            f"or to {IGNORE!r}"
+        )
+    return mapped

@@ -29,6 +29,8 @@ LIFECYCLE_STATUS: Final[Mapping[str, str | None]] = {
     "refunded": "refunded",
     "chargeback": "chargeback",
     "shipping_update": None,
+    # The buyer disputes or asks for a refund: the money is not reversed until it is.
+    "disputed": None,
 }
 LIFECYCLE_EVENTS: Final = tuple(LIFECYCLE_STATUS)
 
@@ -40,8 +42,30 @@ AFFILIATE_OFF_BY_DEFAULT: Final = frozenset({"checkout_abandoned", "shipping_upd
 FIRST_STATUS: Final = "pending"
 
 
+# Statuses that reverse an order's money: once one is reached, another reversal (a
+# chargeback after a refund) is recorded as a stage and keeps the first.
+REVERSED: Final = frozenset({"refunded", "chargeback"})
+
+
 def is_lifecycle(event: str, declared: Iterable[str]) -> bool:
     return event in LIFECYCLE_STATUS and event in declared
+
+
+def declared_events(offer: Offer, event_map: Mapping[str, str]) -> tuple[str, ...]:
+    """The lifecycle events an offer's orders go through: its own declaration, or, when
+    it declares none and its advertiser's event map (a sales platform's) names lifecycle
+    events, those: the platform's refunds must land on the order, not count as sales."""
+    if offer.lifecycle_events:
+        return offer.lifecycle_events
+    return tuple(event for event in LIFECYCLE_EVENTS if event in event_map.values())
+
+
+def next_status(current: str | None, requested: str) -> str:
+    """The status a lifecycle event leads to: a reversal after a reversal keeps the first
+    (nothing leaves refunded or chargeback, and the platform must not retry it)."""
+    if current in REVERSED and requested in REVERSED:
+        return current
+    return requested
 
 
 def status_for(event: str) -> str | None:

@@ -33,6 +33,7 @@ POSTBACK_MACROS: Final = frozenset(
         "event",
         "status",
         "payout",
+        "sale_amount",
         "currency",
         "ip",
         "user_agent",

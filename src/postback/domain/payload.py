@@ -15,6 +15,8 @@ from postback.domain.money import format_amount
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 
 JSON = "application/json"
+# The attribute that carries an order's total as its platform reported it (`{sale_amount}`).
+SALE_AMOUNT_ATTRIBUTE = "order_total"
 FORM = "application/x-www-form-urlencoded"
 
 
@@ -67,6 +69,10 @@ def event_fields(
         timestamp=int(now.timestamp()),
         ctit=max(0, int((conversion.created_at - click.created_at).total_seconds())),
     )
+    if conversion.attributes.get(SALE_AMOUNT_ATTRIBUTE):
+        # The order's value as the sales platform reported it: what trackers that share
+        # revenue (Everflow's `amount`) need; not the network's revenue.
+        fields["sale_amount"] = conversion.attributes[SALE_AMOUNT_ATTRIBUTE]
     if network:
         fields["revenue"] = conversion.revenue
         fields["profit"] = conversion.revenue - conversion.payout
@@ -99,9 +105,24 @@ def dumps(value: object) -> bytes:
     return orjson.dumps(value, default=_json_default)
 
 
+def without_empty_params(url: str) -> str:
+    """The URL without the query parameters whose value is empty (`&tid=`)."""
+    base, question, rest = url.partition("?")
+    if not question:
+        return url
+    query, hash_, fragment = rest.partition("#")
+    kept = [part for part in query.split("&") if part and not part.endswith("=")]
+    return base + ("?" + "&".join(kept) if kept else "") + hash_ + fragment
+
+
 def render(config: PostbackConfig, fields: dict[str, Any]) -> RenderedRequest:
     values = macro_values(fields)
+    if config.status_map:
+        # The receiver's word for the status (a tracker's `sale`, `Declined`...).
+        values["status"] = config.status_map.get(values["status"], values["status"])
     url = expand(config.url, values, Encoding.URL)
+    if config.omit_empty:
+        url = without_empty_params(url)
     if config.method == "GET":
         return RenderedRequest("GET", url, None, None)
     if config.content_type == FORM:

@@ -23,6 +23,12 @@ class Advertiser:
     # Their field names -> ours, and their event names -> ours (partner templates).
     field_map: dict[str, str] = field(default_factory=dict)
     event_map: dict[str, str] = field(default_factory=dict)
+    # A sales platform's template (domain/catalog.py) and the secret it proves its
+    # postbacks with, accepted instead of our token; never shown back.
+    template: str | None = None
+    partner_secret: str | None = None
+    # Whether `signature` and `ts` are our signed postback (else they are plain data).
+    signed_postbacks: bool = False
 
     def tokens_accepted(self, now: datetime) -> tuple[str, ...]:
         """The current token, and the previous one while its grace period lasts."""
@@ -145,6 +151,12 @@ class PostbackConfig:
     disabled_at: datetime | None = None
     # The first failed attempt since the last success; None while it succeeds.
     failing_since: datetime | None = None
+    # The tracker's words for our statuses, sent as `{status}` (outgoing templates).
+    status_map: dict[str, str] = field(default_factory=dict)
+    # A URL query parameter whose value comes out empty is left out (`tid=`).
+    omit_empty: bool = False
+    # A lifecycle stage that keeps the order's status sends nothing (no second approved).
+    status_changes_only: bool = False
 
     @property
     def network_level(self) -> bool:

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from postback.batching import GroupCommitter
+from postback.domain.incoming import FIELD_ALIASES
 from postback.edge.errors import status_and_body
 from postback.edge.http import (
     Params,
@@ -26,7 +27,7 @@ from postback.edge.http import (
 from postback.errors import InvalidInput, UnsupportedMediaType
 from postback.metrics import Metrics
 from postback.services.ratelimit import FailureLimiter
-from postback.services.recording import LogDraft, Proof, record_postback
+from postback.services.recording import Ignored, LogDraft, Proof, record_postback
 from postback.store.base import IncomingEntry
 from postback.store.sql import Store
 
@@ -51,21 +52,24 @@ def _json_params(body: bytes) -> Params:
     for name, value in data.items():
         if value is None:
             continue
-        if isinstance(value, dict):
-            # Webhooks of checkout platforms nest their fields: `data.buyer.email`.
+        if isinstance(value, dict | list):
+            # Webhooks of checkout platforms nest their fields: `data.buyer.email`,
+            # `data.commissions.0.value`.
             _flatten(params, name, value, 1)
             continue
-        if isinstance(value, bool):
-            raise InvalidInput(name, f"{name} must be a string or a number")
         text = _scalar(value)
         if text is None:
-            raise InvalidInput(name, f"{name} must be a string or a number")
+            if name in OUR_NAMES:
+                raise InvalidInput(name, f"{name} must be a string or a number")
+            continue  # a platform's flag (true/false) names nothing of ours
         params[name] = [text]
     return params
 
 
 MAX_JSON_DEPTH = 6
 MAX_JSON_FIELDS = 1000
+# Names a postback field of ours may come under: a value we cannot read there is refused.
+OUR_NAMES = frozenset(alias for aliases in FIELD_ALIASES.values() for alias in aliases)
 
 
 def _scalar(value: object) -> str | None:
@@ -78,21 +82,35 @@ def _scalar(value: object) -> str | None:
     return None
 
 
-def _flatten(params: Params, prefix: str, value: dict[str, object], depth: int) -> None:
-    """Nested objects as dotted names; lists, booleans and anything deeper are left out
-    (no field of ours is one of them)."""
+def _flatten(
+    params: Params, prefix: str, value: dict[str, object] | list[object], depth: int
+) -> None:
+    """Nested objects and lists as dotted names (list items by index); booleans and
+    anything deeper are left out (no field of ours is one of them)."""
     if depth > MAX_JSON_DEPTH:
         return
-    for name, inner in value.items():
+    items = value.items() if isinstance(value, dict) else enumerate(value)
+    for name, inner in items:
         if len(params) >= MAX_JSON_FIELDS:
             raise InvalidInput("body", f"a JSON body holds at most {MAX_JSON_FIELDS} fields")
         dotted = f"{prefix}.{name}"
-        if isinstance(inner, dict):
+        if isinstance(inner, dict | list):
             _flatten(params, dotted, inner, depth + 1)
             continue
         text = _scalar(inner)
         if text is not None:
             params[dotted] = [text]
+
+
+MAX_HEADERS = 100
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    """Request headers by lower-case name (the first of a repeated one)."""
+    found: dict[str, str] = {}
+    for key, value in scope["headers"][:MAX_HEADERS]:
+        found.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
+    return found
 
 
 def _merge(first: Params, second: Params) -> Params:
@@ -173,8 +191,19 @@ class PostbackHandler:
             raw_query=query,
             body=body,
             failures=self.auth_failures,
+            headers=_headers(scope),
         )
         result = await record_postback(self.store, params, draft, proof, draft.entry.received_at)
+        if isinstance(result, Ignored):
+            await self.log_writer.submit(
+                replace(
+                    draft.entry,
+                    http_status=200,
+                    result="ignored",
+                    message=result.reason,
+                )
+            )
+            return {"result": "ignored"}
         if result.deliveries:
             self.on_enqueued()
         answer: dict[str, Any] = {

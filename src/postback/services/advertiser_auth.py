@@ -1,18 +1,24 @@
-"""Who may post back for an advertiser: its IP allow-list, then its token or a signature.
+"""Who may post back for an advertiser: its IP allow-list, then its platform's proof, a
+signature or its token.
 
 The order is part of the contract: the allow-list answers 403 first; a client address
 that has failed too often answers 429 (services/ratelimit.py) before its credentials are
-even looked at; then a signature (domain/postback_signature.py) or the static token
-must match, compared in constant time, or the answer is 401 and the failure counts.
+even looked at; then a sales platform's own proof (domain/partner_proof.py, for an
+advertiser with a platform template and its secret), a signature
+(domain/postback_signature.py, for an advertiser that turned signing on) or the static
+token must match, compared in constant time, or the answer is 401 and the failure counts.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from postback.domain.catalog import INCOMING
 from postback.domain.ids import same_secret
+from postback.domain.partner_proof import partner_proof
 from postback.domain.postback_signature import signature_matches, timestamp_problem
 from postback.domain.records import Advertiser
 from postback.errors import BadToken, IpNotAllowed, TooManyRequests
@@ -28,6 +34,14 @@ class Credentials:
     timestamp: str | None
     raw_query: bytes
     body: bytes
+    # Headers (lower-case names), the postback's fields and the query alone, where a
+    # sales platform puts its proof.
+    headers: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    query: Mapping[str, Sequence[str]] = field(default_factory=dict)
+
+
+PLATFORM_AUTH = {template.name: template.auth for template in INCOMING if template.auth}
 
 
 def ip_allowed(ip: str | None, allowed: tuple[str, ...]) -> bool:
@@ -64,7 +78,30 @@ async def check_access(
         raise
 
 
+def _check_platform_proof(advertiser: Advertiser, credentials: Credentials) -> bool:
+    """True when the advertiser's sales platform proved the postback is its own; False
+    when the request carries no such proof (our token or signature may then do)."""
+    auth = PLATFORM_AUTH.get(advertiser.template or "")
+    if auth is None or advertiser.partner_secret is None:
+        return False
+    proved = partner_proof(
+        auth,
+        advertiser.partner_secret,
+        credentials.headers,
+        credentials.params,
+        credentials.query,
+        credentials.body,
+    )
+    if proved is False:
+        raise BadToken(f"the {auth.label} is wrong")
+    if proved is None and credentials.token is None and credentials.signature is None:
+        raise BadToken(f"the {auth.label} is required")
+    return proved is True
+
+
 def _check_credentials(advertiser: Advertiser, credentials: Credentials, now: datetime) -> None:
+    if _check_platform_proof(advertiser, credentials):
+        return
     tokens = advertiser.tokens_accepted(now)
     if credentials.signature is not None:
         problem = timestamp_problem(credentials.timestamp, now)

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, Field, Strict, StrictBool
 
 from postback.domain.ids import new_postback_token
+from postback.domain.incoming import field_rule
 from postback.domain.records import Advertiser
 from postback.errors import NotFound
 from postback.services import templates
@@ -44,17 +45,28 @@ Cidr = Annotated[str, Field(max_length=64), AfterValidator(_network)]
 AllowedIps = Annotated[list[Cidr], Field(max_length=1000)]
 TheirStatus = Annotated[str, Field(min_length=1, max_length=64), AfterValidator(clean_text)]
 StatusMap = Annotated[dict[TheirStatus, StatusName], Field(max_length=200)]
-TheirField = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_.\[\]-]+$")]
-OurField = Annotated[
-    str,
-    Field(
-        pattern=r"^(?:click_id|txid|event|status|revenue|currency|token|attr\.[a-z][a-z0-9_]{0,39})$"
-    ),
+
+
+def _field_rules(value: dict[str, str]) -> dict[str, str]:
+    for theirs, ours in value.items():
+        field_rule(theirs, ours)  # ValueError: refused with its message
+    return value
+
+
+FieldMap = Annotated[
+    dict[Annotated[str, Field(max_length=1040)], Annotated[str, Field(max_length=512)]],
+    Field(max_length=100),
+    AfterValidator(_field_rules),
 ]
-FieldMap = Annotated[dict[TheirField, OurField], Field(max_length=100)]
 TheirEvent = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.:-]{1,64}$")]
 EventMap = Annotated[dict[TheirEvent, TheirEvent], Field(max_length=200)]
 TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9_]{1,32}$")]
+PartnerSecret = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\x00-\x1f\x7f]+$")]
+PLATFORM_KEY_HELP = (
+    "a sales platform's own secret (Hotmart hottok, Monetizze chave_unica, Kiwify token, "
+    "Eduzz API key): its postbacks proving it need no token of ours; never shown back"
+)
+SIGNED_HELP = "true: `signature` and `ts` are read as a signed postback; else they are data"
 
 
 class AdvertiserCreate(RequestModel):
@@ -86,10 +98,14 @@ class AdvertiserCreate(RequestModel):
         description="a partner template (GET /templates): fills status_map, field_map and "
         "event_map; fields given here win",
     )
+    partner_secret: PartnerSecret | None = Field(default=None, description=PLATFORM_KEY_HELP)
+    signed_postbacks: StrictBool = Field(default=False, description=SIGNED_HELP)
 
 
 class AdvertiserPatch(PatchModel):
     EXAMPLE = {"allowed_ips": ["203.0.113.0/24", "2001:db8::/32"]}
+
+    NULLABLE = frozenset({"partner_secret"})
 
     name: Name | None = None
     allowed_ips: AllowedIps | None = None
@@ -97,6 +113,8 @@ class AdvertiserPatch(PatchModel):
     field_map: FieldMap | None = None
     event_map: EventMap | None = None
     require_token: StrictBool | None = None
+    partner_secret: PartnerSecret | None = Field(default=None, description=PLATFORM_KEY_HELP)
+    signed_postbacks: StrictBool | None = Field(default=None, description=SIGNED_HELP)
     rotate_token: StrictBool | None = Field(
         default=None,
         description="true: issue a new postback_token; the old one stops working at once",
@@ -127,22 +145,32 @@ class TokenRotation(RequestModel):
         "field_map",
         "event_map",
         "require_token",
+        "template",
+        "partner_secret_set",
+        "signed_postbacks",
         "previous_token_valid_until",
         "created_at",
         "updated_at",
     ),
-    extra={"previous_token_valid_until": Timestamp | None},
+    extra={"previous_token_valid_until": Timestamp | None, "partner_secret_set": bool},
     info={
         "previous_token_valid_until": Field(
             description="after a rotation: until when the previous token is still accepted"
-        )
+        ),
+        "partner_secret_set": Field(description="whether a partner_secret is stored"),
     },
 )
 class AdvertiserOut(BaseModel):
     @classmethod
     def of(cls, advertiser: Advertiser) -> AdvertiserOut:
         grace_end = _grace_end(advertiser)
-        return cls.model_validate(record_fields(advertiser, previous_token_valid_until=grace_end))
+        return cls.model_validate(
+            record_fields(
+                advertiser,
+                previous_token_valid_until=grace_end,
+                partner_secret_set=advertiser.partner_secret is not None,
+            )
+        )
 
 
 def _grace_end(advertiser: Advertiser) -> datetime | None:
@@ -173,9 +201,11 @@ def _rotation(current: Advertiser | None, grace_seconds: int) -> dict[str, Any]:
 async def create_advertiser(ctx: AppContext, caller: Caller, body: AdvertiserCreate) -> Advertiser:
     """A new advertiser with a fresh postback token; a template fills the maps not given."""
     admin_only(caller)
-    fields = {**body.model_dump(exclude={"template"}), "postback_token": new_postback_token()}
+    fields = {**body.model_dump(), "postback_token": new_postback_token()}
     if body.template is not None:
         fields = templates.with_incoming(body.template, fields, body.model_fields_set)
+    if body.partner_secret is not None:
+        templates.check_partner_secret(body.template)
     return await ctx.store.create_advertiser(fields)
 
 
@@ -202,6 +232,8 @@ async def update_advertiser(
         changes.update(_rotation(None, 0))
     if not changes:
         return await get_advertiser(ctx, caller, advertiser_id)
+    if changes.get("partner_secret") is not None:
+        templates.check_partner_secret((await get_advertiser(ctx, caller, advertiser_id)).template)
     advertiser = await ctx.store.update_advertiser(advertiser_id, changes)
     if advertiser is None:
         raise NotFound(f"no advertiser {advertiser_id}")

@@ -10,6 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from postback.domain.catalog import known_incoming
+from postback.domain.templates import incoming_url
 from postback.errors import InvalidInput
 from postback.services.advertisers import get_advertiser
 from postback.services.affiliates import visible_affiliate
@@ -51,7 +53,9 @@ class TrackingLinkOut(BaseModel):
 
 class PostbackUrlOut(BaseModel):
     advertiser_id: int
-    method: Literal["GET"]
+    method: Literal["GET", "POST"] = Field(
+        description="POST for a platform that posts its webhook (JSON or a form)"
+    )
     url: str = Field(description="the URL to give the advertiser, token included when required")
     fields: dict[str, str] = Field(description="each parameter and the placeholder it carries")
     status_values: dict[str, str] = Field(
@@ -82,8 +86,21 @@ async def tracking_link(
 async def postback_url(
     ctx: AppContext, caller: Caller, base: str, advertiser_id: int, syntax: str
 ) -> PostbackUrlOut:
-    """The postback URL to hand to the advertiser, in its platform's macro syntax."""
+    """The postback URL to hand to the advertiser, in its platform's macro syntax; for an
+    advertiser made from a template, the template's URL (a sales platform's needs no
+    token of ours once its own secret is stored)."""
     advertiser = await get_advertiser(ctx, caller, advertiser_id)
+    template = known_incoming(advertiser.template)
+    if template is not None:
+        proves_itself = template.auth is not None and advertiser.partner_secret is not None
+        return PostbackUrlOut(
+            advertiser_id=advertiser.id,
+            method="GET" if template.transport == "query" else "POST",
+            url=incoming_url(template, base, advertiser.id, advertiser.postback_token),
+            fields=dict(advertiser.field_map),
+            status_values=dict(advertiser.status_map or advertiser.event_map),
+            token_required=advertiser.require_token and not proves_itself,
+        )
     fields = {name: placeholder(name, syntax) for name in POSTBACK_FIELDS}
     query = "&".join(f"{name}={value}" for name, value in fields.items())
     if advertiser.require_token:

@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from postback.domain.catalog import outgoing_template
 from postback.domain.ids import new_webhook_secret
 from postback.domain.macros import (
     NETWORK_MACROS,
@@ -32,7 +33,7 @@ from postback.domain.macros import (
 from postback.domain.records import Affiliate, Offer, PostbackConfig
 from postback.domain.targets import Policy
 from postback.domain.targets import check_url as check_target
-from postback.domain.templates import outgoing_template, outgoing_url
+from postback.domain.templates import outgoing_url
 from postback.errors import InvalidInput, NotFound
 from postback.services import offers
 from postback.services.caller import Caller
@@ -74,6 +75,14 @@ Events = Annotated[
     AfterValidator(_alone_star),
 ]
 StatusOrAll = Literal["pending", "approved", "rejected", "refunded", "chargeback", "*"]
+OurStatus = Literal["pending", "approved", "rejected", "refunded", "chargeback"]
+TheirWord = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")
+]
+OutgoingStatusMap = Annotated[
+    dict[OurStatus, TheirWord],
+    Field(description="our status -> the receiver's word for it, sent as {status}"),
+]
 Statuses = Annotated[
     list[StatusOrAll],
     Field(min_length=1, max_length=6, description='statuses, or ["*"] for all'),
@@ -120,6 +129,15 @@ class PostbackCreate(RequestModel):
     events: Events = Field(default_factory=lambda: ["*"])
     statuses: Statuses = Field(default_factory=_approved_only)
     active: StrictBool = True
+    status_map: OutgoingStatusMap = Field(default_factory=dict)
+    omit_empty: StrictBool = Field(
+        default=False, description="leave out URL parameters whose value comes out empty"
+    )
+    status_changes_only: StrictBool = Field(
+        default=False,
+        description="send nothing for an order's lifecycle stage that keeps its status "
+        "(a tracker counts every approved it hears)",
+    )
 
     @field_validator("body")
     @classmethod
@@ -145,6 +163,14 @@ class PostbackCreate(RequestModel):
         fields["url"] = outgoing_url(template, self.tracker_url)
         if "statuses" not in self.model_fields_set:
             fields["statuses"] = list(template.statuses)
+        # A tracker hears our statuses in its own words, once per status, with no empty
+        # parameter; what the caller set wins.
+        defaults = {
+            "status_map": dict(template.status_map),
+            "omit_empty": True,
+            "status_changes_only": True,
+        }
+        fields.update({k: v for k, v in defaults.items() if k not in self.model_fields_set})
         return fields
 
 
@@ -161,6 +187,9 @@ class PostbackPatch(PatchModel):
     events: Events | None = None
     statuses: Statuses | None = None
     active: StrictBool | None = None
+    status_map: OutgoingStatusMap | None = None
+    omit_empty: StrictBool | None = None
+    status_changes_only: StrictBool | None = None
 
 
 # Never the previous secret of a rotation (its grace period shows in GET .../signing).
@@ -177,6 +206,9 @@ class PostbackPatch(PatchModel):
         "events",
         "statuses",
         "active",
+        "status_map",
+        "omit_empty",
+        "status_changes_only",
         "secret",
         "created_at",
         "updated_at",

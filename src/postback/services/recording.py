@@ -4,25 +4,33 @@ conversions`.
 The steps, in the contract's order: the advertiser a postback names (`adv_id`) and its
 field map; the fields (400); the click, its offer and advertiser (404); the sender's
 proof, when it comes over the network (403, 429, 401); the event through the
-advertiser's event map and the status through the offer's lifecycle or the advertiser's
-status map (400); then the store applies it in one transaction, state machine included
-(409). A file imported by an operator brings no proof: the operator is trusted.
+advertiser's event map (400 `unknown_event` outside it) and the status through the
+offer's lifecycle or the advertiser's status map (400); then the store applies it in one
+transaction, state machine included (409). A file imported by an operator brings no
+proof: the operator is trusted.
+
+An event the advertiser's map says to ignore (a platform's subscription or member-area
+news) is acknowledged once its sender is proven, click or no click: `Ignored`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 from postback.domain import lifecycle
 from postback.domain.attributes import read_attributes
+from postback.domain.catalog import known_incoming
 from postback.domain.incoming import (
     ADVERTISER_PARAM,
+    IGNORE,
     PostbackFields,
     apply_field_map,
     map_event,
+    pick,
+    read_event,
     read_fields,
     resolve_status,
     single,
@@ -63,15 +71,34 @@ class Proof:
     body: bytes
     failures: FailureLimiter
 
-    async def check(self, advertiser: Advertiser, fields: PostbackFields, params: Params) -> None:
+    # Request headers by lower-case name (a sales platform's secret or signature).
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    async def check(self, advertiser: Advertiser, params: Params) -> None:
+        # Our signature's names are plain data unless the advertiser signs (Kiwify adds a
+        # `signature` of its own to every call).
+        signs = advertiser.signed_postbacks
+        signature = single(self.query_params, SIGNATURE_PARAM) or self.header_signature
         credentials = Credentials(
-            token=fields.token or self.header_token,
-            signature=single(self.query_params, SIGNATURE_PARAM) or self.header_signature,
-            timestamp=single(params, TIMESTAMP_PARAM),
+            token=pick(params, "token") or self.header_token,
+            signature=signature if signs else None,
+            timestamp=single(params, TIMESTAMP_PARAM) if signs else None,
             raw_query=self.raw_query,
             body=self.body,
+            headers=self.headers,
+            params=params,
+            query=self.query_params,
         )
         await check_access(advertiser, self.ip, credentials, self.failures)
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """An event the advertiser's map says to ignore: acknowledged, nothing recorded."""
+
+    advertiser_id: int
+    event: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,24 +116,50 @@ async def record_postback(
     draft: LogDraft,
     proof: Proof | None,
     received_at: datetime,
-) -> PostbackResult:
+) -> PostbackResult | Ignored:
     """Apply one incoming postback; its outcome, or an exception of the tree."""
     named = await _named_advertiser(store, params)
     if named is not None:
         # A partner whose field names differ from ours names its advertiser, whose field
         # map (set by a template) translates them before anything is read.
         params = apply_field_map(params, named.field_map)
-    fields = read_fields(params)
+        draft.note(advertiser_id=named.id)
+        event = read_event(params)
+        if named.event_map and named.event_map.get(event, IGNORE) == IGNORE:
+            # Settled without the click (a member-area event has none): ignored, or
+            # refused outside the map, once the sender is proven.
+            if proof is not None:
+                await proof.check(named, params)
+            map_event(event, named.event_map)
+            return Ignored(named.id, event, f"event {event} is mapped to ignore")
+    try:
+        fields = read_fields(params)
+        draft.note(click_id=fields.click_id)
+        origin = await find_origin(store, fields.click_id)
+        if named is not None and named.id != origin.advertiser.id:
+            # Answered as for a missing click: another advertiser's clicks stay unknown.
+            raise UnknownClick("no click with this click_id")
+    except (InvalidInput, UnknownClick) as exc:
+        if (
+            named is None
+            or not _sells_everything(named)
+            or getattr(exc, "param", "click_id") != "click_id"
+        ):
+            raise
+        # A sales platform posts every sale of the product, most of them not through our
+        # links; refusing them would make it retry, then switch the webhook off.
+        if proof is not None:
+            await proof.check(named, params)
+        return Ignored(named.id, read_event(params), f"not a sale of ours: {exc.message}")
     attributes = read_attributes(params)
-    draft.note(click_id=fields.click_id)
-    origin = await find_origin(store, fields.click_id)
-    if named is not None and named.id != origin.advertiser.id:
-        # Answered as for a missing click: another advertiser's clicks stay unknown.
-        raise UnknownClick("no click with this click_id")
     draft.note(advertiser_id=origin.advertiser.id)
     if proof is not None:
-        await proof.check(origin.advertiser, fields, params)
+        await proof.check(origin.advertiser, params)
     event, status = event_and_status(fields, origin)
+    if event == IGNORE:
+        return Ignored(
+            origin.advertiser.id, fields.event, f"event {fields.event} is mapped to ignore"
+        )
     return await store.record_postback(
         PostbackCommand(
             click=origin.click,
@@ -124,7 +177,8 @@ async def record_postback(
 
 
 async def find_origin(store: Store, click_id: str) -> Origin:
-    """The click, its offer and advertiser; UnknownClick when any is missing."""
+    """The click, its offer (with the lifecycle its advertiser's platform implies) and
+    advertiser; UnknownClick when any is missing."""
     click = await store.get_click(click_id)
     if click is None:
         raise UnknownClick("no click with this click_id")
@@ -132,17 +186,28 @@ async def find_origin(store: Store, click_id: str) -> Origin:
     advertiser = await store.get_advertiser(offer.advertiser_id) if offer else None
     if offer is None or advertiser is None:
         raise UnknownClick("the click's offer no longer exists")
+    declared = lifecycle.declared_events(offer, advertiser.event_map)
+    if declared != offer.lifecycle_events:
+        offer = replace(offer, lifecycle_events=declared)
     return Origin(click, offer, advertiser)
 
 
 def event_and_status(fields: PostbackFields, origin: Origin) -> tuple[str, str | None]:
-    """The event through the advertiser's event map, and the status it means: an order's
-    lifecycle event decides it (None: shipping_update keeps it), else the sent status
-    through the advertiser's status map."""
+    """The event through the advertiser's event map (IGNORE, or UnknownEvent outside
+    it), and the status it means: an order's lifecycle event decides it (None: a stage
+    that keeps it), else the sent status through the advertiser's status map."""
     event = map_event(fields.event, origin.advertiser.event_map)
+    if event == IGNORE:
+        return event, None
     if lifecycle.is_lifecycle(event, origin.offer.lifecycle_events):
         return event, lifecycle.status_for(event)
     return event, resolve_status(fields.raw_status, origin.advertiser.status_map)
+
+
+def _sells_everything(advertiser: Advertiser) -> bool:
+    """Whether the advertiser is a sales platform's (its webhook sends every sale)."""
+    template = known_incoming(advertiser.template)
+    return template is not None and template.auth is not None
 
 
 async def _named_advertiser(store: Store, params: Params) -> Advertiser | None:

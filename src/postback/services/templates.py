@@ -7,18 +7,17 @@ POST /advertisers); the maps given with it win.
 from __future__ import annotations
 
 from collections.abc import Set
+from dataclasses import asdict
 from typing import Any
 
 from pydantic import BaseModel, Field
 
+from postback.domain.catalog import INCOMING, OUTGOING, PLATFORMS, incoming_template
 from postback.domain.templates import (
     ADVERTISER,
-    INCOMING,
-    OUTGOING,
     TOKEN,
     IncomingTemplate,
     OutgoingTemplate,
-    incoming_template,
     incoming_url,
 )
 from postback.errors import InvalidInput, NotFound
@@ -41,23 +40,38 @@ INCOMING_MAPS = ("status_map", "field_map", "event_map")
         "event_map",
         "example_query",
         "example_body",
+        "auth",
+        "sources",
     ),
-    extra={"url": str},
+    extra={"url": str, "auth": dict[str, Any] | None},
     info={
-        "transport": Field(description="query: a GET with these parameters; json: a webhook"),
+        "transport": Field(
+            description="query: a GET with these parameters; json: a JSON webhook; form: a "
+            "form-encoded POST"
+        ),
         "url": Field(description="where the partner sends postbacks, placeholders in braces"),
+        "auth": Field(
+            description="how a sales platform proves its postbacks with the advertiser's "
+            "partner_secret: `label`, `headers` or `fields` carrying it, or an HMAC of the "
+            "body (`hmac_query`/`hmac_header`, `digest`); null: our token"
+        ),
+        "sources": Field(description="where the partner publishes this format"),
     },
 )
 class IncomingTemplateOut(BaseModel):
     @classmethod
     def of(cls, template: IncomingTemplate, url: str) -> IncomingTemplateOut:
-        return cls.model_validate(record_fields(template, url=url))
+        auth = None if template.auth is None else asdict(template.auth)
+        return cls.model_validate(record_fields(template, url=url, auth=auth))
 
 
 @record_view(
     OutgoingTemplate,
-    include=("name", "title", "path", "method", "statuses"),
-    info={"path": Field(description="appended to the tracker's base URL (`tracker_url`)")},
+    include=("name", "title", "path", "method", "statuses", "status_map", "sources"),
+    info={
+        "path": Field(description="appended to the tracker's base URL (`tracker_url`)"),
+        "status_map": Field(description="our status -> the tracker's word, sent as {status}"),
+    },
 )
 class OutgoingTemplateOut(BaseModel):
     @classmethod
@@ -91,6 +105,16 @@ def get_template(name: str, base: str, advertiser_id: int | None) -> IncomingTem
     except InvalidInput:
         raise NotFound(f"no template {name}") from None
     return IncomingTemplateOut.of(template, _url(template, base, advertiser_id))
+
+
+def check_partner_secret(template_name: str | None) -> None:
+    """A partner secret is for a platform that proves its postbacks with one."""
+    template = incoming_template(template_name) if template_name is not None else None
+    if template is None or template.auth is None:
+        platforms = ", ".join(t.name for t in PLATFORMS)
+        raise InvalidInput(
+            "partner_secret", f"partner_secret goes with a platform template ({platforms})"
+        )
 
 
 def with_incoming(name: str, fields: dict[str, Any], given: Set[str]) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from postback.domain.lifecycle import (
     affiliates_receive,
     decide_stage,
     is_lifecycle,
+    next_status,
 )
 from postback.domain.money import to_units
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig
@@ -290,6 +291,7 @@ def _apply(
     status = command.status or (before.status if before else FIRST_STATUS)
     attributes = merge(before.attributes if before else {}, command.attributes)
     if lifecycle:
+        status = next_status(before.status if before else None, status)
         outcome = decide_stage(
             before.status if before else None,
             before.stage if before else None,
@@ -333,7 +335,10 @@ def _apply(
     conn.execute(
         INSERT_HISTORY, _history(conversion, existing.status if existing else None, log_id, now)
     )
-    owed = enqueue_deliveries(conn, conversion, click, offer, command.received_at, configs)
+    status_kept = existing is not None and existing.status == conversion.status
+    owed = enqueue_deliveries(
+        conn, conversion, click, offer, command.received_at, configs, status_kept
+    )
     return PostbackResult(outcome, conversion, owed), _rollup_change(
         conn, click, existing, conversion
     )
@@ -387,11 +392,13 @@ def enqueue_deliveries(
     offer: Offer,
     now: datetime,
     known: ConfigsByAffiliate | None = None,
+    status_kept: bool = False,
 ) -> int:
     """The transactional outbox: render every owed postback now, send it later. `known`
-    keeps the configs read for each affiliate during the transaction."""
+    keeps the configs read for each affiliate during the transaction; `status_kept`: an
+    order's new stage left its status as it was."""
     configs = _active_configs(conn, conversion.affiliate_id, {} if known is None else known)
-    return insert_deliveries(conn, configs, conversion, click, offer, now)
+    return insert_deliveries(conn, configs, conversion, click, offer, now, status_kept)
 
 
 def _active_configs(
@@ -433,9 +440,10 @@ def insert_deliveries(
     click: Click,
     offer: Offer,
     now: datetime,
+    status_kept: bool = False,
 ) -> int:
     """Render and store what the configs that fire for this conversion event owe."""
-    values = delivery_rows(configs, conversion, click, offer, now)
+    values = delivery_rows(configs, conversion, click, offer, now, status_kept)
     if values:
         conn.execute(INSERT_DELIVERY, values)
     return len(values)
@@ -447,15 +455,19 @@ def delivery_rows(
     click: Click,
     offer: Offer,
     now: datetime,
+    status_kept: bool = False,
 ) -> list[dict[str, Any]]:
-    """The deliveries the configs that fire for this conversion event owe, rendered."""
+    """The deliveries the configs that fire for this conversion event owe, rendered. A
+    config that hears only of status changes (a tracker's) is not told of a new stage
+    that kept the order's status: it would count the sale twice."""
     event = conversion.outgoing_event
     chosen = [
         config
         for config in select_configs(
             configs, conversion.affiliate_id, offer.id, event, conversion.status
         )
-        if config.network_level or affiliates_receive(offer, event)
+        if (config.network_level or affiliates_receive(offer, event))
+        and not (status_kept and config.status_changes_only)
     ]
     if not chosen:
         return []

@@ -55,6 +55,11 @@ advertisers = Table(
     Column("event_map", Text, nullable=False, server_default="{}"),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # A sales platform's template and the secret it proves its postbacks with (instead of
+    # our token); whether our own signed postbacks (`signature`, `ts`) are recognised.
+    Column("template", String(32)),
+    Column("partner_secret", String(255)),
+    Column("signed_postbacks", Boolean, nullable=False, server_default=false()),
 )
 
 offers = Table(
@@ -177,6 +182,11 @@ postback_configs = Table(
     Column("disabled_reason", Text),
     Column("disabled_at", BigInteger),
     Column("failing_since", BigInteger),
+    # A tracker's words for our statuses (JSON object), parameters left out when empty,
+    # and nothing sent for a lifecycle stage that keeps the status (tracker templates).
+    Column("status_map", Text, nullable=False, server_default="{}"),
+    Column("omit_empty", Boolean, nullable=False, server_default=false()),
+    Column("status_changes_only", Boolean, nullable=False, server_default=false()),
     Index("ix_postback_configs_affiliate_id", "affiliate_id"),
 )
 

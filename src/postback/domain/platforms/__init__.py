@@ -1,0 +1,1 @@
+"""Sales platforms that post their sales to us, one module each: its `TEMPLATE`."""
