@@ -3,6 +3,7 @@ its older form post (1.0.0), proven with the Hottok, no token of ours in the URL
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,8 +12,8 @@ import pytest
 
 from postback.domain.platforms.hotmart import TEMPLATE
 from postback.domain.templates import example
-from tests.e2e.harness import ServerProcess
-from tests.e2e.network import Network, create_network
+from tests.e2e.harness import Receiver, ServerProcess, eventually
+from tests.e2e.network import Network, add_postback, create_network
 from tests.partners import samples_hotmart as hotmart
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -253,3 +254,38 @@ async def test_a_sale_that_came_through_no_link_of_ours_is_acknowledged_not_coun
             assert forged.status_code == 401
         listed = _answer(await admin.get("/conversions", params={"offer_id": net.offer["id"]}))
         assert listed["items"] == []
+
+
+async def test_the_affiliates_tracker_hears_each_status_of_a_hotmart_order_once(
+    server: ServerProcess, receiver: Receiver
+) -> None:
+    """From the platform's webhook to the affiliate's Keitaro: the sale, not its completion
+    (same status), then the refund as Keitaro's `rejected`; the sale amount for Everflow."""
+    async with server.admin() as admin, server.client() as client:
+        net = await _network(admin)
+        for name in ("keitaro", "everflow"):
+            await add_postback(
+                admin,
+                affiliate_id=net.affiliate["id"],
+                template=name,
+                tracker_url=receiver.url(f"/{name}"),
+            )
+        params = {"offer_id": net.offer["id"], "aff_id": net.affiliate["id"], "sub1": "kt-9"}
+        location = urlsplit((await client.get("/click", params=params)).headers["location"])
+        cid = parse_qs(location.query)["sck"][0]
+        tx = "HP22222222222222"
+        for step in (hotmart.approved, hotmart.complete, hotmart.refunded):
+            _answer(await _post(client, net, step(cid, tx, HOTTOK)))
+        keitaro = await eventually(
+            lambda: len(receiver.at("/keitaro/postback")) == 2 and receiver.at("/keitaro/postback")
+        )
+        assert [(r.query["subid"], r.query["status"], r.query["tid"]) for r in keitaro] == [
+            ("kt-9", "sale", tx),
+            ("kt-9", "rejected", tx),
+        ]
+        (everflow,) = await eventually(lambda: receiver.at("/everflow/"))
+        assert everflow.query["transaction_id"] == "kt-9"
+        assert everflow.query["amount"] == str(hotmart.PRICE) and everflow.query["order_id"] == tx
+        # Nothing else arrives: the completion kept the status.
+        await asyncio.sleep(1)
+        assert len(receiver.at("/keitaro/postback")) == 2 and len(receiver.at("/everflow/")) == 1
