@@ -288,7 +288,8 @@ def import_conversions(
         console.print(f"[yellow]line {line}: not applied:[/yellow] {message}")
     console.print(
         f"{summary.rows} rows: {summary.created} created, {summary.updated} updated, "
-        f"{summary.duplicate} duplicate, {len(summary.refused)} not applied, "
+        f"{summary.duplicate} duplicate, {summary.ignored} ignored, "
+        f"{len(summary.refused)} not applied, "
         f"{len(summary.errors)} refused"
     )
     if summary.errors:

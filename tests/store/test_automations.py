@@ -250,3 +250,24 @@ async def test_importing_a_file_twice_creates_each_conversion_once(
     by_txid = {c.txid: c for c in found}
     assert by_txid["T1"].attributes == {"email": "a@example.com"}
     assert by_txid["T1"].created_at.isoformat() == "2026-01-02T03:04:05+00:00"
+
+
+async def test_an_imported_row_whose_event_is_ignored_is_counted_as_ignored(
+    store: Store, tmp_path: Path
+) -> None:
+    advertiser = await f.advertiser(store, event_map={"sale": "approved", "member_login": "ignore"})
+    offer = await f.offer(store, advertiser.id)
+    click = await f.stored_click(store, offer, (await f.affiliate(store)).id)
+    path = tmp_path / "platform.csv"
+    path.write_text(
+        "click_id,txid,event\n"
+        f"{click.click_id},O1,sale\n"
+        f"{click.click_id},O1,member_login\n"
+        f"{click.click_id},O1,new_event\n"
+    )
+    summary = await import_file(store, path)
+    assert (summary.created, summary.ignored, summary.rows) == (1, 1, 3)
+    assert [(line, message.split(":")[0]) for line, message in summary.errors] == [(4, "event")]
+    # The platform's event landed on the order as its lifecycle stage, without a second sale.
+    (conversion,) = await f.all_pages(store.list_conversions, filters={"offer_id": offer.id})
+    assert (conversion.stage, conversion.status) == ("approved", "approved")
