@@ -17,6 +17,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"errors"}),
     frozenset({"domain"}),
     frozenset({"settings", "logthrottle", "metrics", "http_status", "report_table"}),
+    frozenset({"visitors"}),
     frozenset({"batching"}),
     frozenset({"store"}),
     frozenset({"dispatch"}),

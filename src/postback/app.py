@@ -12,7 +12,7 @@ from postback.api.app import create_api
 from postback.console.app import install_console
 from postback.edge.app import EdgeApp
 from postback.edge.click import ClickHandler
-from postback.edge.http import Scope, client_ip
+from postback.edge.http import Scope, client_ip, trusted_header
 from postback.edge.postback import PostbackHandler
 from postback.runtime import Runtime
 from postback.services.context import AppContext
@@ -72,7 +72,19 @@ def create_app(
         auth_failures=runtime.auth_failures,
     )
     app = EdgeApp(
-        click=ClickHandler(runtime.store, runtime.clicks, caller_ip, runtime.metrics),
+        click=ClickHandler(
+            runtime.store,
+            runtime.clicks,
+            caller_ip,
+            runtime.metrics,
+            runtime.visitors,
+            # A trusted proxy's country header wins over the lookup (Cloudflare's).
+            partial(
+                trusted_header,
+                name=b"cf-ipcountry",
+                trusted_proxies=settings.trusted_proxy_networks,
+            ),
+        ),
         postback=PostbackHandler(
             runtime.store,
             runtime.incoming,

@@ -175,7 +175,13 @@ async def start_server(settings: Settings, port: int) -> tuple[uvicorn.Server, a
 
     app = create_app(settings, run_worker=True)
     config = uvicorn.Config(
-        app, host=HOST, port=port, lifespan="on", log_level="warning", access_log=False
+        app,
+        host=HOST,
+        port=port,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # as `serve`: POSTBACK_TRUSTED_PROXIES decides (serving.py)
     )
     server = EmbeddedServer(config)
     task = asyncio.create_task(_serve(server))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from collections.abc import Callable
 
 from postback.alerting import AlertChecker
@@ -17,10 +18,13 @@ from postback.services.ratelimit import failure_limiter
 from postback.settings import Settings
 from postback.store.base import IncomingEntry
 from postback.store.sql import Store
+from postback.visitors.reader import reader_for
 
 log = logging.getLogger(__name__)
 
 ADMIN_KEY_META = "admin_key_hash"
+# The key of visitors' hashes (unique clicks): one per database, so every process agrees.
+VISITOR_KEY_META = "visitor_key"
 
 
 async def ensure_admin_key(
@@ -52,6 +56,8 @@ class Runtime:
         self.store = store
         self.metrics = Metrics()
         batches = store.write_batches
+        # What each click tells of its visitor (geo, device, bot), read in the process.
+        self.visitors = reader_for(settings)
         self.clicks: GroupCommitter[Click] = GroupCommitter(
             store.insert_clicks, concurrency=batches
         )
@@ -74,6 +80,8 @@ class Runtime:
     async def start(self) -> None:
         await self.store.migrate()
         self.admin_key_hash = await ensure_admin_key(self.settings, self.store, self.announce_key)
+        key = await self.store.put_meta_once(VISITOR_KEY_META, secrets.token_hex(32))
+        self.visitors.visitor_key = bytes.fromhex(key)
         self.clicks.start()
         self.incoming.start()
         self._stop.clear()

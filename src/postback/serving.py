@@ -43,7 +43,12 @@ def run_server(app: Any, sock: socket.socket) -> None:
     """One server process on an already bound socket (uvicorn handles SIGTERM/SIGINT)."""
     import uvicorn
 
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False)
+    # The caller's address and a proxy's headers are believed only from
+    # POSTBACK_TRUSTED_PROXIES (domain/client_address.py): uvicorn's own rewriting, which
+    # trusts 127.0.0.1 by default, would hide the proxy that sent them.
+    config = uvicorn.Config(
+        app, lifespan="on", log_level="warning", access_log=False, proxy_headers=False
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 

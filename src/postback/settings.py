@@ -6,6 +6,7 @@ import ipaddress
 from functools import cached_property
 from urllib.parse import urlsplit
 
+import maxminddb
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -61,6 +62,12 @@ class Settings(BaseSettings):
     # too, so a report by day there reads one bucket per day; added zones are filled
     # from what is stored when the database is migrated.
     report_zones: str = ""
+    # Click intelligence: an .mmdb file (MaxMind GeoLite2/GeoIP2 or DB-IP format) used
+    # instead of the bundled IP-to-country data; seconds within which the same visitor's
+    # click on the same offer is not unique again; store IPv4 /24 and IPv6 /48 only.
+    geoip_db: str | None = None
+    unique_window: int = Field(default=86_400, ge=0, le=366 * 86_400)
+    anonymize_ip: bool = False
 
     @field_validator("database_url")
     @classmethod
@@ -110,6 +117,19 @@ class Settings(BaseSettings):
     @classmethod
     def _check_report_zones(cls, value: str) -> str:
         parse_report_zones(value)
+        return value
+
+    @field_validator("geoip_db")
+    @classmethod
+    def _check_geoip_db(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        try:
+            maxminddb.open_database(value).close()
+        except OSError as exc:
+            raise ValueError(f"cannot read {value}: {exc.strerror or exc}") from None
+        except (maxminddb.InvalidDatabaseError, ValueError) as exc:
+            raise ValueError(f"{value} is not a MaxMind DB (.mmdb) file: {exc}") from None
         return value
 
     @field_validator("trusted_proxies")

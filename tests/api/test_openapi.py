@@ -69,7 +69,15 @@ async def test_request_bodies_have_examples_and_patches_refuse_null(api: Api) ->
             }
             # affiliate_events: null brings back the default rule (domain/lifecycle.py).
             # partner_secret: null removes the stored secret (our token is then required).
-            allowed = {"fallback_url", "offer_id", "body", "affiliate_events", "partner_secret"}
+            # bot_url: null sends bots to the destination like everyone.
+            allowed = {
+                "fallback_url",
+                "offer_id",
+                "body",
+                "affiliate_events",
+                "partner_secret",
+                "bot_url",
+            }
             assert nullable <= allowed, (path, nullable)
     assert bodies >= 10
 

@@ -41,8 +41,10 @@ TRICKY = [
 
 
 def test_contract_macro_sets() -> None:
-    assert {"click_id", "offer_id", "aff_id", "sub1", "sub2", "sub3", "sub4", "sub5"} == set(
-        CLICK_MACROS
+    # The contract's click macros and its click intelligence additions.
+    visitor = {"country", "region", "city", "device", "os", "browser", "cost"}
+    assert {"click_id", "offer_id", "aff_id", "sub1", "sub2", "sub3", "sub4", "sub5"} | visitor == (
+        set(CLICK_MACROS)
     )
     assert set(POSTBACK_MACROS) == {
         "click_id",
@@ -70,6 +72,7 @@ def test_contract_macro_sets() -> None:
         "ctit",
         # Beyond the contract: the order total a sales platform reported.
         "sale_amount",
+        *visitor,
     }
     assert set(NETWORK_ONLY_MACROS) == {"revenue", "profit"}
     assert set(NETWORK_MACROS) == set(POSTBACK_MACROS) | {"revenue", "profit"}

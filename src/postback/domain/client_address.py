@@ -31,3 +31,14 @@ def client_address(
         if not any(hop_address in net for net in trusted_proxies):
             return str(hop_address)
     return peer
+
+
+def is_trusted_proxy(peer: str | None, trusted_proxies: Sequence[Network]) -> bool:
+    """Whether the peer is one of the trusted proxies (whose headers may be believed)."""
+    if peer is None:
+        return False
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return False
+    return any(address in net for net in trusted_proxies)

@@ -18,7 +18,10 @@ PLACEHOLDER: Final = re.compile(r"\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 SUB_MACROS: Final = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
-CLICK_MACROS: Final = frozenset({"click_id", "offer_id", "aff_id", *SUB_MACROS})
+# Where and on what the visitor clicked, and what the click cost (empty when unknown).
+VISITOR_MACROS: Final = ("country", "region", "city", "device", "os", "browser", "cost")
+
+CLICK_MACROS: Final = frozenset({"click_id", "offer_id", "aff_id", *SUB_MACROS, *VISITOR_MACROS})
 
 POSTBACK_MACROS: Final = frozenset(
     {
@@ -37,7 +40,7 @@ POSTBACK_MACROS: Final = frozenset(
         "currency",
         "ip",
         "user_agent",
-        "country",
+        *VISITOR_MACROS,
         "click_time",
         "conversion_time",
         "timestamp",

@@ -59,6 +59,8 @@ class Offer:
     lifecycle_events: tuple[str, ...] = ()
     affiliate_events: tuple[str, ...] | None = None
     affiliate_personal_data: bool = False
+    # Where clicks flagged as bots go instead of the destination (None: the destination).
+    bot_url: str | None = None
 
     @property
     def active(self) -> bool:
@@ -89,6 +91,19 @@ class Click:
     referrer: str | None
     country: str | None
     created_at: datetime
+    # Where and on what the visitor clicked (domain/visitor.py), whether it was a bot,
+    # the first click of this visitor on this offer within the unique window, and what
+    # the click cost (in the offer's currency).
+    region: str | None = None
+    city: str | None = None
+    device: str | None = None
+    os: str | None = None
+    browser: str | None = None
+    is_bot: bool = False
+    is_unique: bool = True
+    cost: Decimal | None = None
+    # The visitor: a keyed hash of IP and User-Agent (domain/visitor.py), never the pair.
+    visitor: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 
 from postback.batching import GroupCommitter
+from postback.domain import money
 from postback.domain.ids import new_click_id
 from postback.domain.incoming import single
 from postback.domain.macros import SUB_MACROS, Encoding, expand
@@ -23,6 +25,7 @@ from postback.edge.http import (
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics
 from postback.store.sql import Store
+from postback.visitors.reader import VisitorReader, visitor_values
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,18 @@ def _clip(value: str | None, limit: int) -> str | None:
     return None if value is None else value[:limit].replace("\x00", "")
 
 
+def _cost(params: Params) -> Decimal | None:
+    """What the click cost, in the offer's currency: >= 0, at most four decimals."""
+    text = single(params, "cost")
+    if text is None or text == "":
+        return None
+    try:
+        cost = money.parse_amount(text)
+    except ValueError as exc:
+        raise InvalidInput("cost", f"cost {exc}") from None
+    return cost
+
+
 class ClickHandler:
     def __init__(
         self,
@@ -67,11 +82,15 @@ class ClickHandler:
         writer: GroupCommitter[Click],
         client_ip: Callable[[Scope], str | None],
         metrics: Metrics,
+        visitors: VisitorReader,
+        proxy_country: Callable[[Scope], str | None] = lambda scope: None,
     ) -> None:
         self.store = store
         self.writer = writer
         self.client_ip = client_ip
         self.metrics = metrics
+        self.visitors = visitors
+        self.proxy_country = proxy_country
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         params = parse_params(scope.get("query_string", b""))
@@ -94,18 +113,32 @@ class ClickHandler:
             self.metrics.clicks.labels("unavailable").inc()
             raise NoRoute("offer or affiliate unavailable")
 
+        cost = _cost(params)
+        ip = self.client_ip(scope)
+        user_agent = _clip(header(scope, b"user-agent"), MAX_USER_AGENT)
+        seen = self.visitors.read(ip, user_agent, self.proxy_country(scope))
         click = Click(
             click_id=new_click_id(),
             offer_id=offer_id,
             affiliate_id=aff_id,
             subs=subs,  # type: ignore[arg-type]
-            ip=self.client_ip(scope),
-            user_agent=_clip(header(scope, b"user-agent"), MAX_USER_AGENT),
+            ip=seen.stored_ip,
+            user_agent=user_agent,
             referrer=_clip(header(scope, b"referer"), MAX_REFERRER),
-            country=None,
+            country=seen.profile.place.country,
             created_at=datetime.now(UTC),
+            region=seen.profile.place.region,
+            city=seen.profile.place.city,
+            device=seen.profile.agent.device,
+            os=seen.profile.agent.os,
+            browser=seen.profile.agent.browser,
+            is_bot=seen.profile.agent.is_bot,
+            cost=cost,
+            visitor=seen.visitor,
         )
         await self.writer.submit(click)
-        self.metrics.clicks.labels("recorded").inc()
+        self.metrics.clicks.labels("bot" if click.is_bot else "recorded").inc()
         values["click_id"] = click.click_id
-        await redirect(send, expand(offer.destination_url, values, Encoding.URL))
+        values.update(visitor_values(click))
+        target = offer.bot_url if click.is_bot and offer.bot_url else offer.destination_url
+        await redirect(send, expand(target, values, Encoding.URL))

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, quote
 
 import orjson
 
-from postback.domain.client_address import Network, client_address
+from postback.domain.client_address import Network, client_address, is_trusted_proxy
 from postback.errors import InvalidInput, TooLarge
 
 Scope = MutableMapping[str, Any]
@@ -51,6 +51,13 @@ def client_ip(scope: Scope, trusted_proxies: Sequence[Network]) -> str | None:
     client = scope.get("client")
     peer: str | None = str(client[0]) if client else None
     return client_address(peer, header(scope, b"x-forwarded-for"), trusted_proxies)
+
+
+def trusted_header(scope: Scope, name: bytes, trusted_proxies: Sequence[Network]) -> str | None:
+    """A header set by a trusted proxy (e.g. CF-IPCountry); None from anyone else."""
+    client = scope.get("client")
+    peer: str | None = str(client[0]) if client else None
+    return header(scope, name) if is_trusted_proxy(peer, trusted_proxies) else None
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:

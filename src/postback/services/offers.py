@@ -108,12 +108,15 @@ class OfferCreate(RequestModel):
     affiliate_personal_data: StrictBool = Field(
         default=False, description="true: affiliates also receive the conversion's attributes"
     )
+    bot_url: ClickUrl | None = Field(
+        default=None, description="where clicks flagged as bots go instead of the destination"
+    )
 
 
 class OfferPatch(PatchModel):
     EXAMPLE = {"payout": 9.5, "status": "paused"}
 
-    NULLABLE = frozenset({"fallback_url", "affiliate_events"})
+    NULLABLE = frozenset({"fallback_url", "affiliate_events", "bot_url"})
 
     advertiser_id: Id | None = None
     name: Name | None = None
@@ -126,6 +129,7 @@ class OfferPatch(PatchModel):
     lifecycle_events: LifecycleEvents | None = None
     affiliate_events: LifecycleEvents | None = None
     affiliate_personal_data: StrictBool | None = None
+    bot_url: ClickUrl | None = None
 
 
 @record_view(
@@ -158,7 +162,7 @@ class OfferBase(BaseModel):
 
 @record_view(
     Offer,
-    include=("revenue", "affiliate_events"),
+    include=("revenue", "affiliate_events", "bot_url"),
     info={"affiliate_events": Field(description="as set; null: the default rule")},
 )
 class OfferOut(OfferBase):

@@ -7,10 +7,14 @@ from postback.store.sql import Store
 
 
 def open_store(settings: Settings) -> Store:
+    store: Store
     if settings.is_sqlite:
         from postback.store.sqlite import SqliteStore
 
-        return SqliteStore(settings.database_url, settings.report_zone_names)
-    from postback.store.postgres import PostgresStore
+        store = SqliteStore(settings.database_url, settings.report_zone_names)
+    else:
+        from postback.store.postgres import PostgresStore
 
-    return PostgresStore(settings.database_url, settings.report_zone_names)
+        store = PostgresStore(settings.database_url, settings.report_zone_names)
+    store.unique_window_us = settings.unique_window * 1_000_000
+    return store

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    true,
 )
 
 from postback.domain.report import COUNTERS
@@ -82,6 +83,7 @@ offers = Table(
     Column("lifecycle_events", Text, nullable=False, server_default="[]"),
     Column("affiliate_events", Text),
     Column("affiliate_personal_data", Boolean, nullable=False, server_default=false()),
+    Column("bot_url", Text),
 )
 
 affiliates = Table(
@@ -111,7 +113,28 @@ clicks = Table(
     Column("referrer", Text),
     Column("country", String(2)),
     Column("created_at", BigInteger, nullable=False),
+    Column("region", String(128)),
+    Column("city", String(128)),
+    Column("device", String(16)),
+    Column("os", String(64)),
+    Column("browser", String(64)),
+    Column("is_bot", Boolean, nullable=False, server_default=false()),
+    Column("is_unique", Boolean, nullable=False, server_default=true()),
+    Column("cost", BigInteger),  # ten-thousandths of the offer's currency
+    Column("visitor", String(32)),
     Index("ix_clicks_created_at", "created_at"),
+)
+
+# The last click of each visitor (a keyed hash of IP and User-Agent, never the pair) on
+# each offer: a click is unique when the one before it is older than the unique window.
+# `previous_at` is the last click before the latest, returned by the upsert that sets it.
+click_visitors = Table(
+    "click_visitors",
+    metadata,
+    Column("visitor", String(32), primary_key=True),
+    Column("offer_id", BigInteger, primary_key=True),
+    Column("last_at", BigInteger, nullable=False),
+    Column("previous_at", BigInteger),
 )
 
 conversions = Table(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -17,12 +18,22 @@ from postback.store.postbacks import apply_postback
 from postback.store.rollups import Deltas
 from postback.store.schema import clicks, conversion_history, conversions, incoming_log
 from postback.store.sql_base import SqlBase
+from postback.store.visitors import DEFAULT_UNIQUE_WINDOW_US, unique_flags
 
 FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
 
 
-def write_clicks(conn: Connection, batch: Sequence[Click]) -> None:
-    """A batch of clicks and what it adds to the report rollups, on one connection."""
+def write_clicks(
+    conn: Connection, batch: Sequence[Click], unique_window_us: int = DEFAULT_UNIQUE_WINDOW_US
+) -> None:
+    """A batch of clicks, each found unique or not, and what it adds to the report
+    rollups, on one connection."""
+    flags = unique_flags(conn, batch, unique_window_us)
+    if not all(flags):
+        batch = [
+            click if unique else replace(click, is_unique=False)
+            for click, unique in zip(batch, flags, strict=True)
+        ]
     deltas = Deltas()
     deltas.add_clicks(batch)
     conn.execute(insert(clicks), [rows.click_values(item) for item in batch])
@@ -34,6 +45,9 @@ class TrafficMixin(SqlBase):
     log of every postback received."""
 
     _click_lookups: Batcher[str, Click | None]
+    # A visitor's click on an offer within this many microseconds of its previous one
+    # is not unique (POSTBACK_UNIQUE_WINDOW; set by store/factory.py).
+    unique_window_us: int = DEFAULT_UNIQUE_WINDOW_US
 
     # ---- clicks ---------------------------------------------------------------------
 
@@ -41,7 +55,7 @@ class TrafficMixin(SqlBase):
         """Store a batch of clicks durably in one transaction."""
         if batch:
             async with self._write() as conn:
-                await conn.run_sync(write_clicks, batch)
+                await conn.run_sync(write_clicks, batch, self.unique_window_us)
 
     async def get_click(self, click_id: str) -> Click | None:
         return await self._click_lookups.submit(click_id)

@@ -107,7 +107,7 @@ class SqliteStore(Store):
     async def insert_clicks(self, batch: Sequence[Click]) -> None:
         # The clicks and their rollup upserts in one hand-off to the writer thread.
         if batch:
-            await self._in_writer_thread(write_clicks, batch)
+            await self._in_writer_thread(write_clicks, batch, self.unique_window_us)
 
     async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         def run() -> list[Click | None]:
