@@ -4,9 +4,13 @@ trace of a conversion, reports, and an affiliate that sees only its own world.""
 from __future__ import annotations
 
 import re
+import secrets
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import httpx
 
+from postback.domain.records import Click
 from postback.store.sql import Store
 from tests.api.conftest import convert
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of, new_browser
@@ -280,3 +284,36 @@ async def test_a_platform_advertiser_is_made_from_its_template_with_its_secret(
         "/advertisers/new", "/advertisers/new", {"name": "Plain", "partner_secret": "x"}
     )
     assert refused.status_code == 400 and 'id="partner_secret-error"' in refused.text
+
+
+async def test_an_offers_bot_url_and_a_clicks_visitor_in_the_trace(
+    admin: Browser, store: Store
+) -> None:
+    world = await make_world(admin)
+    page = await admin.get(f"/offers/{world['offer']}")
+    assert 'name="bot_url"' in page.text
+    offer = await store.get_offer(world["offer"])
+    assert offer is not None
+    click = Click(
+        click_id=secrets.token_urlsafe(12),
+        offer_id=offer.id,
+        affiliate_id=world["affiliate"],
+        subs=(None, None, None, None, None),
+        ip="200.147.67.0",
+        user_agent="Mozilla/5.0 (iPhone)",
+        referrer=None,
+        country="BR",
+        created_at=datetime.now(UTC),
+        region="São Paulo",
+        device="mobile",
+        os="iOS",
+        browser="Mobile Safari",
+        cost=Decimal("0.25"),
+        visitor="v" * 32,
+    )
+    await store.insert_clicks([click])
+    result = await convert(store, offer.id, world["affiliate"], click_id=click.click_id)
+    trace = await admin.get(f"/conversions/{result.conversion.id}")
+    assert trace.status_code == 200
+    for shown in ("BR, São Paulo", "mobile · iOS · Mobile Safari", "0.25", "yes"):
+        assert shown in trace.text, shown

@@ -49,6 +49,7 @@ def _fields(visit: Visit) -> dict[str, Any]:
         "name": visit.field("name"),
         "destination_url": visit.field("destination_url"),
         "fallback_url": blank_to_none(visit.field("fallback_url")),
+        "bot_url": blank_to_none(visit.field("bot_url")),
         "revenue": visit.field("revenue"),
         "payout": visit.field("payout"),
         "currency": visit.field("currency") or "USD",
