@@ -43,6 +43,9 @@ def outgoing_template(name: str) -> OutgoingTemplate:
     raise InvalidInput("template", f"no outgoing template {name!r}; known: {known}")
 
 
+_INCOMING_BY_NAME: Final = {template.name: template for template in INCOMING}
+
+
 def known_incoming(name: str | None) -> IncomingTemplate | None:
     """The incoming template of this name, or None (no name, or one no longer known)."""
-    return next((template for template in INCOMING if template.name == name), None)
+    return _INCOMING_BY_NAME.get(name) if name is not None else None

@@ -32,6 +32,19 @@ def iso(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def visitor_fields(click: Click) -> dict[str, Any]:
+    """Where and on what the click was made, and its cost; empty when unknown."""
+    return {
+        "country": click.country or "",
+        "region": click.region or "",
+        "city": click.city or "",
+        "device": click.device or "",
+        "os": click.os or "",
+        "browser": click.browser or "",
+        "cost": click.cost if click.cost is not None else "",
+    }
+
+
 def event_fields(
     conversion: Conversion,
     click: Click,
@@ -63,13 +76,7 @@ def event_fields(
         currency=conversion.currency,
         ip=click.ip or "",
         user_agent=click.user_agent or "",
-        country=click.country or "",
-        region=click.region or "",
-        city=click.city or "",
-        device=click.device or "",
-        os=click.os or "",
-        browser=click.browser or "",
-        cost=click.cost if click.cost is not None else "",
+        **visitor_fields(click),
         click_time=iso(click.created_at),
         conversion_time=iso(conversion.created_at),
         timestamp=int(now.timestamp()),

@@ -12,6 +12,7 @@ from postback.domain import money
 from postback.domain.ids import new_click_id
 from postback.domain.incoming import single
 from postback.domain.macros import SUB_MACROS, Encoding, expand
+from postback.domain.payload import macro_values, visitor_fields
 from postback.domain.records import Click
 from postback.edge.http import (
     Params,
@@ -25,7 +26,7 @@ from postback.edge.http import (
 from postback.errors import InvalidInput, NotFound
 from postback.metrics import Metrics
 from postback.store.sql import Store
-from postback.visitors.reader import VisitorReader, visitor_values
+from postback.visitors.reader import VisitorReader
 
 log = logging.getLogger(__name__)
 
@@ -139,6 +140,6 @@ class ClickHandler:
         await self.writer.submit(click)
         self.metrics.clicks.labels("bot" if click.is_bot else "recorded").inc()
         values["click_id"] = click.click_id
-        values.update(visitor_values(click))
+        values.update(macro_values(visitor_fields(click)))
         target = offer.bot_url if click.is_bot and offer.bot_url else offer.destination_url
         await redirect(send, expand(target, values, Encoding.URL))

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from postback.domain.catalog import INCOMING
+from postback.domain.catalog import known_incoming
 from postback.domain.ids import same_secret
 from postback.domain.partner_proof import partner_proof
 from postback.domain.postback_signature import signature_matches, timestamp_problem
@@ -39,9 +39,6 @@ class Credentials:
     headers: Mapping[str, str] = field(default_factory=dict)
     params: Mapping[str, Sequence[str]] = field(default_factory=dict)
     query: Mapping[str, Sequence[str]] = field(default_factory=dict)
-
-
-PLATFORM_AUTH = {template.name: template.auth for template in INCOMING if template.auth}
 
 
 def ip_allowed(ip: str | None, allowed: tuple[str, ...]) -> bool:
@@ -81,7 +78,8 @@ async def check_access(
 def _check_platform_proof(advertiser: Advertiser, credentials: Credentials) -> bool:
     """True when the advertiser's sales platform proved the postback is its own; False
     when the request carries no such proof (our token or signature may then do)."""
-    auth = PLATFORM_AUTH.get(advertiser.template or "")
+    template = known_incoming(advertiser.template)
+    auth = template.auth if template is not None else None
     if auth is None or advertiser.partner_secret is None:
         return False
     proved = partner_proof(

@@ -7,8 +7,6 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from postback.domain.money import format_amount
-from postback.domain.records import Click
 from postback.domain.visitor import anonymized, visitor_id
 from postback.settings import Settings
 from postback.visitors.agents import read_agent
@@ -46,19 +44,6 @@ class VisitorReader:
         # The lookups and the hash see the whole address; only the stored one is cut.
         stored = anonymized(ip) if self.anonymize_ip else ip
         return Seen(profile, visitor_id(self.visitor_key, ip, user_agent), stored)
-
-
-def visitor_values(click: Click) -> dict[str, str]:
-    """The visitor's macros of a destination URL (empty when unknown)."""
-    return {
-        "country": click.country or "",
-        "region": click.region or "",
-        "city": click.city or "",
-        "device": click.device or "",
-        "os": click.os or "",
-        "browser": click.browser or "",
-        "cost": format_amount(click.cost) if click.cost is not None else "",
-    }
 
 
 def reader_for(settings: Settings) -> VisitorReader:
