@@ -16,6 +16,7 @@ from postback.domain.templates import example, incoming_url
 from tests.e2e.harness import ServerProcess
 from tests.e2e.network import Network, click, create_network
 from tests.partners import samples_eduzz as samples
+from tests.partners.helpers import conversion, conversions, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -41,26 +42,6 @@ async def _send(
     return await client.post(_url(net), content=raw, headers=headers)
 
 
-async def _ok(answer: httpx.Response) -> dict[str, Any]:
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
-async def _conversion(admin: httpx.AsyncClient, conversion_id: int) -> dict[str, Any]:
-    answer = await admin.get(f"/conversions/{conversion_id}")
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
-async def _conversions(admin: httpx.AsyncClient, net: Network) -> list[dict[str, Any]]:
-    answer = await admin.get("/conversions", params={"offer_id": net.offer["id"]})
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
 async def test_an_invoice_from_boleto_to_paid_refund_requested_refunded_then_chargeback(
     server: ServerProcess,
 ) -> None:
@@ -78,7 +59,7 @@ async def test_an_invoice_from_boleto_to_paid_refund_requested_refunded_then_cha
         ]
         answers = []
         for sample, result, status, stage in plays:
-            answer = await _ok(await _send(client, net, sample(cid, invoice)))
+            answer = ok(await _send(client, net, sample(cid, invoice)))
             assert (answer["result"], answer.get("status"), answer["stage"]) == (
                 result,
                 status,
@@ -87,7 +68,7 @@ async def test_an_invoice_from_boleto_to_paid_refund_requested_refunded_then_cha
             answers.append(answer)
         assert len({a["conversion_id"] for a in answers}) == 1
 
-        seen = await _conversion(admin, answers[0]["conversion_id"])
+        seen = await conversion(admin, answers[0]["conversion_id"])
         assert (seen["status"], seen["stage"], seen["txid"]) == ("refunded", "chargeback", invoice)
         assert Decimal(str(seen["revenue"])) == Decimal("301.5")
         assert seen["currency"] == "BRL"
@@ -113,17 +94,17 @@ async def test_a_card_sale_then_chargeback_and_a_canceled_boleto(server: ServerP
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        paid = await _ok(await _send(client, net, samples.sale_approved(cid, "501")))
+        paid = ok(await _send(client, net, samples.sale_approved(cid, "501")))
         assert (paid["result"], paid["stage"]) == ("created", "approved")
-        again = await _ok(await _send(client, net, samples.sale_approved(cid, "501")))
+        again = ok(await _send(client, net, samples.sale_approved(cid, "501")))
         assert again["result"] == "duplicate"
-        back = await _ok(await _send(client, net, samples.chargeback(cid, "501")))
+        back = ok(await _send(client, net, samples.chargeback(cid, "501")))
         assert (back["status"], back["stage"]) == ("chargeback", "chargeback")
 
-        await _ok(await _send(client, net, samples.billet_printed(cid, "502")))
-        canceled = await _ok(await _send(client, net, samples.canceled(cid, "502")))
+        ok(await _send(client, net, samples.billet_printed(cid, "502")))
+        canceled = ok(await _send(client, net, samples.canceled(cid, "502")))
         assert (canceled["status"], canceled["stage"]) == ("rejected", "canceled")
-        boleto = await _conversion(admin, canceled["conversion_id"])
+        boleto = await conversion(admin, canceled["conversion_id"])
         assert (boleto["txid"], boleto["attributes"]["payment_method"]) == ("502", "bankslip")
 
 
@@ -131,23 +112,23 @@ async def test_a_subscription_renewal_is_an_invoice_of_its_own(server: ServerPro
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        first = await _ok(
-            await _send(client, net, samples.subscription_renewed(cid, "601", "C-3456"))
-        )
-        renewal = await _ok(
-            await _send(client, net, samples.subscription_renewed(cid, "602", "C-3456"))
-        )
+        first = ok(await _send(client, net, samples.subscription_renewed(cid, "601", "C-3456")))
+        renewal = ok(await _send(client, net, samples.subscription_renewed(cid, "602", "C-3456")))
         assert renewal["result"] == "created"
         assert renewal["conversion_id"] != first["conversion_id"]
-        seen = await _conversion(admin, renewal["conversion_id"])
+        seen = await conversion(admin, renewal["conversion_id"])
         assert (seen["status"], seen["txid"]) == ("approved", "602")
         assert Decimal(str(seen["revenue"])) == Decimal("49.9")
         assert seen["attributes"]["subscription_id"] == "C-3456"
 
         # The contract's own events carry no invoice and count nothing.
         contract = await _send(client, net, samples.contract_updated("C-3456"))
-        assert (await _ok(contract)) == {"result": "ignored"}
-        assert {c["txid"] for c in await _conversions(admin, net)} == {"601", "602"}
+        assert ok(contract) == {"result": "ignored"}
+        listed = await conversions(admin, offer_id=net.offer["id"])
+        assert {c["txid"] for c in listed} == {
+            "601",
+            "602",
+        }
 
 
 async def test_an_abandoned_cart_is_pending_and_never_approved_revenue(
@@ -156,9 +137,9 @@ async def test_an_abandoned_cart_is_pending_and_never_approved_revenue(
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        answer = await _ok(await _send(client, net, samples.cart_abandoned(cid)))
+        answer = ok(await _send(client, net, samples.cart_abandoned(cid)))
         assert (answer["result"], answer["stage"]) == ("created", "checkout_abandoned")
-        cart = await _conversion(admin, answer["conversion_id"])
+        cart = await conversion(admin, answer["conversion_id"])
         assert (cart["status"], cart["txid"]) == ("pending", None)
         approved = await admin.get(
             "/conversions", params={"offer_id": net.offer["id"], "status": "approved"}
@@ -189,7 +170,7 @@ async def test_a_bad_or_missing_signature_is_refused_and_nothing_recorded(
             _url(net), content=raw, headers={**headers, "x-signature": WEBHOOK_SECRET}
         )
         assert bare.status_code == 401
-        assert await _conversions(admin, net) == []
+        assert await conversions(admin, offer_id=net.offer["id"]) == []
 
 
 async def test_unknown_events_are_refused_and_the_ping_is_acknowledged(
@@ -202,10 +183,10 @@ async def test_unknown_events_are_refused_and_the_ping_is_acknowledged(
         assert unknown.status_code == 400, unknown.text
         assert unknown.json()["error"]["code"] == "unknown_event"
         # Activating the webhook on Eduzz sends a ping, which must answer 2xx.
-        assert (await _ok(await _send(client, net, samples.ping()))) == {"result": "ignored"}
+        assert ok(await _send(client, net, samples.ping())) == {"result": "ignored"}
         unsigned_ping = await client.post(_url(net), json=samples.ping())
         assert unsigned_ping.status_code == 401
-        assert await _conversions(admin, net) == []
+        assert await conversions(admin, offer_id=net.offer["id"]) == []
 
 
 async def test_the_affiliate_postback_a_cart_loaded_is_never_a_sale(
@@ -217,16 +198,16 @@ async def test_the_affiliate_postback_a_cart_loaded_is_never_a_sale(
         cid = await click(client, net)
         headers = {"x-eduzzapi": api_key}
         loaded = await client.post(_url(net), data=samples.tracker_checkout(cid), headers=headers)
-        assert (await _ok(loaded)) == {"result": "ignored"}
-        assert await _conversions(admin, net) == []
+        assert ok(loaded) == {"result": "ignored"}
+        assert await conversions(admin, offer_id=net.offer["id"]) == []
 
         boleto = samples.tracker_with_invoice(cid, "TRACKER.BOLETO", "90001", 1)
-        viewed = await _ok(await client.post(_url(net), data=boleto, headers=headers))
+        viewed = ok(await client.post(_url(net), data=boleto, headers=headers))
         assert (viewed["result"], viewed["stage"]) == ("created", "awaiting_payment")
         thanks = samples.tracker_with_invoice(cid, "TRACKER.THANKYOU", "90001", 3)
-        paid = await _ok(await client.post(_url(net), data=thanks, headers=headers))
+        paid = ok(await client.post(_url(net), data=thanks, headers=headers))
         assert (paid["status"], paid["stage"]) == ("approved", "approved")
-        seen = await _conversion(admin, paid["conversion_id"])
+        seen = await conversion(admin, paid["conversion_id"])
         assert (seen["txid"], seen["attributes"]["email"]) == ("90001", "alice@example.com")
         assert Decimal(str(seen["revenue"])) == Decimal("97.00")
 
@@ -242,14 +223,14 @@ async def test_the_older_webhook_with_its_origin_key(server: ServerProcess) -> N
         net = await _producer(admin, secret=origin)
         cid = await click(client, net)
         fields = samples.legacy_invoice(cid, origin, "70001", "invoice_paid", 3)
-        answer = await _ok(await client.post(_url(net), data=fields))
+        answer = ok(await client.post(_url(net), data=fields))
         assert (answer["result"], answer["stage"]) == ("created", "approved")
-        seen = await _conversion(admin, answer["conversion_id"])
+        seen = await conversion(admin, answer["conversion_id"])
         assert (seen["txid"], seen["currency"]) == ("70001", "BRL")
         assert Decimal(str(seen["revenue"])) == Decimal("97.00")
         assert seen["attributes"]["email"] == "alice@example.com"
         refund = samples.legacy_invoice(cid, origin, "70001", "invoice_refunded", 7)
-        assert (await _ok(await client.post(_url(net), data=refund)))["status"] == "refunded"
+        assert ok(await client.post(_url(net), data=refund))["status"] == "refunded"
         forged = samples.legacy_invoice(cid, "not-the-key", "70002", "invoice_paid", 3)
         assert (await client.post(_url(net), data=forged)).status_code == 401
 
@@ -260,5 +241,5 @@ async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> Non
         cid = await click(client, net)
         query, body = example(eduzz.TEMPLATE, cid, net.token, net.advertiser["id"])
         assert body is not None and query == {"adv_id": str(net.advertiser["id"])}
-        answer = await _ok(await _send(client, net, body))
+        answer = ok(await _send(client, net, body))
         assert (answer["result"], answer["stage"]) == ("created", "approved")

@@ -15,10 +15,15 @@ from postback.domain.templates import example
 from tests.e2e.harness import Receiver, ServerProcess, eventually
 from tests.e2e.network import Network, add_postback, create_network
 from tests.partners import samples_hotmart as hotmart
+from tests.partners.helpers import checkout_click, conversions, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 HOTTOK = "ysewXlAZI1iHdUFqC4ZcV1J5RLhiVe518471"
+
+
+async def click(client: httpx.AsyncClient, net: Network) -> str:
+    return await checkout_click(client, net, "pay.hotmart.com/X00000000X", "sck")
 
 
 async def _network(admin: httpx.AsyncClient) -> Network:
@@ -39,32 +44,10 @@ async def _post(
     )
 
 
-async def click(client: httpx.AsyncClient, net: Network) -> str:
-    """Follow the affiliate's link to the checkout; the click id rides in its `sck`."""
-    params = {"offer_id": net.offer["id"], "aff_id": net.affiliate["id"]}
-    answer = await client.get("/click", params=params)
-    assert answer.status_code == 302, answer.text
-    location = urlsplit(answer.headers["location"])
-    assert location.netloc + location.path == "pay.hotmart.com/X00000000X"
-    return parse_qs(location.query)["sck"][0]
-
-
-def _answer(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-async def _conversions(admin: httpx.AsyncClient, click_id: str) -> list[dict[str, Any]]:
-    listed = _answer(await admin.get("/conversions", params={"click_id": click_id}))
-    items: list[dict[str, Any]] = listed["items"]
-    return items
-
-
 async def test_a_billet_sale_through_dispute_refund_and_chargeback(server: ServerProcess) -> None:
     async with server.admin() as admin, server.client() as client:
         net = await _network(admin)
-        template = _answer(
+        template = ok(
             await admin.get("/templates/hotmart", params={"advertiser_id": net.advertiser["id"]})
         )
         # What the producer pastes into Hotmart: no token of ours in it.
@@ -81,14 +64,14 @@ async def test_a_billet_sale_through_dispute_refund_and_chargeback(server: Serve
         ]
         conversion_ids = set()
         for sample, result, status, stage in steps:
-            answer = _answer(await _post(client, net, sample(cid, tx, HOTTOK)))
+            answer = ok(await _post(client, net, sample(cid, tx, HOTTOK)))
             assert (answer["result"], answer["stage"]) == (result, stage), answer
             if result == "updated":
                 assert answer["status"] == status, answer
             conversion_ids.add(answer["conversion_id"])
         assert len(conversion_ids) == 1
 
-        seen = _answer(await admin.get(f"/conversions/{conversion_ids.pop()}"))
+        seen = ok(await admin.get(f"/conversions/{conversion_ids.pop()}"))
         assert (seen["status"], seen["stage"]) == ("refunded", "chargeback")
         assert (seen["txid"], seen["click_id"]) == (tx, cid)
         assert seen["revenue"] == hotmart.PRICE and seen["currency"] == "BRL"
@@ -106,15 +89,15 @@ async def test_a_card_sale_completes_and_a_repeat_is_a_duplicate(server: ServerP
         net = await _network(admin)
         cid = await click(client, net)
         tx = "HP22222222222222"
-        first = _answer(await _post(client, net, hotmart.approved(cid, tx, HOTTOK)))
+        first = ok(await _post(client, net, hotmart.approved(cid, tx, HOTTOK)))
         assert (first["result"], first["stage"]) == ("created", "approved")
-        again = _answer(await _post(client, net, hotmart.approved(cid, tx, HOTTOK)))
+        again = ok(await _post(client, net, hotmart.approved(cid, tx, HOTTOK)))
         assert again["result"] == "duplicate"
         assert again["conversion_id"] == first["conversion_id"]
-        done = _answer(await _post(client, net, hotmart.complete(cid, tx, HOTTOK)))
+        done = ok(await _post(client, net, hotmart.complete(cid, tx, HOTTOK)))
         assert (done["result"], done["status"]) == ("updated", "approved")
         assert done["stage"] == "completed"
-        seen = _answer(await admin.get(f"/conversions/{first['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{first['conversion_id']}"))
         assert (seen["status"], seen["stage"]) == ("approved", "completed")
         assert seen["attributes"]["payment_type"] == "CREDIT_CARD"
 
@@ -123,20 +106,16 @@ async def test_each_subscription_charge_is_a_sale_of_its_own(server: ServerProce
     async with server.admin() as admin, server.client() as client:
         net = await _network(admin)
         cid = await click(client, net)
-        first = _answer(
-            await _post(client, net, hotmart.renewal(cid, "HP33333333333301", HOTTOK, 1))
-        )
-        renewal = _answer(
-            await _post(client, net, hotmart.renewal(cid, "HP33333333333302", HOTTOK, 2))
-        )
+        first = ok(await _post(client, net, hotmart.renewal(cid, "HP33333333333301", HOTTOK, 1)))
+        renewal = ok(await _post(client, net, hotmart.renewal(cid, "HP33333333333302", HOTTOK, 2)))
         assert first["result"] == renewal["result"] == "created"
         assert first["conversion_id"] != renewal["conversion_id"]
-        charges = await _conversions(admin, cid)
+        charges = await conversions(admin, click_id=cid)
         assert sorted((c["txid"], c["status"]) for c in charges) == [
             ("HP33333333333301", "approved"),
             ("HP33333333333302", "approved"),
         ]
-        seen = _answer(await admin.get(f"/conversions/{renewal['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{renewal['conversion_id']}"))
         assert seen["attributes"]["recurrence_number"] == "2"
         assert seen["attributes"]["subscriber_code"] == "I9OT62C3"
 
@@ -157,12 +136,12 @@ async def test_a_wrong_or_missing_hottok_is_refused_and_nothing_recorded(
         del body["hottok"]
         missing = await _post(client, net, body, hottok=None)
         assert missing.status_code == 401 and missing.json()["error"]["code"] == "bad_token"
-        assert await _conversions(admin, cid) == []
+        assert await conversions(admin, click_id=cid) == []
         # An event that would be ignored still needs the proof.
         ignored = await _post(client, net, hotmart.club_first_access("nope"), "nope")
         assert ignored.status_code == 401, ignored.text
         # With the header alone (no hottok in the body) Hotmart is believed.
-        accepted = _answer(await _post(client, net, body))
+        accepted = ok(await _post(client, net, body))
         assert accepted["result"] == "created"
 
 
@@ -179,8 +158,8 @@ async def test_subscription_member_area_and_cart_events_are_acknowledged_and_ign
             # No click id and no transaction: nothing it could be recorded against.
             hotmart.abandoned_cart(HOTTOK),
         ):
-            assert _answer(await _post(client, net, body)) == {"result": "ignored"}, body
-        assert await _conversions(admin, cid) == []
+            assert ok(await _post(client, net, body)) == {"result": "ignored"}, body
+        assert await conversions(admin, click_id=cid) == []
 
 
 async def test_an_event_outside_the_map_is_refused(server: ServerProcess) -> None:
@@ -191,7 +170,7 @@ async def test_an_event_outside_the_map_is_refused(server: ServerProcess) -> Non
         body["event"] = "PURCHASE_SOMETHING_NEW"
         refused = await _post(client, net, body)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_event"
-        assert await _conversions(admin, cid) == []
+        assert await conversions(admin, click_id=cid) == []
 
 
 async def test_the_older_form_postback_with_its_hottok_field(server: ServerProcess) -> None:
@@ -206,9 +185,9 @@ async def test_the_older_form_postback_with_its_hottok_field(server: ServerProce
             ("refunded", "updated", "refunded"),
         ):
             form = hotmart.form_postback(status, cid, tx, HOTTOK)
-            answer = _answer(await client.post("/postback", params=params, data=form))
+            answer = ok(await client.post("/postback", params=params, data=form))
             assert (answer["result"], answer["stage"]) == (result, stage), answer
-        seen = _answer(await admin.get(f"/conversions/{answer['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{answer['conversion_id']}"))
         assert (seen["status"], seen["txid"], seen["revenue"]) == ("refunded", tx, 97)
         assert seen["attributes"]["email"] == "comprador@example.com"
         assert seen["attributes"]["product"] == "Produto test postback"
@@ -223,9 +202,9 @@ async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> Non
         cid = await click(client, net)
         query, body = example(TEMPLATE, cid, net.token, net.advertiser["id"], HOTTOK)
         assert "token" not in query and body is not None and body["hottok"] == HOTTOK
-        answer = _answer(await client.post("/postback", params=query, json=body))
+        answer = ok(await client.post("/postback", params=query, json=body))
         assert (answer["result"], answer["stage"]) == ("created", "approved")
-        seen = _answer(await admin.get(f"/conversions/{answer['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{answer['conversion_id']}"))
         assert (seen["click_id"], seen["txid"], seen["revenue"]) == (cid, "HP16015479281022", 1500)
 
 
@@ -240,9 +219,9 @@ async def test_a_sale_that_came_through_no_link_of_ours_is_acknowledged_not_coun
         for sck in (None, "instagram_bio"):
             body = hotmart.approved("placeholder", "HP99999999999990", HOTTOK)
             body["data"]["purchase"]["origin"] = {} if sck is None else {"sck": sck}
-            answer = _answer(await _post(client, net, body))
+            answer = ok(await _post(client, net, body))
             assert answer == {"result": "ignored"}
-            logged = _answer(
+            logged = ok(
                 await admin.get("/incoming", params={"advertiser_id": net.advertiser["id"]})
             )["items"]
             assert any(
@@ -252,7 +231,7 @@ async def test_a_sale_that_came_through_no_link_of_ours_is_acknowledged_not_coun
             # The Hottok is still checked first: a forger gets nothing but a 401.
             forged = await _post(client, net, body, hottok="guess")
             assert forged.status_code == 401
-        listed = _answer(await admin.get("/conversions", params={"offer_id": net.offer["id"]}))
+        listed = ok(await admin.get("/conversions", params={"offer_id": net.offer["id"]}))
         assert listed["items"] == []
 
 
@@ -275,7 +254,7 @@ async def test_the_affiliates_tracker_hears_each_status_of_a_hotmart_order_once(
         cid = parse_qs(location.query)["sck"][0]
         tx = "HP22222222222222"
         for step in (hotmart.approved, hotmart.complete, hotmart.refunded):
-            _answer(await _post(client, net, step(cid, tx, HOTTOK)))
+            ok(await _post(client, net, step(cid, tx, HOTTOK)))
         keitaro = await eventually(
             lambda: len(receiver.at("/keitaro/postback")) == 2 and receiver.at("/keitaro/postback")
         )

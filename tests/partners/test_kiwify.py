@@ -7,7 +7,6 @@ import hashlib
 import hmac
 import json
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -17,6 +16,7 @@ from postback.domain.templates import example
 from tests.e2e.harness import ServerProcess
 from tests.e2e.network import Network, create_network
 from tests.partners import samples_kiwify as kiwify
+from tests.partners.helpers import checkout_click, conversions, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -26,6 +26,10 @@ TOKEN = "w9i3pvutvxe"  # the webhook token of Kiwify's API example
 def _signature(raw: bytes, token: str = TOKEN) -> str:
     """Kiwify's `signature`: hex HMAC-SHA1 of the raw body, keyed with the webhook token."""
     return hmac.new(token.encode(), raw, hashlib.sha1).hexdigest()
+
+
+async def click(client: httpx.AsyncClient, net: Network) -> str:
+    return await checkout_click(client, net, "pay.kiwify.com.br/AbCdEfG", "sck")
 
 
 async def _network(admin: httpx.AsyncClient) -> Network:
@@ -52,28 +56,6 @@ async def _post(
     )
 
 
-async def click(client: httpx.AsyncClient, net: Network) -> str:
-    """Follow the affiliate's link to the checkout; the click id rides in its `sck`."""
-    params = {"offer_id": net.offer["id"], "aff_id": net.affiliate["id"]}
-    answer = await client.get("/click", params=params)
-    assert answer.status_code == 302, answer.text
-    location = urlsplit(answer.headers["location"])
-    assert location.netloc + location.path == "pay.kiwify.com.br/AbCdEfG"
-    return parse_qs(location.query)["sck"][0]
-
-
-def _answer(response: httpx.Response, status: int = 200) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    found: dict[str, Any] = response.json()
-    return found
-
-
-async def _conversions(admin: httpx.AsyncClient, click_id: str) -> list[dict[str, Any]]:
-    listed = _answer(await admin.get("/conversions", params={"click_id": click_id}))
-    items: list[dict[str, Any]] = listed["items"]
-    return items
-
-
 def test_the_signature_is_computed_as_kiwify_computes_it() -> None:
     # Kiwify's own delivery and signature: the HMAC of the bytes as sent, which are
     # what `as_sent` makes of the parsed body.
@@ -84,7 +66,7 @@ def test_the_signature_is_computed_as_kiwify_computes_it() -> None:
 async def test_a_pix_sale_through_refund_and_chargeback_in_units(server: ServerProcess) -> None:
     async with server.admin() as admin, server.client() as client:
         net = await _network(admin)
-        template = _answer(
+        template = ok(
             await admin.get("/templates/kiwify", params={"advertiser_id": net.advertiser["id"]})
         )
         # What the producer pastes into Kiwify: no token of ours in it.
@@ -100,14 +82,14 @@ async def test_a_pix_sale_through_refund_and_chargeback_in_units(server: ServerP
         ]
         conversion_ids = set()
         for sample, result, status, stage in steps:
-            answer = _answer(await _post(client, net, sample(cid, order_id)))
+            answer = ok(await _post(client, net, sample(cid, order_id)))
             assert (answer["result"], answer["stage"]) == (result, stage), answer
             if result == "updated":
                 assert answer["status"] == status, answer
             conversion_ids.add(answer["conversion_id"])
         assert len(conversion_ids) == 1
 
-        seen = _answer(await admin.get(f"/conversions/{conversion_ids.pop()}"))
+        seen = ok(await admin.get(f"/conversions/{conversion_ids.pop()}"))
         assert (seen["status"], seen["stage"]) == ("refunded", "chargeback")
         assert (seen["txid"], seen["click_id"]) == (order_id, cid)
         # Commissions.charge_amount is in cents.
@@ -125,13 +107,13 @@ async def test_a_billet_printed_then_a_refused_card(server: ServerProcess) -> No
     async with server.admin() as admin, server.client() as client:
         net = await _network(admin)
         cid = await click(client, net)
-        billet = _answer(await _post(client, net, kiwify.billet_created(cid, "order-billet-1")))
+        billet = ok(await _post(client, net, kiwify.billet_created(cid, "order-billet-1")))
         assert (billet["result"], billet["stage"]) == ("created", "awaiting_payment")
-        refused = _answer(await _post(client, net, kiwify.rejected(cid, "order-card-1")))
+        refused = ok(await _post(client, net, kiwify.rejected(cid, "order-card-1")))
         assert (refused["result"], refused["stage"]) == ("created", "canceled")
-        seen = _answer(await admin.get(f"/conversions/{refused['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{refused['conversion_id']}"))
         assert (seen["status"], seen["txid"]) == ("rejected", "order-card-1")
-        billet_seen = _answer(await admin.get(f"/conversions/{billet['conversion_id']}"))
+        billet_seen = ok(await admin.get(f"/conversions/{billet['conversion_id']}"))
         assert billet_seen["status"] == "pending"
         assert billet_seen["attributes"]["payment_type"] == "boleto"
 
@@ -143,22 +125,22 @@ async def test_a_renewal_is_a_second_sale_and_its_two_webhooks_count_once(
         net = await _network(admin)
         cid = await click(client, net)
         subscription = "aa136b55-4056-401f-a8d1-83664d9a35a7"
-        first = _answer(await _post(client, net, kiwify.approved(cid, "order-sub-1", subscription)))
+        first = ok(await _post(client, net, kiwify.approved(cid, "order-sub-1", subscription)))
         assert first["result"] == "created"
         # The renewal's new order: its subscription trigger and its purchase trigger.
-        renewed = _answer(
+        renewed = ok(
             await _post(client, net, kiwify.subscription_renewed(cid, "order-sub-2", subscription))
         )
         assert renewed["result"] == "created"
         assert renewed["conversion_id"] != first["conversion_id"]
-        again = _answer(await _post(client, net, kiwify.approved(cid, "order-sub-2", subscription)))
+        again = ok(await _post(client, net, kiwify.approved(cid, "order-sub-2", subscription)))
         assert (again["result"], again["conversion_id"]) == ("duplicate", renewed["conversion_id"])
-        charges = await _conversions(admin, cid)
+        charges = await conversions(admin, click_id=cid)
         assert sorted((c["txid"], c["status"]) for c in charges) == [
             ("order-sub-1", "approved"),
             ("order-sub-2", "approved"),
         ]
-        seen = _answer(await admin.get(f"/conversions/{renewed['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{renewed['conversion_id']}"))
         assert seen["attributes"]["subscription_id"] == subscription
 
 
@@ -183,12 +165,12 @@ async def test_a_wrong_or_missing_signature_is_refused_and_nothing_recorded(
             headers={"Content-Type": "application/json"},
         )
         assert unsigned.status_code == 401 and unsigned.json()["error"]["code"] == "bad_token"
-        assert await _conversions(admin, cid) == []
+        assert await conversions(admin, click_id=cid) == []
         # An event that would be ignored still needs the signature.
         cart = kiwify.as_sent(kiwify.abandoned_cart())
         ignored = await _post(client, net, {}, signature="0" * 40, raw=cart)
         assert ignored.status_code == 401, ignored.text
-        accepted = _answer(await _post(client, net, body))
+        accepted = ok(await _post(client, net, body))
         assert accepted["result"] == "created"
 
 
@@ -205,8 +187,8 @@ async def test_subscription_news_and_abandoned_carts_are_acknowledged_and_ignore
             # No order and no tracking parameters: nothing it could be recorded against.
             kiwify.abandoned_cart(),
         ):
-            assert _answer(await _post(client, net, body)) == {"result": "ignored"}, body
-        assert await _conversions(admin, cid) == []
+            assert ok(await _post(client, net, body)) == {"result": "ignored"}, body
+        assert await conversions(admin, click_id=cid) == []
 
 
 async def test_an_event_outside_the_map_is_refused(server: ServerProcess) -> None:
@@ -217,7 +199,7 @@ async def test_an_event_outside_the_map_is_refused(server: ServerProcess) -> Non
         body["webhook_event_type"] = "order_something_new"
         refused = await _post(client, net, body)
         assert refused.status_code == 400 and refused.json()["error"]["code"] == "unknown_event"
-        assert await _conversions(admin, cid) == []
+        assert await conversions(admin, click_id=cid) == []
 
 
 async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> None:
@@ -227,7 +209,7 @@ async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> Non
         query, body = example(TEMPLATE, cid, net.token, net.advertiser["id"], TOKEN)
         assert "token" not in query and body is not None
         raw = kiwify.as_sent(body)
-        answer = _answer(
+        answer = ok(
             await client.post(
                 "/postback",
                 params={**query, "signature": _signature(raw)},
@@ -236,6 +218,6 @@ async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> Non
             )
         )
         assert (answer["result"], answer["stage"]) == ("created", "approved")
-        seen = _answer(await admin.get(f"/conversions/{answer['conversion_id']}"))
+        seen = ok(await admin.get(f"/conversions/{answer['conversion_id']}"))
         assert (seen["click_id"], seen["revenue"], seen["currency"]) == (cid, 18.4, "BRL")
         assert seen["attributes"]["utm_source"] == "facebook"

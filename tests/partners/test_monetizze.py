@@ -5,7 +5,6 @@ pastes the advertiser's URL into Ferramentas > Postback). Samples: samples_monet
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 import httpx
 import pytest
@@ -15,6 +14,7 @@ from postback.domain.templates import example, incoming_url
 from tests.e2e.harness import ServerProcess
 from tests.e2e.network import Network, click, create_network
 from tests.partners import samples_monetizze as samples
+from tests.partners.helpers import conversion, conversions, ok
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -40,26 +40,6 @@ async def _post(client: httpx.AsyncClient, net: Network, fields: dict[str, str])
     return await client.post(_url(net), data=fields)
 
 
-async def _ok(answer: httpx.Response) -> dict[str, Any]:
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
-async def _conversion(admin: httpx.AsyncClient, conversion_id: int) -> dict[str, Any]:
-    answer = await admin.get(f"/conversions/{conversion_id}")
-    assert answer.status_code == 200, answer.text
-    found: dict[str, Any] = answer.json()
-    return found
-
-
-async def _conversions(admin: httpx.AsyncClient, net: Network) -> list[dict[str, Any]]:
-    answer = await admin.get("/conversions", params={"offer_id": net.offer["id"]})
-    assert answer.status_code == 200, answer.text
-    items: list[dict[str, Any]] = answer.json()["items"]
-    return items
-
-
 async def test_a_boleto_sale_from_printed_to_complete_then_disputed_and_refunded(
     server: ServerProcess,
 ) -> None:
@@ -76,7 +56,7 @@ async def test_a_boleto_sale_from_printed_to_complete_then_disputed_and_refunded
         ]
         answers = []
         for sample, result, status, stage in plays:
-            answer = await _ok(await _post(client, net, sample(cid, CHAVE_UNICA, code)))
+            answer = ok(await _post(client, net, sample(cid, CHAVE_UNICA, code)))
             assert (answer["result"], answer.get("status"), answer["stage"]) == (
                 result,
                 status,
@@ -86,10 +66,10 @@ async def test_a_boleto_sale_from_printed_to_complete_then_disputed_and_refunded
         assert len({a["conversion_id"] for a in answers}) == 1
 
         # The same refund again: nothing new.
-        again = await _ok(await _post(client, net, samples.sale_refunded(cid, CHAVE_UNICA, code)))
+        again = ok(await _post(client, net, samples.sale_refunded(cid, CHAVE_UNICA, code)))
         assert again["result"] == "duplicate"
 
-        seen = await _conversion(admin, answers[0]["conversion_id"])
+        seen = await conversion(admin, answers[0]["conversion_id"])
         assert (seen["status"], seen["stage"], seen["txid"]) == ("refunded", "refunded", code)
         assert Decimal(str(seen["revenue"])) == Decimal("157.00")
         assert seen["currency"] == "BRL"
@@ -115,18 +95,18 @@ async def test_a_card_sale_approved_at_once_and_a_canceled_boleto(server: Server
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        sale = await _ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "5001")))
+        sale = ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "5001")))
         assert (sale["result"], sale["stage"]) == ("created", "approved")
         repeat = await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "5001"))
-        assert (await _ok(repeat))["result"] == "duplicate"
-        approved = await _conversion(admin, sale["conversion_id"])
+        assert ok(repeat)["result"] == "duplicate"
+        approved = await conversion(admin, sale["conversion_id"])
         assert (approved["status"], approved["txid"]) == ("approved", "5001")
 
         # Another order on the same click: a boleto never paid.
         printed = await _post(client, net, samples.billet_printed(cid, CHAVE_UNICA, "5002"))
         canceled = await _post(client, net, samples.sale_canceled(cid, CHAVE_UNICA, "5002"))
-        assert (await _ok(canceled))["status"] == "rejected"
-        boleto = await _conversion(admin, (await _ok(printed))["conversion_id"])
+        assert ok(canceled)["status"] == "rejected"
+        boleto = await conversion(admin, ok(printed)["conversion_id"])
         assert (boleto["status"], boleto["stage"]) == ("rejected", "canceled")
         assert boleto["attributes"]["payment_method"] == "Boleto"
         assert boleto["id"] != approved["id"]
@@ -140,9 +120,9 @@ async def test_an_abandoned_checkout_is_pending_and_never_approved_revenue(
         cid = await click(client, net)
         fields = samples.checkout_abandoned(cid, CHAVE_UNICA)
         assert "venda[codigo]" not in fields and "codigo_venda" not in fields
-        answer = await _ok(await _post(client, net, fields))
+        answer = ok(await _post(client, net, fields))
         assert (answer["result"], answer["stage"]) == ("created", "checkout_abandoned")
-        cart = await _conversion(admin, answer["conversion_id"])
+        cart = await conversion(admin, answer["conversion_id"])
         assert (cart["status"], cart["stage"], cart["txid"]) == (
             "pending",
             "checkout_abandoned",
@@ -155,9 +135,9 @@ async def test_an_abandoned_checkout_is_pending_and_never_approved_revenue(
         assert approved.json()["items"] == []
 
         # The buyer comes back and pays: the sale is an order of its own, by its code.
-        paid = await _ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "7001")))
+        paid = ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "7001")))
         assert paid["result"] == "created" and paid["conversion_id"] != cart["id"]
-        still = await _conversion(admin, cart["id"])
+        still = await conversion(admin, cart["id"])
         assert (still["status"], still["stage"]) == ("pending", "checkout_abandoned")
 
 
@@ -165,13 +145,13 @@ async def test_a_subscription_renewal_is_a_sale_of_its_own(server: ServerProcess
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        first = await _ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "9001")))
-        renewal = await _ok(
+        first = ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "9001")))
+        renewal = ok(
             await _post(client, net, samples.subscription_renewed(cid, CHAVE_UNICA, "9002"))
         )
         assert (renewal["result"], renewal["stage"]) == ("created", "approved")
         assert renewal["conversion_id"] != first["conversion_id"]
-        seen = await _conversion(admin, renewal["conversion_id"])
+        seen = await conversion(admin, renewal["conversion_id"])
         assert (seen["status"], seen["txid"]) == ("approved", "9002")
         assert Decimal(str(seen["revenue"])) == Decimal("49.90")
         assert seen["attributes"]["subscription_id"] == "1104370"
@@ -179,24 +159,26 @@ async def test_a_subscription_renewal_is_a_sale_of_its_own(server: ServerProcess
 
         # A charge unpaid (Inadimplente) counts nothing and is acknowledged.
         overdue = await _post(client, net, samples.subscription_overdue(cid, CHAVE_UNICA, "9003"))
-        assert (await _ok(overdue)) == {"result": "ignored"}
-        assert {c["txid"] for c in await _conversions(admin, net)} == {"9001", "9002"}
+        assert ok(overdue) == {"result": "ignored"}
+        listed = await conversions(admin, offer_id=net.offer["id"])
+        assert {c["txid"] for c in listed} == {
+            "9001",
+            "9002",
+        }
 
 
 async def test_a_tracking_update_keeps_the_sale_approved(server: ServerProcess) -> None:
     async with server.admin() as admin, server.client() as client:
         net = await _producer(admin)
         cid = await click(client, net)
-        await _ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "8001")))
-        answer = await _ok(
-            await _post(client, net, samples.tracking_update(cid, CHAVE_UNICA, "8001"))
-        )
+        ok(await _post(client, net, samples.sale_approved(cid, CHAVE_UNICA, "8001")))
+        answer = ok(await _post(client, net, samples.tracking_update(cid, CHAVE_UNICA, "8001")))
         assert (answer["result"], answer["status"], answer["stage"]) == (
             "updated",
             "approved",
             "shipping_update",
         )
-        seen = await _conversion(admin, answer["conversion_id"])
+        seen = await conversion(admin, answer["conversion_id"])
         assert seen["attributes"]["tracking_code"] == "PQ907915688BR"
         assert seen["attributes"]["tracking_status"] == "Postado"
 
@@ -217,7 +199,7 @@ async def test_a_wrong_or_missing_chave_unica_is_refused_and_nothing_recorded(
         # The product's key is no proof of the account.
         product_key = samples.sale_approved(cid, "4a920341e79639658c2459847e146da9", "6001")
         assert (await _post(client, net, product_key)).status_code == 401
-        assert await _conversions(admin, net) == []
+        assert await conversions(admin, offer_id=net.offer["id"]) == []
 
 
 async def test_an_unknown_event_is_refused(server: ServerProcess) -> None:
@@ -227,7 +209,7 @@ async def test_an_unknown_event_is_refused(server: ServerProcess) -> None:
         answer = await _post(client, net, samples.unknown_event(cid, CHAVE_UNICA, "4001"))
         assert answer.status_code == 400, answer.text
         assert answer.json()["error"]["code"] == "unknown_event"
-        assert await _conversions(admin, net) == []
+        assert await conversions(admin, offer_id=net.offer["id"]) == []
 
 
 async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> None:
@@ -236,7 +218,7 @@ async def test_the_templates_own_example_is_a_sale(server: ServerProcess) -> Non
         cid = await click(client, net)
         query, body = example(monetizze.TEMPLATE, cid, net.token, net.advertiser["id"], CHAVE_UNICA)
         assert body is not None
-        answer = await _ok(await _post(client, net, dict(body)))
+        answer = ok(await _post(client, net, dict(body)))
         assert (answer["result"], answer["stage"]) == ("created", "approved")
         assert query == {"adv_id": str(net.advertiser["id"])}
 
@@ -247,9 +229,9 @@ async def test_the_same_postback_as_json_reads_alike(server: ServerProcess) -> N
         net = await _producer(admin)
         cid = await click(client, net)
         body = samples.payload(2, cid, CHAVE_UNICA, "3001")
-        answer = await _ok(await client.post(_url(net), json=body))
+        answer = ok(await client.post(_url(net), json=body))
         assert (answer["result"], answer["stage"]) == ("created", "approved")
-        seen = await _conversion(admin, answer["conversion_id"])
+        seen = await conversion(admin, answer["conversion_id"])
         assert (seen["txid"], seen["currency"]) == ("3001", "BRL")
         assert Decimal(str(seen["revenue"])) == Decimal("157.00")
         assert seen["attributes"]["email"] == "maria@example.com"
