@@ -165,7 +165,8 @@ def report(
         typer.Option(
             "--group-by",
             "-g",
-            help="day, hour, offer_id, affiliate_id, event, sub1..sub5 (repeat or comma-separate).",
+            help="day, hour, offer_id, affiliate_id, event, sub1..sub5, country, device, os, "
+            "browser (repeat or comma-separate).",
         ),
     ] = None,
     offer_id: Many = None,
@@ -176,6 +177,10 @@ def report(
     sub3: SubValues = None,
     sub4: SubValues = None,
     sub5: SubValues = None,
+    country: SubValues = None,
+    device: SubValues = None,
+    os: SubValues = None,
+    browser: SubValues = None,
     sort: Annotated[
         list[str] | None,
         typer.Option(help="A figure or group-by key, - first for descending: --sort=-revenue."),
@@ -205,6 +210,10 @@ def report(
         "sub3": sub3,
         "sub4": sub4,
         "sub5": sub5,
+        "country": country,
+        "device": device,
+        "os": os,
+        "browser": browser,
     }
 
     async def run() -> Any:
@@ -294,6 +303,50 @@ def import_conversions(
     )
     if summary.errors:
         raise typer.Exit(1)
+
+
+@import_app.command("costs")
+def import_costs(
+    file: Annotated[Path, typer.Argument(help="CSV with a header row (see the docs).")],
+    tz: Annotated[str, typer.Option(help="IANA time zone where the days start.")] = "UTC",
+) -> None:
+    """Spread traffic costs over the matching clicks of each day.
+
+    Columns: day (YYYY-MM-DD), offer_id, affiliate_id, amount, and optionally sub1..sub5.
+    Each row sets the costs of the clicks it matches: importing again replaces, never adds.
+    """
+    from postback.errors import InvalidInput, StoreError
+    from postback.importing import import_costs as import_cost_file
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+
+    async def run() -> Any:
+        store = open_store(settings)
+        try:
+            await store.migrate()
+            return await import_cost_file(store, file, tz)
+        finally:
+            await store.close()
+
+    try:
+        summary = asyncio.run(run())
+    except InvalidInput as exc:
+        # "line 3.amount" -> "line 3, amount:"
+        where = "" if exc.param in {"file", "tz"} else f" {exc.param.replace('.', ', ', 1)}:"
+        console.print(f"[red]cannot import {file}:[/red]{where} {exc.message}")
+        raise typer.Exit(2) from None
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    for index, row in enumerate(summary.rows):
+        if not row.clicks:
+            console.print(f"[yellow]line {index + 2}: no matching click, nothing set[/yellow]")
+    spread = sum(row.clicks for row in summary.rows)
+    console.print(
+        f"{len(summary.rows)} rows: {summary.applied} spread over {spread} clicks, "
+        f"{summary.unmatched} matched no click"
+    )
 
 
 def parse_moment(text: str, option: str) -> datetime:

@@ -1,6 +1,6 @@
-"""Conversions reported offline, from a CSV file, through the same use case as an
+"""Data reported offline from CSV files: conversions, through the same use case as an
 incoming postback (services/recording.py: identity, state machine, deliveries, rollups,
-incoming log).
+incoming log), and traffic costs (services/costs.py).
 
 Columns (a header row names them; only `click_id` is required): `click_id`, `txid`,
 `event`, `status`, `revenue`, `currency`, `time` (ISO 8601; without an offset it is
@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from postback.domain.costs import MAX_ROWS as MAX_COST_ROWS
 from postback.errors import InvalidInput, InvalidTransition, PostbackError, UnknownClick
+from postback.services.costs import CostsOut, apply_rows
 from postback.services.recording import Ignored, LogDraft, record_postback
 from postback.store.base import IncomingEntry
 from postback.store.sql import Store
@@ -154,3 +156,48 @@ def count_rows(path: Path) -> int:
             return max(0, sum(1 for _ in csv.reader(handle)) - 1)
     except (OSError, UnicodeDecodeError, csv.Error):
         return 0
+
+
+# ---- costs ------------------------------------------------------------------------------
+
+
+def read_cost_rows(path: Path) -> list[dict[str, str]]:
+    """The data rows of a costs CSV (header: day, offer_id, affiliate_id, amount, and
+    optionally sub1..sub5), empty cells left out; InvalidInput for a file that is not one."""
+    required = ("day", "offer_id", "affiliate_id", "amount")
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as exc:
+        raise InvalidInput("file", f"cannot read {path}: {exc.strerror}") from None
+    found: list[dict[str, str]] = []
+    with handle:
+        try:
+            reader = csv.DictReader(handle)
+            names = [name.strip() for name in reader.fieldnames or []]
+            missing = [name for name in required if name not in names]
+            if missing:
+                raise InvalidInput("file", f"the header row has no {', '.join(missing)} column")
+            for record in reader:
+                if len(found) == MAX_COST_ROWS:
+                    raise InvalidInput("file", f"more than {MAX_COST_ROWS} rows: split the file")
+                found.append(
+                    {
+                        (name or "").strip(): value.strip()
+                        for name, value in record.items()
+                        if isinstance(value, str) and value.strip()
+                    }
+                )
+        except UnicodeDecodeError:
+            raise InvalidInput("file", "the file is not UTF-8 text") from None
+        except csv.Error as exc:
+            raise InvalidInput("file", f"not a readable CSV file: {exc}") from None
+    return found
+
+
+def _line(index: int) -> str:
+    return f"line {index + 2}"  # the header is line 1
+
+
+async def import_costs(store: Store, path: Path, tz: str = "UTC") -> CostsOut:
+    """Every row of a costs CSV, checked first, then each spread over its clicks."""
+    return await apply_rows(store, read_cost_rows(path), tz, _line)

@@ -44,15 +44,19 @@ async def test_admin_report_as_json(api: Api) -> None:
         "day": DAY,
         "affiliate_id": w["alice"]["id"],
         "clicks": 1,
+        "unique_clicks": 1,
+        "bot_clicks": 0,
         "conversions": 1,
         "approved": 1,
         "pending": 0,
         "rejected": 0,
         "revenue": 12.3456,
         "payout": 7.0001,
+        "cost": 0,
         "profit": 5.3455,
         "cr": 100,
         "epc": 7.0001,
+        "roi": 76.3632,  # (12.3456 - 7.0001 - 0) / (7.0001 + 0) x 100
     }
     assert second["affiliate_id"] == w["bob"]["id"] and second["pending"] == 1
     assert body["totals"]["clicks"] == 2 and body["totals"]["cr"] == 100
@@ -121,15 +125,19 @@ async def test_csv_download(api: Api) -> None:
             "day": DAY,
             "sub1": "s1",
             "clicks": "2",
+            "unique_clicks": "2",
+            "bot_clicks": "0",
             "conversions": "2",
             "approved": "1",
             "pending": "1",
             "rejected": "0",
             "revenue": "12.3456",
             "payout": "7.0001",
+            "cost": "0",
             "profit": "5.3455",
             "cr": "100",
             "epc": "3.5001",
+            "roi": "76.3632",
         }
     ]
 
@@ -152,7 +160,7 @@ async def test_limit_keeps_totals_and_counts_rows(api: Api) -> None:
         ({"from": "2020-01-01", "to": "2024-01-01"}, "to"),
         ({"tz": "Moon/Base"}, "tz"),
         ({"tz": "Africa/Monrovia", "from": "1971-06-01", "to": "1971-06-01"}, "tz"),
-        ({"group_by": "day,country"}, "group_by"),
+        ({"group_by": "day,planet"}, "group_by"),
         ({"offer_id": "one"}, "offer_id"),
         ({"affiliate_id": "-1"}, "affiliate_id"),
         ({"event": "bad event"}, "event"),

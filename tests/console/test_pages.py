@@ -188,8 +188,9 @@ async def test_the_admin_builds_a_world_and_reads_a_conversion_trace(
     assert '<td class="num">10.00</td>' in report.text  # revenue of the approved conversion
     csv = await admin.get("/reports.csv?group_by=offer_id")
     assert csv.headers["content-type"].startswith("text/csv")
-    assert csv.text.splitlines()[0].startswith("offer_id,clicks,conversions")
-    assert csv.text.splitlines()[1].startswith(f"{world['offer']},1,1,1,0,0,10,7.25,2.75")
+    header = "offer_id,clicks,unique_clicks,bot_clicks,conversions"
+    assert csv.text.splitlines()[0].startswith(header)
+    assert csv.text.splitlines()[1].startswith(f"{world['offer']},1,1,0,1,1,0,0,10,7.25,0,2.75")
     home = await admin.get("/")
     assert home.status_code == 200 and "Delivery health" in home.text
 

@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import pytest
@@ -197,14 +197,62 @@ def test_money_is_decimal_and_profit_is_revenue_minus_payout() -> None:
     assert values["profit"] == Decimal("10000")
     assert set(metric_values(Figures(), admin=False)) == {
         "clicks",
+        "unique_clicks",
+        "bot_clicks",
         "conversions",
         "approved",
         "pending",
         "rejected",
         "payout",
+        "cost",
         "cr",
         "epc",
+        "roi",
     }
+
+
+@pytest.mark.parametrize(
+    ("figures", "admin_roi", "affiliate_roi"),
+    [
+        (Figures(), "0", "0"),  # nothing spent: 0, not a division by zero
+        # admin: (100 - 40 - 10) / (40 + 10) = 100 %; affiliate: (40 - 10) / 10 = 300 %
+        (Figures(revenue=1_000_000, payout=400_000, cost=100_000), "100", "300"),
+        # A loss is negative; no cost for the affiliate is 0.
+        (Figures(revenue=100_000, payout=300_000), "-66.6667", "0"),
+        (Figures(cost=30_000), "-100", "-100"),
+        # Half away from zero: 33.3333..; 66.6666..; +-1/2000000 x 100 = +-0.00005
+        (Figures(revenue=40_000, payout=20_000, cost=10_000), "33.3333", "100"),
+        (Figures(revenue=50_000, payout=20_000, cost=10_000), "66.6667", "100"),
+        (Figures(revenue=2_000_001, payout=2_000_000), "0.0001", "0"),
+        (Figures(revenue=1_999_999, payout=2_000_000), "-0.0001", "0"),
+    ],
+)
+def test_roi_follows_the_contract(figures: Figures, admin_roi: str, affiliate_roi: str) -> None:
+    assert metric_values(figures, admin=True)["roi"] == Decimal(admin_roi)
+    assert metric_values(figures, admin=False)["roi"] == Decimal(affiliate_roi)
+
+
+@given(
+    st.integers(min_value=0, max_value=10**15),
+    st.integers(min_value=0, max_value=10**15),
+    st.integers(min_value=0, max_value=10**15),
+)
+def test_roi_is_the_exact_quotient_rounded_half_away_from_zero(
+    revenue: int, payout: int, cost: int
+) -> None:
+    figures = Figures(revenue=revenue, payout=payout, cost=cost)
+    for admin, gained, spent in (
+        (True, revenue - payout - cost, payout + cost),
+        (False, payout - cost, cost),
+    ):
+        shown = metric_values(figures, admin=admin)["roi"]
+        if spent == 0:
+            assert shown == 0
+            continue
+        exact = Decimal(gained) * 100 / Decimal(spent)
+        expected = exact.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        # Decimal's context keeps 28 digits: enough for these sizes, so this is exact.
+        assert shown == expected
 
 
 # ---- the answer -----------------------------------------------------------------------
@@ -260,15 +308,19 @@ def test_json_fields_for_admins_and_affiliates() -> None:
         "day": "2024-06-01",
         "sub1": None,
         "clicks": 5,
+        "unique_clicks": 0,
+        "bot_clicks": 0,
         "conversions": 0,
         "approved": 0,
         "pending": 0,
         "rejected": 0,
         "revenue": Decimal("9"),
         "payout": Decimal("1"),
+        "cost": Decimal("0"),
         "profit": Decimal("8"),
         "cr": Decimal("0"),
         "epc": Decimal("0.2"),
+        "roi": Decimal("800"),
     }
     assert admin["totals"]["revenue"] == Decimal("19") and admin["row_count"] == 3
     affiliate = report_fields(build_report(query(admin=False), groups()))
@@ -287,29 +339,37 @@ def test_csv_has_the_same_columns_and_defuses_formulas() -> None:
         "day",
         "sub1",
         "clicks",
+        "unique_clicks",
+        "bot_clicks",
         "conversions",
         "approved",
         "pending",
         "rejected",
         "revenue",
         "payout",
+        "cost",
         "profit",
         "cr",
         "epc",
+        "roi",
     ]
     assert parsed[1] == [
         "2024-06-01",
         "'=HYPERLINK(1)",
         "3",
-        "1",
-        "0",
-        "0",
         "0",
         "0",
         "1",
+        "0",
+        "0",
+        "0",
+        "0",
+        "1",
+        "0",
         "-1",
         "33.3333",
         "0.3333",
+        "-100",
     ]
     assert parsed[2][1] == 'a,"b"'
     assert text.endswith("\r\n")
@@ -324,6 +384,7 @@ def test_csv_has_the_same_columns_and_defuses_formulas() -> None:
             st.integers(min_value=0, max_value=10**4),
             st.integers(min_value=-(10**17), max_value=10**17),
             st.integers(min_value=-(10**17), max_value=10**17),
+            st.integers(min_value=0, max_value=10**17),
             st.one_of(st.none(), st.text(max_size=8)),
         ),
         max_size=5,
@@ -331,14 +392,22 @@ def test_csv_has_the_same_columns_and_defuses_formulas() -> None:
     st.booleans(),
 )
 def test_fast_json_writes_what_the_decimals_say(
-    values: list[tuple[int, int, int, int, str | None]], admin: bool
+    values: list[tuple[int, int, int, int, int, str | None]], admin: bool
 ) -> None:
     rows = [
         Group(
             (f"2024-06-0{i % 9 + 1}", i % 2, sub),
-            Figures(clicks=c, conversions=v, revenue=r, payout=p),
+            Figures(
+                clicks=c,
+                conversions=v,
+                revenue=r,
+                payout=p,
+                unique_clicks=c // 2,
+                bot_clicks=c // 3,
+                cost=cost,
+            ),
         )
-        for i, (c, v, r, p, sub) in enumerate(values)
+        for i, (c, v, r, p, cost, sub) in enumerate(values)
     ]
     report = build_report(query(group_by=("day", "offer_id", "sub1"), admin=admin), rows)
     assert report_json(report) == dumps(report_fields(report))

@@ -6,8 +6,11 @@ values refused with nothing stored."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
@@ -135,3 +138,87 @@ async def test_hostile_click_values_are_refused_or_clipped_never_a_5xx(
         assert report.status_code == 200, report.text
         rows = [r for r in report.json()["rows"] if r.get("offer_id") == net.offer["id"]]
         assert rows and rows[0]["clicks"] == 2
+
+
+DESKTOP_CHROME = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/124.0.0.0 Safari/537.36"
+)
+
+
+def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "postback", *args],
+        env={**server.env, "COLUMNS": "200"},
+        cwd=server.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def test_reports_by_country_and_device_with_costs_imported_afterwards(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    async with server.admin() as admin, server.client() as client:
+        net = await create_network(admin, offer={"revenue": "10", "payout": "4"})
+        base = {"offer_id": net.offer["id"], "aff_id": net.affiliate["id"]}
+        visits = [
+            (IPHONE, "200.147.67.142", "0.1"),  # Brazil
+            (IPHONE, "200.147.67.142", "0.1"),  # the same visitor again: not unique
+            (DESKTOP_CHROME, "8.8.8.8", None),  # the United States
+            (GOOGLEBOT, "8.8.4.4", None),
+        ]
+        cids = []
+        for agent, address, cost in visits:
+            params = {**base, **({"cost": cost} if cost else {})}
+            answer = await client.get(
+                "/click", params=params, headers={"User-Agent": agent, "X-Forwarded-For": address}
+            )
+            assert answer.status_code == 302, answer.text
+            cids.append(parse_qs(urlsplit(answer.headers["location"]).query).get("cid", [""])[0])
+        sale = await client.get("/postback", params={"click_id": cids[0], "token": net.token})
+        assert sale.status_code == 200, sale.text
+        day = (await admin.get("/conversions/" + str(sale.json()["conversion_id"]))).json()
+        today = day["created_at"][:10]
+
+        async def report(**params: str) -> dict[str, Any]:
+            asked = {"from": today, "to": today, "offer_id": net.offer["id"], **params}
+            answer = await admin.get("/reports", params=asked)
+            assert answer.status_code == 200, answer.text
+            found: dict[str, Any] = answer.json()
+            return found
+
+        rows = (await report(group_by="country,device"))["rows"]
+        figures = {
+            (r["country"], r["device"]): (r["clicks"], r["unique_clicks"], r["bot_clicks"])
+            for r in rows
+        }
+        assert figures == {
+            ("BR", "mobile"): (2, 1, 0),
+            ("US", "bot"): (1, 1, 1),
+            ("US", "desktop"): (1, 1, 0),
+        }
+        brazil = (await report(country="br"))["totals"]
+        # (10 - 4 - 0.2) / (4 + 0.2) x 100
+        assert (brazil["conversions"], brazil["cost"], brazil["roi"]) == (1, 0.2, 138.0952)
+
+        # Costs imported afterwards replace the link's: 3 over the day's four clicks.
+        path = tmp_path / "costs.csv"
+        path.write_text(
+            f"day,offer_id,affiliate_id,sub1,amount\n{today},{net.offer['id']},"
+            f"{net.affiliate['id']},,3\n{today},{net.offer['id']},999999,,1\n"
+        )
+        refused = await asyncio.to_thread(_cli, server, "import", "costs", str(path))
+        assert refused.returncode == 2 and "line 3, affiliate_id: no affiliate" in refused.stderr
+        header, first, _ = path.read_text().splitlines(keepends=True)
+        path.write_text(header + first)
+        done = await asyncio.to_thread(_cli, server, "import", "costs", str(path))
+        assert done.returncode == 0, done.stderr
+        assert "1 spread over 4 clicks" in done.stderr
+        totals = (await report())["totals"]
+        # (10 - 4 - 3) / (4 + 3) x 100
+        assert (totals["cost"], totals["roi"]) == (3, 42.8571)
+        by_device = (await report(group_by="device", device="mobile"))["rows"]
+        assert [(r["device"], r["cost"]) for r in by_device] == [("mobile", 1.5)]

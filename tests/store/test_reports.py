@@ -20,12 +20,13 @@ from sqlalchemy import func, select
 
 from postback.domain.records import Click, Offer
 from postback.domain.report import (
-    SUBS,
+    TEXTS,
     Figures,
     Group,
     Report,
     ReportQuery,
     build_report,
+    click_figures,
     conversion_figures,
     parse_query,
 )
@@ -66,7 +67,7 @@ def local(moment_us: int, zone: ZoneInfo) -> datetime:
 
 def expected(raw: Raw, query: ReportQuery) -> tuple[dict[tuple[Any, ...], Figures], Figures]:
     zone = ZoneInfo(query.tz)
-    subs_by_click = {c.click_id: tuple(c._mapping[s] or None for s in SUBS) for c in raw.clicks}
+    texts_by_click = {c.click_id: tuple(c._mapping[t] or None for t in TEXTS) for c in raw.clicks}
     # Current status and revenue: the last history entry of each conversion.
     last_change: dict[int, Any] = {}
     for change in raw.history:
@@ -74,8 +75,9 @@ def expected(raw: Raw, query: ReportQuery) -> tuple[dict[tuple[Any, ...], Figure
     facts: list[tuple[int, dict[str, Any], Figures]] = []
     for click in raw.clicks:
         dims = {"offer_id": click.offer_id, "affiliate_id": click.affiliate_id, "event": None}
-        dims.update(zip(SUBS, subs_by_click[click.click_id], strict=True))
-        facts.append((click.created_at, dims, Figures(clicks=1)))
+        dims.update(zip(TEXTS, texts_by_click[click.click_id], strict=True))
+        figures = click_figures(click.is_unique, click.is_bot, click.cost or 0)
+        facts.append((click.created_at, dims, figures))
     for conversion in raw.conversions:
         change = last_change[conversion.id]
         assert change.to_status == conversion.status
@@ -84,7 +86,7 @@ def expected(raw: Raw, query: ReportQuery) -> tuple[dict[tuple[Any, ...], Figure
             "affiliate_id": conversion.affiliate_id,
             "event": conversion.event,
         }
-        dims.update(zip(SUBS, subs_by_click[conversion.click_id], strict=True))
+        dims.update(zip(TEXTS, texts_by_click[conversion.click_id], strict=True))
         figures = conversion_figures(change.to_status, change.revenue, conversion.payout)
         facts.append((conversion.created_at, dims, figures))
 
@@ -132,6 +134,18 @@ SUB_VALUES: list[tuple[str | None, ...]] = [
 ]
 
 
+# Where and on what: country, device, os, browser, bot; cycled apart from the subs.
+VISITORS: list[tuple[str | None, str | None, str | None, str | None, bool]] = [
+    ("US", "desktop", "Windows", "Chrome", False),
+    ("BR", "mobile", "Android", "Chrome Mobile", False),
+    (None, None, None, None, False),  # nothing known
+    ("US", "mobile", "iOS", "Mobile Safari", False),
+    ("DE", "bot", "Other", "Googlebot", True),
+    ("de", "tablet", "iOS", "Mobile Safari", False),  # stored as given: counted apart
+    ("IN", "desktop", "Mac OS X", "Safari", False),
+]
+
+
 async def add_clicks(
     store: Store, offers: list[Offer], affiliates: list[int], start: datetime, count: int
 ) -> list[Click]:
@@ -140,7 +154,19 @@ async def add_clicks(
         offer = offers[index % len(offers)]
         affiliate = affiliates[(index // 2) % len(affiliates)]
         click = make.click(offer, affiliate, start + timedelta(minutes=37 * index))
-        click = Click(**{**_fields(click), "subs": SUB_VALUES[index % len(SUB_VALUES)]})
+        country, device, os, browser, is_bot = VISITORS[index % len(VISITORS)]
+        fields = {
+            **_fields(click),
+            "subs": SUB_VALUES[index % len(SUB_VALUES)],
+            "country": country,
+            "device": device,
+            "os": os,
+            "browser": browser,
+            "is_bot": is_bot,
+            "is_unique": index % 3 != 1,
+            "cost": None if index % 4 == 3 else Decimal(index % 9 * 1237).scaleb(-4),
+        }
+        click = Click(**fields)
         made.append(click)
     for batch in range(0, len(made), 40):
         await store.insert_clicks(made[batch : batch + 40])
@@ -230,6 +256,12 @@ async def test_reports_equal_the_raw_rows_across_zones_and_groupings(store: Stor
             ["day,sub1,sub2"],
             ["event,sub5"],
             ["hour,offer_id,event,sub3"],
+            ["country"],
+            ["day,device"],
+            ["affiliate_id,os"],
+            ["browser,sub1"],
+            ["day,country,device,os,browser"],
+            ["offer_id,event,country"],
         ]:
             await check(store, tz=tz, group_by=group_by, **span)
     report = await check(store, tz="America/New_York", group_by=["day", "hour"], **span)
@@ -271,6 +303,30 @@ async def test_filters_and_single_days(store: Store) -> None:
             group_by=["sub2", "day"],
             filters={"sub2": ["x"], "offer_id": [str(offer)]},
         )
+        await check(
+            store,
+            tz=tz,
+            first="2024-03-08",
+            last="2024-03-12",
+            group_by=["day", "device"],
+            filters={"country": ["us", "", "DE"]},  # upper-cased: "de" clicks are not "DE"
+        )
+        await check(
+            store,
+            tz=tz,
+            first="2024-03-08",
+            last="2024-03-12",
+            group_by=["country"],
+            filters={"device": ["mobile"], "browser": ["Chrome Mobile"], "os": ["Android"]},
+        )
+        await check(
+            store,
+            tz=tz,
+            first="2024-03-08",
+            last="2024-03-12",
+            group_by=["sub1", "os"],
+            filters={"affiliate_id": [str(affiliate)], "country": ["US"]},
+        )
 
 
 async def test_affiliates_get_their_own_rows(store: Store) -> None:
@@ -309,23 +365,23 @@ async def test_status_changes_move_figures_at_once(store: Store) -> None:
     async def totals() -> Figures:
         return (await store.report(query)).totals
 
-    assert await totals() == Figures(clicks=1)
+    assert await totals() == Figures(clicks=1, unique_clicks=1)
     await post(store, click, offer, "pending", created, txid="X")
-    assert await totals() == Figures(clicks=1, conversions=1, pending=1)
+    assert await totals() == Figures(clicks=1, unique_clicks=1, conversions=1, pending=1)
     # Two days later, approved with a new revenue: still in July 1st, now with money.
     await post(
         store, click, offer, "approved", created + timedelta(days=2), txid="X", revenue="20.5"
     )
     assert await totals() == Figures(
-        clicks=1, conversions=1, approved=1, revenue=205_000, payout=40_000
+        clicks=1, unique_clicks=1, conversions=1, approved=1, revenue=205_000, payout=40_000
     )
     await post(store, click, offer, "refunded", created + timedelta(days=3), txid="X")
-    assert await totals() == Figures(clicks=1, conversions=1)
+    assert await totals() == Figures(clicks=1, unique_clicks=1, conversions=1)
     # A duplicate and a refused change leave the figures alone.
     await post(store, click, offer, "refunded", created + timedelta(days=4), txid="X")
     with pytest.raises(Exception, match="refunded"):
         await post(store, click, offer, "approved", created + timedelta(days=5), txid="X")
-    assert await totals() == Figures(clicks=1, conversions=1)
+    assert await totals() == Figures(clicks=1, unique_clicks=1, conversions=1)
     next_day = parse_query(
         first="2024-07-02", last="2024-07-05", filters={"offer_id": [str(offer.id)]}
     )
@@ -415,7 +471,14 @@ def test_groups_are_plain_values() -> None:
 # ---- report zones: local days kept in the rollups ---------------------------------------
 
 ZONES = ["America/New_York", "Asia/Kolkata", "Asia/Kathmandu"]
-DAY_GROUPINGS = [["day"], ["day", "offer_id", "affiliate_id"], ["day,sub1"], ["day,event,sub5"]]
+DAY_GROUPINGS = [
+    ["day"],
+    ["day", "offer_id", "affiliate_id"],
+    ["day,sub1"],
+    ["day,event,sub5"],
+    ["day,country"],
+    ["day,device,browser"],
+]
 
 
 async def zone_rows(store: Store) -> int:

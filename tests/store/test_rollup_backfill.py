@@ -1,21 +1,20 @@
-"""Migration 0003 counts the clicks and conversions already stored into the rollups."""
+"""Migration 0012 counts the clicks and conversions already stored into the rollups, and
+store/recount.py counts them again to the same figures."""
 
 from __future__ import annotations
 
-import importlib.util
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import Connection, delete, insert
+from sqlalchemy import Connection, delete, insert, select, update
 
 from postback.domain.ids import new_click_id
 from postback.settings import Settings
 from postback.store.factory import open_store
-from postback.store.migrate import MIGRATIONS, alembic_config
+from postback.store.migrate import alembic_config
+from postback.store.recount import count_all
 from postback.store.schema import clicks, conversion_history, conversions
 from postback.store.sql import Store
 from tests.store.test_reports import check
@@ -81,19 +80,36 @@ def raw_rows(conn: Connection, count: int) -> None:
             previous = status
 
 
-def migration_module() -> ModuleType:
-    path = Path(MIGRATIONS) / "versions" / "0003_rollups.py"
-    spec = importlib.util.spec_from_file_location("rollups_migration", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def visitors(conn: Connection) -> None:
+    """Give the clicks what click intelligence stores: geo, device, flags and cost."""
+    found = conn.execute(select(clicks.c.click_id).order_by(clicks.c.click_id)).scalars()
+    for index, click_id in enumerate(found):
+        conn.execute(
+            update(clicks)
+            .where(clicks.c.click_id == click_id)
+            .values(
+                country=("US", "BR", None)[index % 3],
+                device=("desktop", "mobile", "bot", None)[index % 4],
+                os="Android" if index % 2 else None,
+                browser="Chrome" if index % 5 else "Safari",
+                is_bot=index % 4 == 2,
+                is_unique=index % 3 != 0,
+                cost=None if index % 7 == 0 else index * 13,
+            )
+        )
 
 
 async def compare(store: Any) -> None:
     span = {"first": "2023-10-28", "last": "2023-11-02"}
     for tz in ["UTC", "Europe/London", "Asia/Kathmandu"]:
-        for group_by in [["day"], ["day", "offer_id", "affiliate_id"], ["sub1"], ["event", "sub2"]]:
+        for group_by in [
+            ["day"],
+            ["day", "offer_id", "affiliate_id"],
+            ["sub1"],
+            ["event", "sub2"],
+            ["day", "device"],
+            ["event", "country", "browser"],
+        ]:
             await check(store, tz=tz, group_by=group_by, **span)
 
 
@@ -109,19 +125,19 @@ async def test_upgrading_from_0002_counts_existing_rows(database_url: str) -> No
         assert await store.is_ready()
         await compare(store)
 
-        # Counting again in small pages gives the same rollups.
-        module = migration_module()
-        vars(module)["PAGE"] = 7
-
+        # Counting again in small pages, with the visitors' texts, flags and costs.
         def recount(conn: Connection) -> None:
+            visitors(conn)
             for table in ("rollup_base", "rollup_events", "rollup_subs", "rollup_all"):
                 conn.execute(delete(store_table(table)))
-            module._count_clicks(conn)
-            module._count_conversions(conn)
+            count_all(conn, page=7)
 
         async with store.engine.begin() as conn:
             await conn.run_sync(recount)
         await compare(store)
+        report = await check(store, first="2023-10-28", last="2023-11-02", group_by=["country"])
+        assert {group.keys for group in report.rows} == {("BR",), ("US",), (None,)}
+        assert report.totals.bot_clicks and report.totals.cost and report.totals.unique_clicks
     finally:
         await store.close()
 

@@ -11,6 +11,7 @@ from postback.api import (
     affiliates,
     alerts,
     conversions,
+    costs,
     deliveries,
     incoming,
     links,
@@ -38,6 +39,7 @@ RESOURCES = (
     incoming,
     links,
     reports,
+    costs,
     templates,
     alerts,
 )

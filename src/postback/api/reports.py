@@ -1,6 +1,6 @@
-"""GET /reports: clicks, conversions and money per day, hour, offer, affiliate, event or
-sub, as JSON or CSV. The rules (affiliates get their own rows, without revenue and
-profit) are in services/reports.py."""
+"""GET /reports: clicks, conversions, money and ROI per day, hour, offer, affiliate, event,
+sub, country, device, os or browser, as JSON or CSV. The rules (affiliates get their own
+rows, without revenue and profit) are in services/reports.py."""
 
 from __future__ import annotations
 
@@ -66,6 +66,10 @@ async def get_report(
     sub3: Values = None,
     sub4: Values = None,
     sub5: Values = None,
+    country: Values = None,
+    device: Values = None,
+    os: Values = None,
+    browser: Values = None,
     sort: Annotated[
         list[str] | None,
         Query(description="figures or group_by keys, - for descending: sort=-revenue,day"),
@@ -80,6 +84,7 @@ async def get_report(
 ) -> Response:
     refuse_unknown(request.query_params, KNOWN_PARAMS)
     subs = {"sub1": sub1, "sub2": sub2, "sub3": sub3, "sub4": sub4, "sub5": sub5}
+    visitor = {"country": country, "device": device, "os": os, "browser": browser}
     report = await reports.report(
         ctx,
         caller,
@@ -87,7 +92,13 @@ async def get_report(
         last=end,
         tz=tz,
         group_by=group_by or [],
-        filters={"offer_id": offer_id, "affiliate_id": affiliate_id, "event": event, **subs},
+        filters={
+            "offer_id": offer_id,
+            "affiliate_id": affiliate_id,
+            "event": event,
+            **subs,
+            **visitor,
+        },
         sort=sort or [],
         limit=limit,
     )
@@ -109,7 +120,7 @@ def build_router() -> APIRouter:
         methods=["GET"],
         response_model=ReportOut,
         response_class=ApiResponse,
-        summary="Figures per day, hour, offer, affiliate, event or sub (JSON or CSV)",
+        summary="Figures per day, offer, affiliate, event, sub, country or device (JSON or CSV)",
         description=get_report.__doc__ or "",
         responses={
             **error_responses(),

@@ -1,11 +1,14 @@
 """Reports: the question (ReportQuery), the counted figures and the rows of the answer.
 
-Figures follow the contract: `clicks` by click time; `conversions` by conversion time
-whatever their status now; `approved`, `pending`, `rejected` by current status (refunded
-and chargeback in none); `revenue`, `payout`, `profit` over approved conversions only;
-`cr` = conversions / clicks x 100 and `epc` = payout / clicks, rounded half up to four
-decimals, 0 without clicks. A conversion stays in the bucket of its creation time: a later
-status change moves it between columns there, it never moves it to another day.
+Figures follow the contract: `clicks`, `unique_clicks`, `bot_clicks` and `cost` by click
+time; `conversions` by conversion time whatever their status now; `approved`, `pending`,
+`rejected` by current status (refunded and chargeback in none); `revenue`, `payout`,
+`profit` over approved conversions only; `cr` = conversions / clicks x 100 and `epc` =
+payout / clicks, rounded half up to four decimals, 0 without clicks; `roi` = (revenue -
+payout - cost) / (payout + cost) x 100 for the admin, (payout - cost) / cost x 100 for an
+affiliate (its payout is its revenue, the cost its own), 0 where the divisor is 0. A
+conversion stays in the bucket of its creation time: a later status change moves it
+between columns there, it never moves it to another day.
 
 Counters are integers (money in ten-thousandths) until the answer is written, where money
 becomes Decimal: sums are exact however many rows they cover.
@@ -31,13 +34,43 @@ from postback.domain.money import SCALE, format_amount
 from postback.errors import InvalidInput
 
 SUBS = ("sub1", "sub2", "sub3", "sub4", "sub5")
-DIMENSIONS = ("offer_id", "affiliate_id", "event", *SUBS)
+#: Where and on what the visitor clicked (domain/visitor.py): one text each, '' unknown.
+VISITOR_DIMENSIONS = ("country", "device", "os", "browser")
+#: The text dimensions of a click, in the order the rollups key them.
+TEXTS = (*SUBS, *VISITOR_DIMENSIONS)
+DIMENSIONS = ("offer_id", "affiliate_id", "event", *TEXTS)
 TIME_KEYS = ("day", "hour")
 GROUP_KEYS = (*TIME_KEYS, *DIMENSIONS)
-COUNTERS = ("clicks", "conversions", "approved", "pending", "rejected", "revenue", "payout")
-METRICS = (*COUNTERS, "profit", "cr", "epc")
+COUNTERS = (
+    "clicks",
+    "conversions",
+    "approved",
+    "pending",
+    "rejected",
+    "revenue",
+    "payout",
+    "unique_clicks",
+    "bot_clicks",
+    "cost",
+)
+METRICS = (
+    "clicks",
+    "unique_clicks",
+    "bot_clicks",
+    "conversions",
+    "approved",
+    "pending",
+    "rejected",
+    "revenue",
+    "payout",
+    "cost",
+    "profit",
+    "cr",
+    "epc",
+    "roi",
+)
 ADMIN_ONLY = frozenset({"revenue", "profit"})
-MONEY = frozenset({"revenue", "payout", "profit"})
+MONEY = frozenset({"revenue", "payout", "cost", "profit"})
 
 MAX_DAYS = 731
 MAX_ROWS = 100_000
@@ -62,7 +95,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 # A tuple, so that many are made by C loops (tuple.__new__) rather than a Python
 # __init__ call each; a report's rows go further and keep theirs inside Group.
 class Figures(NamedTuple):
-    """Counters of one group; revenue and payout in ten-thousandths.
+    """Counters of one group; revenue, payout and cost in ten-thousandths.
 
     `+` and `-` add and subtract counter by counter, not as tuples do.
     """
@@ -74,6 +107,9 @@ class Figures(NamedTuple):
     rejected: int = 0
     revenue: int = 0
     payout: int = 0
+    unique_clicks: int = 0
+    bot_clicks: int = 0
+    cost: int = 0
 
     def __add__(self, other: tuple[int, ...]) -> Figures:  # type: ignore[override]
         return Figures(*map(operator.add, self, other))
@@ -97,8 +133,16 @@ class Figures(NamedTuple):
     def epc_units(self) -> int:
         return _epc_units(self.payout, self.clicks)
 
+    def roi_units(self, admin: bool) -> int:
+        return _roi_units(self.revenue, self.payout, self.cost, admin)
+
 
 CLICK = Figures(clicks=1)
+
+
+def click_figures(is_unique: bool, is_bot: bool, cost: int) -> Figures:
+    """What one click adds to its bucket (cost in ten-thousandths)."""
+    return Figures(clicks=1, unique_clicks=int(is_unique), bot_clicks=int(is_bot), cost=cost)
 
 
 def conversion_figures(status: str, revenue: int, payout: int) -> Figures:
@@ -124,6 +168,14 @@ def _epc_units(payout: int, clicks: int) -> int:
     return _ratio(payout, clicks)
 
 
+def _roi_units(revenue: int, payout: int, cost: int, admin: bool) -> int:
+    """Return on investment in percent, in ten-thousandths: the admin earns revenue and
+    spends payout and cost; an affiliate earns payout and spends cost."""
+    if admin:
+        return _ratio((revenue - payout - cost) * 100 * SCALE, payout + cost)
+    return _ratio((payout - cost) * 100 * SCALE, cost)
+
+
 def _ratio(numerator: int, denominator: int) -> int:
     """numerator / denominator rounded half away from zero; 0 when denominator is 0."""
     if denominator == 0:
@@ -142,6 +194,8 @@ def _decimal(units: int) -> Decimal:
 def metric_values(figures: Figures, admin: bool) -> dict[str, int | Decimal]:
     values: dict[str, int | Decimal] = {
         "clicks": figures.clicks,
+        "unique_clicks": figures.unique_clicks,
+        "bot_clicks": figures.bot_clicks,
         "conversions": figures.conversions,
         "approved": figures.approved,
         "pending": figures.pending,
@@ -150,14 +204,16 @@ def metric_values(figures: Figures, admin: bool) -> dict[str, int | Decimal]:
     if admin:
         values["revenue"] = _decimal(figures.revenue)
     values["payout"] = _decimal(figures.payout)
+    values["cost"] = _decimal(figures.cost)
     if admin:
         values["profit"] = _decimal(figures.profit)
     values["cr"] = _decimal(figures.cr_units)
     values["epc"] = _decimal(figures.epc_units)
+    values["roi"] = _decimal(figures.roi_units(admin))
     return values
 
 
-def sort_value(figures: Figures, name: str) -> int:
+def sort_value(figures: Figures, name: str, admin: bool = True) -> int:
     """A metric as an exact integer, ordered like the value shown."""
     if name == "profit":
         return figures.profit
@@ -165,6 +221,8 @@ def sort_value(figures: Figures, name: str) -> int:
         return figures.cr_units
     if name == "epc":
         return figures.epc_units
+    if name == "roi":
+        return figures.roi_units(admin)
     value: int = getattr(figures, name)
     return value
 
@@ -304,6 +362,8 @@ def _filters(
             parsed = _ids(name, values)
         elif name == "event":
             parsed = _events(values)
+        elif name == "country":
+            parsed = _subs(name, [value.strip().upper() for value in values])
         else:
             parsed = _subs(name, values)
         if len(parsed) > MAX_FILTER_VALUES:
@@ -456,7 +516,10 @@ def build_report(
             rows.sort(key=lambda group: _key_order(group[index]), reverse=key.descending)
         else:
             name = key.name
-            rows.sort(key=lambda group: sort_value(group.figures, name), reverse=key.descending)
+            rows.sort(
+                key=lambda group: sort_value(group.figures, name, query.admin),
+                reverse=key.descending,
+            )
     return Report(query, rows[: query.limit], totals, len(rows))
 
 
@@ -494,20 +557,23 @@ def _key_members(name: str, values: Sequence[Key]) -> list[str]:
 
 
 def _figures_json(found: Sequence[int], admin: bool) -> str:
-    """The seven counters of one row as JSON metrics, in the order of metric_values."""
-    clicks, conversions, approved, pending, rejected, revenue, payout = found
+    """The counters of one row as JSON metrics, in the order of metric_values."""
+    (clicks, conversions, approved, pending, rejected, revenue, payout, unique, bots, cost) = found
     counts = (
-        f'"clicks":{clicks},"conversions":{conversions},"approved":{approved},'
+        f'"clicks":{clicks},"unique_clicks":{unique},"bot_clicks":{bots},'
+        f'"conversions":{conversions},"approved":{approved},'
         f'"pending":{pending},"rejected":{rejected},'
     )
     cr = _money_text(_cr_units(conversions, clicks))
     epc = _money_text(_epc_units(payout, clicks))
+    roi = _money_text(_roi_units(revenue, payout, cost, admin))
+    spent = f'"payout":{_money_text(payout)},"cost":{_money_text(cost)}'
     if admin:
         return (
-            f'{counts}"revenue":{_money_text(revenue)},"payout":{_money_text(payout)},'
-            f'"profit":{_money_text(revenue - payout)},"cr":{cr},"epc":{epc}'
+            f'{counts}"revenue":{_money_text(revenue)},{spent},'
+            f'"profit":{_money_text(revenue - payout)},"cr":{cr},"epc":{epc},"roi":{roi}'
         )
-    return f'{counts}"payout":{_money_text(payout)},"cr":{cr},"epc":{epc}'
+    return f'{counts}{spent},"cr":{cr},"epc":{epc},"roi":{roi}'
 
 
 def report_json(report: Report) -> bytes:

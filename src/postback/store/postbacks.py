@@ -32,12 +32,12 @@ from postback.domain.lifecycle import (
 )
 from postback.domain.money import to_units
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig
-from postback.domain.report import conversion_figures
+from postback.domain.report import TEXTS, conversion_figures
 from postback.domain.routing import select_configs
 from postback.errors import DuplicateKey, InvalidTransition, PostbackError, StoreUnavailable
 from postback.store import pending, rows
 from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult
-from postback.store.rollups import NO_SUBS, Change, Deltas, Subs, subs_of
+from postback.store.rollups import NO_TEXTS, Change, Deltas, Texts, click_texts, texts_of
 from postback.store.schema import (
     clicks,
     conversion_history,
@@ -351,12 +351,11 @@ def _rollup_change(conn: Connection, click: Click, existing: Any, conversion: Co
         conversion.status, to_units(conversion.revenue), to_units(conversion.payout)
     )
     if existing is None:
-        subs = subs_of(click.subs)
         return Change(
             conversion.offer_id,
             conversion.affiliate_id,
             conversion.event,
-            subs,
+            click_texts(click),
             rows.to_us(conversion.created_at),
             after,
         )
@@ -365,20 +364,22 @@ def _rollup_change(conn: Connection, click: Click, existing: Any, conversion: Co
         existing.offer_id,
         existing.affiliate_id,
         existing.event,
-        _subs_of_click(conn, existing.click_id, click),
+        _texts_of_click(conn, existing.click_id, click),
         existing.created_at,
         after - before,
     )
 
 
-def _subs_of_click(conn: Connection, click_id: str, known: Click) -> Subs:
-    """The subs of the conversion's own click: a status change identified by txid may
-    arrive on another click of the same offer."""
+_TEXT_COLUMNS = [clicks.c[name] for name in TEXTS]
+
+
+def _texts_of_click(conn: Connection, click_id: str, known: Click) -> Texts:
+    """The subs, country and device of the conversion's own click: a status change
+    identified by txid may arrive on another click of the same offer."""
     if click_id == known.click_id:
-        return subs_of(known.subs)
-    columns = [clicks.c[name] for name in ("sub1", "sub2", "sub3", "sub4", "sub5")]
-    row = conn.execute(select(*columns).where(clicks.c.click_id == click_id)).first()
-    return NO_SUBS if row is None else subs_of(tuple(row))
+        return click_texts(known)
+    row = conn.execute(select(*_TEXT_COLUMNS).where(clicks.c.click_id == click_id)).first()
+    return NO_TEXTS if row is None else texts_of(tuple(row[:5]), *row[5:])
 
 
 def _log(conn: Connection, entry: Any) -> int:

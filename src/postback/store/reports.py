@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql
 
 from postback.domain.buckets import DAY, HOUR, US, Piece, day_of
-from postback.domain.report import COUNTERS, SUBS, Figures, Group, Key, ReportQuery
+from postback.domain.report import COUNTERS, TEXTS, Figures, Group, Key, ReportQuery
 from postback.errors import InvalidInput
 from postback.store.rollups import Cube, choose_cube
 
@@ -44,7 +44,7 @@ MAX_GROUPS = 200_000
 
 
 def _dimension(cube: Cube, name: str) -> ColumnElement[Any]:
-    if cube.slot is not None and name in SUBS:
+    if cube.slot is not None and name in TEXTS:
         return cube.table.c.value
     return cube.table.c[name]
 
@@ -106,7 +106,7 @@ def _grouped(
             key = rows.c[_dimension(cube, name).name]
         keys.append(key.label(name))
         # SQLite compares texts byte by byte already; PostgreSQL by the database's locale.
-        text = name == "event" or name in SUBS
+        text = name == "event" or name in TEXTS
         order.append(key.collate("C") if text and postgres else key)
     # A group whose counters are all zero is no row of the answer: the database leaves
     # it out (a bucket taken out of a week can cancel a group).
@@ -316,8 +316,8 @@ _new: Any = tuple.__new__
 
 
 #: Keys whose stored values the answer shows otherwise: a day's number as its date, a
-#: missing event or sub ('') as None.
-_REWRITTEN = frozenset({"day", "event", *SUBS})
+#: missing event, sub, country, device, os or browser ('') as None.
+_REWRITTEN = frozenset({"day", "event", *TEXTS})
 
 
 def _read_keys(name: str, found: Sequence[Any]) -> Sequence[Key]:

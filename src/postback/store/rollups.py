@@ -6,6 +6,10 @@ a batch of clicks adds its counts per bucket; a new conversion adds itself to th
 buckets of its creation time; a status change adds (new contribution - old contribution)
 to those same buckets, which moves the conversion between columns there.
 
+A click's counters and texts (subs, country, device, os, browser) are its own; a
+conversion's are its click's, so a report by country counts the conversions of clicks
+from there.
+
 Every change lands in each grain (15 minutes, 1 hour, 6 hours, 1 day, 7 days) of each cube
 (table), and in the local day of each registered report zone (store/zones.py). Deltas are
 summed per rollup key first, so a batch costs one upsert statement per table whatever its
@@ -27,19 +31,23 @@ from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from postback.domain.buckets import GRAINS, QUARTER, US, local_day_start
+from postback.domain.money import to_units
 from postback.domain.records import Click
-from postback.domain.report import CLICK, COUNTERS, SUBS, Figures
+from postback.domain.report import COUNTERS, DIMENSIONS, TEXTS, Figures, click_figures
 from postback.store import rows
 from postback.store.schema import rollup_all, rollup_base, rollup_events, rollup_subs
 from postback.store.zones import ReportZone, zones_for_writing
 
-Subs = tuple[str, str, str, str, str]
-NO_SUBS: Subs = ("", "", "", "", "")
+#: A click's text dimensions as the rollups key them (domain.report TEXTS: five subs,
+#: then country, device, os, browser); a missing (or empty) one is ''.
+Texts = tuple[str, str, str, str, str, str, str, str, str]
+NO_TEXTS: Texts = ("", "", "", "", "", "", "", "", "")
 
 
 @dataclass(frozen=True, slots=True)
 class Cube:
-    """A rollup table and the report dimensions it keeps (`slot`: which sub, for subs)."""
+    """A rollup table and the report dimensions it keeps (`slot`: which text dimension,
+    for rollup_subs)."""
 
     table: Table
     dimensions: frozenset[str]
@@ -51,10 +59,10 @@ CUBES: tuple[Cube, ...] = (
     Cube(rollup_base, frozenset({"offer_id", "affiliate_id"})),
     Cube(rollup_events, frozenset({"offer_id", "affiliate_id", "event"})),
     *(
-        Cube(rollup_subs, frozenset({"affiliate_id", sub}), slot)
-        for slot, sub in enumerate(SUBS, start=1)
+        Cube(rollup_subs, frozenset({"affiliate_id", text}), slot)
+        for slot, text in enumerate(TEXTS, start=1)
     ),
-    Cube(rollup_all, frozenset({"offer_id", "affiliate_id", "event", *SUBS})),
+    Cube(rollup_all, frozenset(DIMENSIONS)),
 )
 
 
@@ -63,16 +71,26 @@ def choose_cube(dimensions: Iterable[str]) -> Cube:
     return next(cube for cube in CUBES if needed <= cube.dimensions)
 
 
-def subs_of(values: Sequence[str | None]) -> Subs:
-    """Subs as the rollups key them: a missing (or empty) sub is ''."""
-    a, b, c, d, e = (value or "" for value in values)
-    return (a, b, c, d, e)
+def texts_of(
+    subs: Sequence[str | None],
+    country: str | None = None,
+    device: str | None = None,
+    os: str | None = None,
+    browser: str | None = None,
+) -> Texts:
+    """A click's texts as the rollups key them: a missing (or empty) one is ''."""
+    a, b, c, d, e = (value or "" for value in subs)
+    return (a, b, c, d, e, country or "", device or "", os or "", browser or "")
 
 
-def subs_key(subs: Subs) -> str:
-    """A 128-bit digest of the five subs (length-prefixed, so no two lists share one)."""
+def click_texts(click: Click) -> Texts:
+    return texts_of(click.subs, click.country, click.device, click.os, click.browser)
+
+
+def texts_key(texts: Sequence[str]) -> str:
+    """A 128-bit digest of the texts (length-prefixed, so no two lists share one)."""
     digest = hashlib.blake2b(digest_size=16)
-    for value in subs:
+    for value in texts:
         encoded = value.encode()
         digest.update(len(encoded).to_bytes(4, "big"))
         digest.update(encoded)
@@ -90,14 +108,17 @@ _KEYS: dict[Table, tuple[str, ...]] = {
         "affiliate_id",
         "event",
         "subs_key",
-        *SUBS,
+        *TEXTS,
     ),
 }
 
-# (offer_id, affiliate_id, event, subs, quarter bucket start in microseconds)
-_Cell = tuple[int, int, str, Subs, int]
+# (offer_id, affiliate_id, event, texts, quarter bucket start in microseconds)
+_Cell = tuple[int, int, str, Texts, int]
 _QUARTER_US = QUARTER * US
 _GRAIN_US = tuple((grain, grain * US) for grain in GRAINS)
+_SLOTS = tuple(range(1, len(TEXTS) + 1))
+# The length of one encoded cell before the texts and counters became nine and ten.
+_CELL_BEFORE_VISITORS = 2 + 1 + 5 + 1 + 7
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +128,7 @@ class Change:
     offer_id: int
     affiliate_id: int
     event: str
-    subs: Subs
+    texts: Texts
     at_us: int
     figures: Figures
 
@@ -127,31 +148,39 @@ class Deltas:
 
     def add(self, change: Change) -> None:
         quarter = change.at_us - change.at_us % _QUARTER_US
-        cell = (change.offer_id, change.affiliate_id, change.event, change.subs, quarter)
+        cell = (change.offer_id, change.affiliate_id, change.event, change.texts, quarter)
         self._add(cell, change.figures)
 
     def add_clicks(self, clicks: Iterable[Click]) -> None:
-        one = CLICK
         for click in clicks:
             at = rows.to_us(click.created_at)
-            subs = subs_of(click.subs)
-            self._add((click.offer_id, click.affiliate_id, "", subs, at - at % _QUARTER_US), one)
+            cost = 0 if click.cost is None else to_units(click.cost)
+            figures = click_figures(click.is_unique, click.is_bot, cost)
+            cell = (click.offer_id, click.affiliate_id, "", click_texts(click))
+            self._add((*cell, at - at % _QUARTER_US), figures)
 
     def encode(self) -> bytes:
         """The changes as one value (store/pending.py keeps it until it is folded)."""
         return orjson.dumps(
             [
-                [offer_id, affiliate_id, event, *subs, quarter, *counters]
-                for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items()
+                [offer_id, affiliate_id, event, *texts, quarter, *counters]
+                for (offer_id, affiliate_id, event, texts, quarter), counters in self._cells.items()
             ]
         )
 
     def add_encoded(self, encoded: bytes) -> None:
-        """Add changes kept by `encode`."""
-        for offer_id, affiliate_id, event, a, b, c, d, e, quarter, *counters in orjson.loads(
-            encoded
-        ):
-            self._add((offer_id, affiliate_id, event, (a, b, c, d, e), quarter), tuple(counters))
+        """Add changes kept by `encode`, or by the version before the visitor texts (five
+        subs and seven counters), which an upgrade may find still pending."""
+        for cell in orjson.loads(encoded):
+            if len(cell) == _CELL_BEFORE_VISITORS:
+                offer_id, affiliate_id, event, a, b, c, d, e, quarter, *counters = cell
+                texts: Texts = (a, b, c, d, e, "", "", "", "")
+                counters += [0, 0, 0]
+            else:
+                offer_id, affiliate_id, event, *rest = cell
+                texts = tuple(rest[:9])
+                quarter, counters = rest[9], rest[10:]
+            self._add((offer_id, affiliate_id, event, texts, quarter), tuple(counters))
 
     def table_rows(self, zones: Sequence[ReportZone] = ()) -> dict[Table, list[tuple[Any, ...]]]:
         """Rows to upsert per table, as (key..., counters...) in the table's column order:
@@ -161,11 +190,11 @@ class Deltas:
         events: dict[tuple[Any, ...], tuple[int, ...]] = {}
         subs_rows: dict[tuple[Any, ...], tuple[int, ...]] = {}
         every: dict[tuple[Any, ...], tuple[int, ...]] = {}
-        digests: dict[Subs, str] = {}
-        for (offer_id, affiliate_id, event, subs, quarter), counters in self._cells.items():
-            digest = digests.get(subs)
+        digests: dict[Texts, str] = {}
+        for (offer_id, affiliate_id, event, texts, quarter), counters in self._cells.items():
+            digest = digests.get(texts)
             if digest is None:
-                digest = digests[subs] = subs_key(subs)
+                digest = digests[texts] = texts_key(texts)
             buckets = [(grain, quarter - quarter % size) for grain, size in _GRAIN_US]
             for zone in zones:
                 buckets.append((zone.grain, local_day_start(zone.name, quarter // US) * US))
@@ -173,12 +202,11 @@ class Deltas:
                 for cells, key in (
                     (base, (grain, at, offer_id, affiliate_id)),
                     (events, (grain, at, offer_id, affiliate_id, event)),
-                    (subs_rows, (1, grain, at, affiliate_id, subs[0])),
-                    (subs_rows, (2, grain, at, affiliate_id, subs[1])),
-                    (subs_rows, (3, grain, at, affiliate_id, subs[2])),
-                    (subs_rows, (4, grain, at, affiliate_id, subs[3])),
-                    (subs_rows, (5, grain, at, affiliate_id, subs[4])),
-                    (every, (grain, at, offer_id, affiliate_id, event, digest, *subs)),
+                    *(
+                        (subs_rows, (slot, grain, at, affiliate_id, text))
+                        for slot, text in zip(_SLOTS, texts, strict=True)
+                    ),
+                    (every, (grain, at, offer_id, affiliate_id, event, digest, *texts)),
                 ):
                     found = cells.get(key)
                     cells[key] = counters if found is None else tuple(map(add, found, counters))
@@ -213,8 +241,8 @@ class Deltas:
 
 
 def _conflict_update(stmt: Any, table: Table) -> Any:
-    # rollup_all keys its subs by digest; the sub columns ride along unchanged.
-    keys = [name for name in _KEYS[table] if name not in SUBS or table is not rollup_all]
+    # rollup_all keys its texts by digest; the text columns ride along unchanged.
+    keys = [name for name in _KEYS[table] if name not in TEXTS or table is not rollup_all]
     return stmt.on_conflict_do_update(
         index_elements=keys,
         set_={name: table.c[name] + stmt.excluded[name] for name in COUNTERS},

@@ -123,6 +123,8 @@ clicks = Table(
     Column("cost", BigInteger),  # ten-thousandths of the offer's currency
     Column("visitor", String(32)),
     Index("ix_clicks_created_at", "created_at"),
+    # A day of one offer's clicks from one affiliate: what an imported cost is spread over.
+    Index("ix_clicks_offer_affiliate_created", "offer_id", "affiliate_id", "created_at"),
 )
 
 # The last click of each visitor (a keyed hash of IP and User-Agent, never the pair) on
@@ -395,7 +397,8 @@ rollup_events = Table(
     postgresql_with=ROLLUP_STORAGE,
 )
 
-# One sub at a time (`slot` 1..5): an affiliate's sub values without the other dimensions.
+# One text dimension at a time (`slot` 1..9: sub1..sub5, country, device, os, browser):
+# an affiliate's values of it without the other dimensions.
 rollup_subs = Table(
     "rollup_subs",
     metadata,
@@ -410,8 +413,9 @@ rollup_subs = Table(
     postgresql_with=ROLLUP_STORAGE,
 )
 
-# Every dimension. Five subs of up to 255 characters are too long for one index entry, so
-# the key holds `subs_key`, a 128-bit digest of the five.
+# Every dimension. Nine texts (five subs of up to 255 characters, then the visitor's
+# country, device, os, browser) are too long for one index entry, so the key holds
+# `subs_key`, a 128-bit digest of the nine.
 rollup_all = Table(
     "rollup_all",
     metadata,
@@ -426,6 +430,10 @@ rollup_all = Table(
     Column("sub3", String(255), nullable=False),
     Column("sub4", String(255), nullable=False),
     Column("sub5", String(255), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("device", String(16), nullable=False),
+    Column("os", String(64), nullable=False),
+    Column("browser", String(64), nullable=False),
     *_counters(),
     _rollup_key("grain", "bucket_at", "offer_id", "affiliate_id", "event", "subs_key"),
     sqlite_with_rowid=False,

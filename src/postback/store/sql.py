@@ -23,6 +23,7 @@ from postback.store.schema import meta
 from postback.store.sql_alerts import AlertsMixin
 from postback.store.sql_base import now_us
 from postback.store.sql_configs import ConfigsMixin
+from postback.store.sql_costs import CostsMixin
 from postback.store.sql_deliveries import DeliveriesMixin
 from postback.store.sql_limits import LimitsMixin
 from postback.store.sql_partners import PartnersMixin
@@ -36,6 +37,7 @@ class Store(
     PartnersMixin,
     ConfigsMixin,
     TrafficMixin,
+    CostsMixin,
     DeliveriesMixin,
     ReportsMixin,
     AlertsMixin,

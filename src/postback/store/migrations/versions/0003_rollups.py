@@ -3,22 +3,19 @@
 Revision ID: 0003
 Revises: 0002
 
-The existing rows are counted by the same code that keeps the rollups up to date
-afterwards (postback.store.rollups), page by page, in the migration's transaction.
+The tables start empty: migration 0012 makes them again with the visitor's dimensions
+and counts every stored click and conversion into them (store/recount.py).
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-from postback.domain.report import CLICK, conversion_figures
-from postback.store.rollups import Change, Deltas, subs_of
 
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
 
-PAGE = 20_000
 SUB_NAMES = ("sub1", "sub2", "sub3", "sub4", "sub5")
 
 
@@ -77,76 +74,8 @@ def _create_tables() -> None:
     )
 
 
-def _count_clicks(conn: sa.Connection) -> None:
-    clicks = sa.table(
-        "clicks",
-        sa.column("click_id"),
-        sa.column("offer_id"),
-        sa.column("affiliate_id"),
-        sa.column("created_at"),
-        *(sa.column(name) for name in SUB_NAMES),
-    )
-    after = ""
-    while True:
-        page = conn.execute(
-            sa.select(clicks)
-            .where(clicks.c.click_id > after)
-            .order_by(clicks.c.click_id)
-            .limit(PAGE)
-        ).all()
-        if not page:
-            return
-        deltas = Deltas()
-        for row in page:
-            subs = subs_of([row.sub1, row.sub2, row.sub3, row.sub4, row.sub5])
-            deltas.add(Change(row.offer_id, row.affiliate_id, "", subs, row.created_at, CLICK))
-        deltas.write(conn, zones=())
-        after = page[-1].click_id
-
-
-def _count_conversions(conn: sa.Connection) -> None:
-    conversions = sa.table(
-        "conversions",
-        sa.column("id"),
-        sa.column("click_id"),
-        sa.column("offer_id"),
-        sa.column("affiliate_id"),
-        sa.column("event"),
-        sa.column("status"),
-        sa.column("revenue"),
-        sa.column("payout"),
-        sa.column("created_at"),
-    )
-    clicks = sa.table("clicks", sa.column("click_id"), *(sa.column(n) for n in SUB_NAMES))
-    after = 0
-    while True:
-        page = conn.execute(
-            sa.select(conversions, *(clicks.c[name] for name in SUB_NAMES))
-            .select_from(
-                conversions.outerjoin(clicks, clicks.c.click_id == conversions.c.click_id)
-            )
-            .where(conversions.c.id > after)
-            .order_by(conversions.c.id)
-            .limit(PAGE)
-        ).all()
-        if not page:
-            return
-        deltas = Deltas()
-        for row in page:
-            subs = subs_of([row.sub1, row.sub2, row.sub3, row.sub4, row.sub5])
-            figures = conversion_figures(row.status, row.revenue, row.payout)
-            deltas.add(
-                Change(row.offer_id, row.affiliate_id, row.event, subs, row.created_at, figures)
-            )
-        deltas.write(conn, zones=())
-        after = page[-1].id
-
-
 def upgrade() -> None:
     _create_tables()
-    conn = op.get_bind()
-    _count_clicks(conn)
-    _count_conversions(conn)
 
 
 def downgrade() -> None:
