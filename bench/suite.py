@@ -30,6 +30,18 @@ so no backlog left by one load slows the next.
   - deliveries, drain (b and c, whose workers are processes of their own): a backlog made by
     a wrk postback run with the workers stopped, four partners, then the topology's workers
     send it; again on a fresh backlog with the first partner hanging until the timeout.
+  - visitors (topology a only): what click intelligence costs (each click's country from its
+    address, device, OS, browser and bot flag from its User-Agent, a keyed visitor hash and
+    the unique-click upsert). wrk, --connections connections, GET /click with every request
+    from a random one of VISITOR_IPS distinct public IPv4 addresses (seeded, private and
+    reserved ranges left out) in X-Forwarded-For, believed from 127.0.0.1
+    (POSTBACK_TRUSTED_PROXIES), and a random one of the real User-Agents of
+    bench/user_agents.txt. The same load against the code just before click intelligence
+    (VISITORS_BEFORE: a `git worktree` of that commit, removed at the end, run as
+    `python -m postback` with its src/ first on PYTHONPATH) and against this checkout's,
+    alternated off/on --visitor-runs times, each run on a fresh database and server; the
+    means and on/off ratio (target >= VISITORS_TARGET), and in each run the stored clicks'
+    distinct addresses and, with it on, countries, devices, bots and unique clicks.
 
 On PostgreSQL a thread samples pg_stat_activity every 50 ms on a connection of its own
 during each load: the benchmark database's active client backends, not the sampler and not
@@ -53,9 +65,11 @@ import argparse
 import asyncio
 import contextlib
 import http.client
+import ipaddress
 import itertools
 import json
 import os
+import random
 import re
 import shutil
 import signal
@@ -90,6 +104,12 @@ CLICKS_PER_SECOND_OF_POSTBACKS = 2500  # clicks stored for each second of a post
 BACKLOG_RATE = 100_000  # postbacks/s asked of the generator for a backlog: no server keeps up
 APPLICATION_NAME = "postback-bench"  # this script's own PostgreSQL sessions
 SAMPLE_INTERVAL = 0.05  # seconds between pg_stat_activity samples
+# The visitors load: the last commit before click intelligence, the pools, the target.
+VISITORS_BEFORE = "007e286f30057a1fa753162eaeb465fcc547be76"
+VISITOR_IPS = 200_000  # distinct public IPv4 addresses in X-Forwarded-For
+VISITOR_SEED = 20_261_206  # the addresses' and the wrk script's random choices
+USER_AGENTS = ROOT / "bench" / "user_agents.txt"
+VISITORS_TARGET = 0.85  # clicks/s with click intelligence on / off
 
 
 def wait_log(
@@ -117,6 +137,15 @@ class Topology:
     servers: int  # server processes: `serve --workers N` when N > 1
     inside: bool  # the delivery worker runs in the server process
     workers: int  # separate `postback worker` processes
+
+
+@dataclass(frozen=True)
+class Code:
+    """Which postback a server process runs: `python -m postback` with `src` first on
+    PYTHONPATH (this checkout's, or a worktree's of an older commit)."""
+
+    label: str
+    src: Path
 
 
 TOPOLOGIES = {
@@ -230,6 +259,42 @@ def wrk(url: str, seconds: int, connections: int, script: Path | None = None) ->
     if match := re.search(r"Non-2xx or 3xx responses: (\d+)", out):
         errors += int(match.group(1))
     return WrkResult(rps, p50, p99, requests, errors)
+
+
+VISITORS_SCRIPT = """
+-- Clicks from many visitors: each request a random public address in X-Forwarded-For
+-- (the server believes 127.0.0.1 as its proxy) and a random real User-Agent.
+local ips, agents = {{}}, {{}}
+for line in io.lines("{ips}") do ips[#ips + 1] = line end
+for line in io.lines("{agents}") do
+  if line ~= "" and line:sub(1, 1) ~= "#" then agents[#agents + 1] = line end
+end
+math.randomseed({seed})
+local headers = {{}}
+request = function()
+  headers["X-Forwarded-For"] = ips[math.random(#ips)]
+  headers["User-Agent"] = agents[math.random(#agents)]
+  return wrk.format("GET", "{path}", headers)
+end
+"""
+
+
+def user_agents() -> int:
+    """How many User-Agents bench/user_agents.txt holds."""
+    lines = USER_AGENTS.read_text().splitlines()
+    return sum(1 for line in lines if line and not line.startswith("#"))
+
+
+def public_ipv4(count: int, seed: int) -> list[str]:
+    """`count` distinct addresses spread over the whole IPv4 space, every registry's, none
+    of them private, reserved, shared, loopback or multicast; the same ones for a seed."""
+    rng = random.Random(seed)
+    chosen: dict[str, None] = {}
+    while len(chosen) < count:
+        address = ipaddress.IPv4Address(rng.getrandbits(32))
+        if address.is_global and not address.is_multicast:
+            chosen[str(address)] = None
+    return list(chosen)
 
 
 POSTBACK_SCRIPT = """
@@ -525,12 +590,21 @@ class Receiver:
 
 
 class Postback:
-    """The server process(es) and worker processes of one topology, for one database."""
+    """The server process(es) and worker processes of one topology, for one database; the
+    installed `postback` command, or `code`'s with `env` added to the environment."""
 
-    def __init__(self, db: Database, work: Path, topology: Topology) -> None:
+    def __init__(
+        self,
+        db: Database,
+        work: Path,
+        topology: Topology,
+        code: Code | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.work = work
         self.topology = topology
+        self.code = code
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -540,7 +614,12 @@ class Postback:
             "POSTBACK_ALLOW_PRIVATE_TARGETS": "true",
             "POSTBACK_DELIVERY_TIMEOUT": str(DELIVERY_TIMEOUT),
             "POSTBACK_AUTH_FAILURES_PER_MINUTE": "1000000",
+            **(env or {}),
         }
+        self.command = [str(BIN / "postback")]
+        if code is not None:
+            self.env["PYTHONPATH"] = str(code.src)
+            self.command = [str(BIN / "python"), "-m", "postback"]
         self.server: subprocess.Popen[bytes] | None = None
         self.workers: list[subprocess.Popen[bytes]] = []
         self.token = ""
@@ -550,7 +629,7 @@ class Postback:
     def _spawn(self, argv: list[str], log: Path) -> subprocess.Popen[bytes]:
         with log.open("ab") as out:
             return subprocess.Popen(
-                pinned(SERVER_CORE, [str(BIN / "postback"), *argv]),
+                pinned(SERVER_CORE, [*self.command, *argv]),
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -662,17 +741,20 @@ def phase(
     partners: int = LATENCY_PARTNERS,
     hang: int = 0,
     workers: bool = True,
+    code: Code | None = None,
+    env: dict[str, str] | None = None,
 ) -> Iterator[Phase]:
     """One load's fresh database, partner endpoints (the first `hang` of them never answer),
-    server and, unless `workers` is false (started later by the load), worker processes.
-    All of them are stopped and the database dropped at the end."""
+    server and, unless `workers` is false (started later by the load), worker processes,
+    running `code` (default: the installed `postback`) with `env` added. All of them are
+    stopped and the database dropped at the end."""
     work = ctx.work / topology.key / f"{next(_numbers):02d}-{name}"
     work.mkdir(parents=True)
     ports = [free_port() for _ in range(partners)]
     longest = 120 + 3 * ctx.args.seconds + 3 * ctx.args.grace + ctx.args.drain_seconds
     receiver = Receiver(work, ports, ports[:hang], longest)
     with Database(ctx.backend, work, ctx.args.pg) as db:
-        pb = Postback(db, work, topology)
+        pb = Postback(db, work, topology, code, env)
         try:
             receiver.start()
             pb.start_server()
@@ -738,6 +820,7 @@ class Context:
     results: BackendResults
     server_mb: dict[str, float] = field(default_factory=dict)
     worker_mb: dict[str, float] = field(default_factory=dict)
+    visitors: Visitors | None = None
 
 
 def fmt(value: float, digits: int = 0) -> str:
@@ -757,12 +840,17 @@ def write_script(ph: Phase, ids: Path, prefix: str) -> Path:
 
 
 def run_backend(
-    backend: str, args: argparse.Namespace, nginx_rps: float, work: Path, server_workers: bool
+    backend: str,
+    args: argparse.Namespace,
+    nginx_rps: float,
+    work: Path,
+    server_workers: bool,
+    visitors: Visitors | None = None,
 ) -> BackendResults:
     results = BackendResults(backend)
     work = work / backend
     work.mkdir()
-    ctx = Context(backend, args, nginx_rps, work, results)
+    ctx = Context(backend, args, nginx_rps, work, results, visitors=visitors)
     for key in args.topologies:
         topology = TOPOLOGIES[key]
         if key == "c":
@@ -778,7 +866,7 @@ def run_backend(
     return results
 
 
-LOADS = ("clicks", "postbacks", "latency", "drain")
+LOADS = ("clicks", "postbacks", "latency", "drain", "visitors")
 
 
 def run_topology(ctx: Context, topology: Topology) -> None:
@@ -901,12 +989,179 @@ def run_topology(ctx: Context, topology: Topology) -> None:
 
     per = "per process, " if topology.servers > 1 or topology.workers > 1 else ""
     worker = f"; worker {fmt(ctx.worker_mb.get(key, 0), 1)}" if topology.workers else ""
+    if key in ctx.server_mb:  # not when the visitors load (below) is the only one
+        results.add(
+            key,
+            "peak RSS (VmHWM), MB",
+            check=f"{per}server {fmt(ctx.server_mb[key], 1)}{worker}",
+            rss=fmt(ctx.server_mb[key], 1),
+        )
+
+    # Click intelligence on against off, last: its servers (older code among them) stay out
+    # of the peak RSS row above; each of its rows has its own.
+    if "visitors" in loads and key == "a" and ctx.visitors is not None:
+        visitors(ctx, topology, ctx.visitors)
+
+
+# ---- click intelligence, on against off -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Visitors:
+    """What the visitors load compares, and the addresses its clicks come from."""
+
+    off: Code
+    on: Code
+    ips: Path
+    on_state: str  # this checkout's commit, and whether src/ differed from it
+
+
+def checkout_state() -> str:
+    """This checkout's commit, and how many files of src/ differ from it (the "on" side runs
+    the files as they are when it starts)."""
+    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
+    head = subprocess.run(
+        [*git, "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    changed = subprocess.run(
+        [*git, "status", "--porcelain", "--", "src"], capture_output=True, text=True, check=False
+    ).stdout.splitlines()
+    return (head or "unknown commit") + (
+        f" + uncommitted changes to {len(changed)} files of src/" if changed else ""
+    )
+
+
+def check_import(code: Code) -> Path:
+    """Where `python -m postback` with the code's PYTHONPATH imports postback from; fails
+    unless it is the code's own src/ (not the venv's editable install of another)."""
+    out = subprocess.run(
+        [str(BIN / "python"), "-c", "import postback; print(postback.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(code.src)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    imported = Path(out.stdout.strip()).resolve()
+    if not imported.is_relative_to(code.src.resolve()):
+        raise RuntimeError(f"{code.label}: PYTHONPATH={code.src} imports {imported}")
+    return imported
+
+
+@contextlib.contextmanager
+def visitors_setup(work: Path) -> Iterator[Visitors]:
+    """VISITORS_BEFORE in a git worktree under `work` (removed at the end), this checkout's
+    src/, and the pool of addresses, written once for every backend."""
+    tree = work / "before-visitors"
+    git = ["git", "-C", str(ROOT), "worktree"]
+    try:
+        subprocess.run(
+            [*git, "add", "--detach", "--quiet", str(tree), VISITORS_BEFORE],
+            check=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        sys.exit(f"the visitors load needs commit {VISITORS_BEFORE} in a git checkout: {exc}")
+    try:
+        found = Visitors(
+            Code(f"off ({VISITORS_BEFORE[:7]})", tree / "src"),
+            Code("on", ROOT / "src"),
+            work / "visitor-ips.txt",
+            checkout_state(),
+        )
+        print(f"  visitors, on = {found.on_state}", flush=True)
+        for code in (found.off, found.on):
+            print(f"  visitors, {code.label}: {check_import(code)}", flush=True)
+        found.ips.write_text("\n".join(public_ipv4(VISITOR_IPS, VISITOR_SEED)) + "\n")
+        yield found
+    finally:
+        subprocess.run([*git, "remove", "--force", str(tree)], check=False, timeout=120)
+
+
+def visitor_mix(db: Database, intelligence: bool) -> str:
+    """What the stored clicks tell of their visitors: distinct addresses; with click
+    intelligence, countries, the share placed, browsers, devices, bots and unique clicks."""
+    ips = int(db.query("SELECT count(DISTINCT ip) FROM clicks")[0][0])
+    text = f"{ips:,} distinct IPs"
+    if not intelligence:
+        return text
+    countries, placed, browsers, bots, unique, total = db.query(
+        "SELECT count(DISTINCT country), count(country), count(DISTINCT browser), "
+        "sum(CASE WHEN is_bot THEN 1 ELSE 0 END), sum(CASE WHEN is_unique THEN 1 ELSE 0 END), "
+        "count(*) FROM clicks"
+    )[0]
+    if not total:
+        return text
+    devices = db.query("SELECT device, count(*) FROM clicks GROUP BY device ORDER BY 2 DESC")
+    shares = ", ".join(f"{device} {n / total:.0%}" for device, n in devices)
+    return (
+        f"{text}, {countries} countries ({placed / total:.0%} of clicks placed), "
+        f"{browsers} browsers; devices {shares}; {int(bots or 0):,} bots, "
+        f"{int(unique or 0):,} unique of {total:,}"
+    )
+
+
+def visitors(ctx: Context, topology: Topology, setup: Visitors) -> None:
+    """The same wrk load of many visitors against the code before click intelligence (off)
+    and this checkout's (on), alternated off/on --visitor-runs times, each run on a fresh
+    database and server; every run's figures, then the means and the on/off ratio."""
+    args, results, key = ctx.args, ctx.results, topology.key
+    env = {"POSTBACK_TRUSTED_PROXIES": "127.0.0.1"}
+    rates: dict[str, list[float]] = {"off": [], "on": []}
+    for run in range(1, args.visitor_runs + 1):
+        for side, code in (("off", setup.off), ("on", setup.on)):
+            with phase(ctx, topology, f"visitors-{side}-{run}", code=code, env=env) as ph:
+                script = ph.work / "visitors.lua"
+                script.write_text(
+                    VISITORS_SCRIPT.format(
+                        ips=setup.ips,
+                        agents=USER_AGENTS,
+                        seed=VISITOR_SEED,
+                        path="/click?offer_id=1&aff_id=1&sub1=abc",
+                    )
+                )
+                with LockSampler(ph.db) as locks:
+                    got = wrk(f"{ph.pb.base}/click", args.seconds, args.connections, script)
+                    stored = ph.db.count("clicks")
+                seen = visitor_mix(ph.db, side == "on")
+                rss = ph.pb.sample_rss()
+            rates[side].append(got.rps)
+            results.add(
+                key,
+                f"clicks, visitors, {code.label}, run {run}",
+                rate="max",
+                rps=fmt(got.rps),
+                ratio=f"{got.rps / ctx.nginx_rps:.3f}",
+                p50=f"{got.p50_ms:.2f}",
+                p99=f"{got.p99_ms:.2f}",
+                check=f"{stored:,} stored / {got.requests:,} answered, {got.errors} errors; {seen}",
+                locks=locks.share(),
+                rss=fmt(rss, 1),
+            )
+            if stored < got.requests - got.errors:
+                results.notes.append(
+                    f"{key}, visitors {side} run {run}: fewer stored ({stored}) than answered "
+                    f"({got.requests})"
+                )
+    off = sum(rates["off"]) / len(rates["off"])
+    on = sum(rates["on"]) / len(rates["on"])
+    ratio = on / off if off else float("nan")
+    verdict = "meets" if ratio >= VISITORS_TARGET else "BELOW"
     results.add(
         key,
-        "peak RSS (VmHWM), MB",
-        check=f"{per}server {fmt(ctx.server_mb.get(key, 0), 1)}{worker}",
-        rss=fmt(ctx.server_mb.get(key, 0), 1),
+        "clicks, visitors: on / off, means",
+        rate="max",
+        rps=f"{fmt(on)} / {fmt(off)}",
+        ratio=f"{on / ctx.nginx_rps:.3f}",
+        check=f"on/off {ratio:.3f}, {verdict} the target {VISITORS_TARGET:.2f} "
+        f"({args.visitor_runs} runs each, alternated; off "
+        f"{', '.join(fmt(r) for r in rates['off'])}; on {', '.join(fmt(r) for r in rates['on'])})",
     )
+    if ratio < VISITORS_TARGET:
+        results.notes.append(
+            f"{key}, visitors: clicks/s with click intelligence on are {ratio:.1%} of off, "
+            f"below the target {VISITORS_TARGET:.0%}"
+        )
 
 
 def run_loadgen(
@@ -1132,6 +1387,7 @@ def report(
     floor: dict[str, float],
     results: list[BackendResults],
     args: argparse.Namespace,
+    visitors: Visitors | None = None,
 ) -> str:
     run = " ".join(sys.argv)
     lines = [
@@ -1155,6 +1411,18 @@ def report(
         "send time to the partner's arrival; ledger: sent (2xx replies) x deliveries per "
         "conversion = delivered + missing. Lock-wait share (PostgreSQL): samples of active "
         "backends waiting on a lock / active samples, pg_stat_activity every 50 ms.",
+        *(
+            [
+                "Visitors rows (topology a): wrk on GET /click, each request from a random one "
+                f"of {VISITOR_IPS:,} public IPv4 addresses in X-Forwarded-For (trusted from "
+                f"127.0.0.1) with a random one of the {user_agents():,} User-Agents of "
+                f"bench/user_agents.txt; off = commit {VISITORS_BEFORE[:7]} (before click "
+                f"intelligence), on = this checkout ({visitors.on_state} as the run began), "
+                "alternated, each run on a fresh database and server.",
+            ]
+            if visitors is not None
+            else []
+        ),
         "",
         "| backend | topology | load | rate/s | req/s (or deliveries/s) | x nginx | p50 ms "
         "| p99 ms | ledger / check | lock-wait share | peak RSS MB |",
@@ -1230,6 +1498,12 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument(
+        "--visitor-runs",
+        type=int,
+        default=2,
+        help="runs of the visitors load with click intelligence off and on each, alternated",
+    )
+    parser.add_argument(
         "--loads",
         default=",".join(LOADS),
         help=f"comma-separated, some of {','.join(LOADS)}",
@@ -1257,6 +1531,9 @@ def main() -> None:
         parser.error(f"--loads takes some of {','.join(LOADS)}")
     if args.rate_seconds is None:
         args.rate_seconds = args.seconds
+    if args.visitor_runs < 1:
+        parser.error("--visitor-runs must be at least 1")
+    want_visitors = "visitors" in args.loads and "a" in args.topologies
     for tool in ("wrk", "nginx"):
         if shutil.which(tool) is None:
             sys.exit(
@@ -1267,8 +1544,12 @@ def main() -> None:
     info = machine()
     backends = ["sqlite", "postgres"] if args.backend == "both" else [args.backend]
     server_workers = "c" in args.topologies and "postgres" in backends and supports_server_workers()
-    with tempfile.TemporaryDirectory(prefix="postback-bench-") as tmp:
+    with (
+        tempfile.TemporaryDirectory(prefix="postback-bench-") as tmp,
+        contextlib.ExitStack() as stack,  # ends before the directory goes
+    ):
         work = Path(tmp)
+        setup = stack.enter_context(visitors_setup(work)) if want_visitors else None
         with nginx(work) as port:
             base = wrk(
                 f"http://127.0.0.1:{port}/click?offer_id=1&aff_id=1", args.seconds, args.connections
@@ -1283,8 +1564,8 @@ def main() -> None:
                 args.connections,
             )
         print(f"  nginx: {fmt(base.rps)} req/s, p99 {base.p99_ms:.2f} ms", flush=True)
-        results = [run_backend(b, args, base.rps, work, server_workers) for b in backends]
-    text = report(info, base, floor, results, args)
+        results = [run_backend(b, args, base.rps, work, server_workers, setup) for b in backends]
+    text = report(info, base, floor, results, args, setup)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     print(text)
