@@ -22,6 +22,7 @@ from postback.domain.buckets import (
     WEEK,
     bucket_start,
     epoch_day,
+    in_grains,
     load_zone,
     local_day_start,
     local_days,
@@ -83,12 +84,17 @@ def expected_quarters(
 
 
 def planned_quarters(
-    name: str, first: date, last: date, period: int
+    name: str, first: date, last: date, period: int, kept: frozenset[int] | None = None
 ) -> dict[int, tuple[date, int | None]]:
-    """The plan's buckets cut into quarters, each labelled the way the SQL labels it, and
-    counted with its piece's sign: every quarter must end up in exactly one label once."""
+    """The plan's buckets (in the `kept` grains only, when given) cut into quarters, each
+    labelled the way the SQL labels it, and counted with its piece's sign: every quarter
+    must end up in exactly one label once."""
     counts: dict[int, Counter[tuple[date, int | None]]] = defaultdict(Counter)
-    for piece in plan(name, first, last, period):
+    pieces = plan(name, first, last, period)
+    if kept is not None:
+        pieces = in_grains(pieces, kept, period)
+        assert {piece.grain for piece in pieces} <= kept
+    for piece in pieces:
         assert piece.start % piece.grain == 0 and piece.end % piece.grain == 0
         assert piece.sign in (1, -1)
         for bucket in range(piece.start, piece.end, piece.grain):
@@ -110,6 +116,18 @@ def planned_quarters(
 @pytest.mark.parametrize("period", [DAY, HOUR])
 def test_plan_is_the_local_calendar(name: str, first: date, last: date, period: int) -> None:
     assert planned_quarters(name, first, last, period) == expected_quarters(
+        name, first, last, period
+    )
+
+
+@pytest.mark.parametrize(("name", "first", "last"), CASES)
+@pytest.mark.parametrize("period", [DAY, HOUR])
+@pytest.mark.parametrize("kept", [frozenset({DAY, QUARTER}), frozenset({QUARTER})])
+def test_a_plan_in_fewer_grains_is_the_same_calendar(
+    name: str, first: date, last: date, period: int, kept: frozenset[int]
+) -> None:
+    """Rollups keeping only some grains (store/rollups.py FEW_GRAINS) read the same days."""
+    assert planned_quarters(name, first, last, period, kept) == expected_quarters(
         name, first, last, period
     )
 

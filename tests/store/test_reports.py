@@ -262,6 +262,10 @@ async def test_reports_equal_the_raw_rows_across_zones_and_groupings(store: Stor
             ["browser,sub1"],
             ["day,country,device,os,browser"],
             ["offer_id,event,country"],
+            # Kept in days and quarters only: hours are read as quarters.
+            ["hour,country"],
+            ["day,hour,device"],
+            ["hour,sub1,os"],
         ]:
             await check(store, tz=tz, group_by=group_by, **span)
     report = await check(store, tz="America/New_York", group_by=["day", "hour"], **span)

@@ -62,3 +62,15 @@ def test_changes_pending_from_before_the_visitor_texts_still_fold() -> None:
         (row,) = [row for row in found.table_rows()[rollup_all] if row[0] == 900]
         assert row[6:15] == ("a", "", "", "", "", "", "", "", "")
         assert Figures(*row[15:]) == Figures(conversions=1, approved=1, revenue=5, payout=3)
+
+
+def test_the_many_rows_are_kept_in_days_and_quarters_only() -> None:
+    deltas = Deltas()
+    deltas.add_clicks([a_click()])
+    tables = deltas.table_rows()
+    assert {row[0] for row in tables[rollup_all]} == {900, 86_400}
+    grains_by_slot: dict[int, set[int]] = {}
+    for row in tables[rollup_subs]:
+        grains_by_slot.setdefault(row[0], set()).add(row[1])
+    assert grains_by_slot[1] == {900, 3_600, 21_600, 86_400, 604_800}
+    assert all(grains_by_slot[slot] == {900, 86_400} for slot in (6, 7, 8, 9))

@@ -22,7 +22,7 @@ inside a bucket; the plan refuses such a report rather than answer it approximat
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache, lru_cache
@@ -312,6 +312,36 @@ def plan(zone_name: str, first: date, last: date, period: int | None) -> list[Pi
             else:
                 pieces.append(Piece(grain, bucket, bucket + grain, offset, sign))
     return pieces
+
+
+def in_grains(pieces: Sequence[Piece], kept: Collection[int], period: int | None) -> list[Piece]:
+    """The same buckets, labelled the same, in the grains of a rollup that keeps only
+    `kept` (QUARTER always among them; a zone's local days, negative grains, stay as they
+    are): each piece of a grain not kept becomes the same span in the largest kept grain
+    that divides it.
+
+    The smaller buckets take the piece's offset, which labels them as the bucket they
+    are part of while the local clock does not change inside it. Where it does (a bucket
+    holding a DST change, labelled by the offset at its start), that bucket's smaller
+    ones get an offset of their own: its local start snapped to the start of its period."""
+    fitted = []
+    for piece in pieces:
+        grain = piece.grain
+        if grain < 0 or grain in kept:
+            fitted.append(piece)
+            continue
+        smaller = max(g for g in kept if g > 0 and grain % g == 0)
+        offset, sign = piece.offset, piece.sign
+        if period is None or all(
+            (bucket + offset) // period == (bucket + grain - smaller + offset) // period
+            for bucket in range(piece.start, piece.end, grain)
+        ):
+            fitted.append(Piece(smaller, piece.start, piece.end, offset, sign))
+            continue
+        for bucket in range(piece.start, piece.end, grain):
+            snapped = (bucket + offset) // period * period - bucket
+            fitted.append(Piece(smaller, bucket, bucket + grain, snapped, sign))
+    return fitted
 
 
 # ---- local days of registered zones --------------------------------------------------

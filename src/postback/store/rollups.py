@@ -30,10 +30,10 @@ import orjson
 from sqlalchemy import Connection, Dialect, Table, bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from postback.domain.buckets import GRAINS, QUARTER, US, local_day_start
+from postback.domain.buckets import DAY, GRAINS, QUARTER, US, local_day_start
 from postback.domain.money import to_units
 from postback.domain.records import Click
-from postback.domain.report import COUNTERS, DIMENSIONS, TEXTS, Figures, click_figures
+from postback.domain.report import COUNTERS, DIMENSIONS, SUBS, TEXTS, Figures, click_figures
 from postback.store import rows
 from postback.store.schema import rollup_all, rollup_base, rollup_events, rollup_subs
 from postback.store.zones import ReportZone, zones_for_writing
@@ -44,14 +44,24 @@ Texts = tuple[str, str, str, str, str, str, str, str, str]
 NO_TEXTS: Texts = ("", "", "", "", "", "", "", "", "")
 
 
+#: The grains of the rollups whose rows are many (one per visitor's place and device, or
+#: per combination of every dimension): a day and its quarters. A report reads an hour
+#: there as four quarters, a week as seven days (domain.buckets.in_grains); each click
+#: then writes two rows there instead of five. Report zones' local days are kept in all.
+FEW_GRAINS = frozenset({DAY, QUARTER})
+#: rollup_subs slots (1-based) keeping FEW_GRAINS: country, device, os, browser.
+_FEW_GRAIN_SLOTS = frozenset(range(len(SUBS) + 1, len(TEXTS) + 1))
+
+
 @dataclass(frozen=True, slots=True)
 class Cube:
     """A rollup table and the report dimensions it keeps (`slot`: which text dimension,
-    for rollup_subs)."""
+    for rollup_subs), in which grains."""
 
     table: Table
     dimensions: frozenset[str]
     slot: int | None = None
+    grains: frozenset[int] = frozenset(GRAINS)
 
 
 #: From the smallest to the largest: a report reads the first one that keeps what it needs.
@@ -59,10 +69,15 @@ CUBES: tuple[Cube, ...] = (
     Cube(rollup_base, frozenset({"offer_id", "affiliate_id"})),
     Cube(rollup_events, frozenset({"offer_id", "affiliate_id", "event"})),
     *(
-        Cube(rollup_subs, frozenset({"affiliate_id", text}), slot)
+        Cube(
+            rollup_subs,
+            frozenset({"affiliate_id", text}),
+            slot,
+            FEW_GRAINS if slot in _FEW_GRAIN_SLOTS else frozenset(GRAINS),
+        )
         for slot, text in enumerate(TEXTS, start=1)
     ),
-    Cube(rollup_all, frozenset(DIMENSIONS)),
+    Cube(rollup_all, frozenset(DIMENSIONS), grains=FEW_GRAINS),
 )
 
 
@@ -116,7 +131,8 @@ _KEYS: dict[Table, tuple[str, ...]] = {
 _Cell = tuple[int, int, str, Texts, int]
 _QUARTER_US = QUARTER * US
 _GRAIN_US = tuple((grain, grain * US) for grain in GRAINS)
-_SLOTS = tuple(range(1, len(TEXTS) + 1))
+_SUB_SLOTS = tuple(range(1, len(SUBS) + 1))
+_VISITOR_SLOTS = tuple(sorted(_FEW_GRAIN_SLOTS))
 # The length of one encoded cell before the texts and counters became nine and ten.
 _CELL_BEFORE_VISITORS = 2 + 1 + 5 + 1 + 7
 
@@ -199,15 +215,21 @@ class Deltas:
             for zone in zones:
                 buckets.append((zone.grain, local_day_start(zone.name, quarter // US) * US))
             for grain, at in buckets:
-                for cells, key in (
+                keys: list[tuple[dict[tuple[Any, ...], tuple[int, ...]], tuple[Any, ...]]] = [
                     (base, (grain, at, offer_id, affiliate_id)),
                     (events, (grain, at, offer_id, affiliate_id, event)),
-                    *(
-                        (subs_rows, (slot, grain, at, affiliate_id, text))
-                        for slot, text in zip(_SLOTS, texts, strict=True)
-                    ),
-                    (every, (grain, at, offer_id, affiliate_id, event, digest, *texts)),
-                ):
+                ]
+                keys += [
+                    (subs_rows, (slot, grain, at, affiliate_id, texts[slot - 1]))
+                    for slot in _SUB_SLOTS
+                ]
+                if grain < 0 or grain in FEW_GRAINS:
+                    keys += [
+                        (subs_rows, (slot, grain, at, affiliate_id, texts[slot - 1]))
+                        for slot in _VISITOR_SLOTS
+                    ]
+                    keys.append((every, (grain, at, offer_id, affiliate_id, event, digest, *texts)))
+                for cells, key in keys:
                     found = cells.get(key)
                     cells[key] = counters if found is None else tuple(map(add, found, counters))
         # Tables in a fixed order, keys sorted: the lock order on PostgreSQL.

@@ -10,12 +10,13 @@ import logging
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from postback.domain.buckets import DAY, Piece, plan, plan_zone_days
+from postback.domain.buckets import DAY, Piece, in_grains, plan, plan_zone_days
 from postback.domain.report import Report, ReportQuery, build_report
 from postback.errors import StoreError
 from postback.logthrottle import Throttled
 from postback.store import pending, zones
 from postback.store.reports import read_groups, report_select
+from postback.store.rollups import choose_cube
 from postback.store.sql_base import SqlBase
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,7 @@ class ReportsMixin(SqlBase):
             pieces = plan(query.tz, query.first, query.last, query.period)
         if not pieces:
             return build_report(query, [])
+        pieces = in_grains(pieces, choose_cube(query.dimensions).grains, query.period)
         # Everything acknowledged before this report was asked for is counted.
         await self.fold_rollups()
         # Tens of thousands of small objects that all live on (the driver's records, then

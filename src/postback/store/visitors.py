@@ -40,9 +40,11 @@ def unique_flags(conn: Connection, batch: Sequence[Click], window_us: int) -> li
         {"visitor": key[0], "offer_id": key[1], "last_at": times[members[-1]], "previous_at": None}
         for key, members in sorted(groups.items())
     ]
-    before = {
-        (row.visitor, row.offer_id): row.previous_at for row in conn.execute(_upsert(conn, values))
-    }
+    upsert = _POSTGRES_UPSERT if conn.dialect.name == "postgresql" else _SQLITE_UPSERT
+    # Many parameter sets for one statement: compiled once, sent as multi-row VALUES
+    # (SQLAlchemy's insertmanyvalues), the RETURNING rows of every set together.
+    found = conn.execute(upsert, values)
+    before = {(row.visitor, row.offer_id): row.previous_at for row in found}
     for key, members in groups.items():
         last = before.get(key)
         for n in members:
@@ -51,9 +53,8 @@ def unique_flags(conn: Connection, batch: Sequence[Click], window_us: int) -> li
     return flags
 
 
-def _upsert(conn: Connection, values: list[dict[str, Any]]) -> Any:
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(click_visitors).values(values)
+def _upsert(dialect: Any) -> Any:
+    stmt = dialect.insert(click_visitors)
     table = click_visitors.c
     # A batch written late (two in flight) must not move the latest click back in time.
     latest = case(
@@ -63,3 +64,7 @@ def _upsert(conn: Connection, values: list[dict[str, Any]]) -> Any:
         index_elements=[table.visitor, table.offer_id],
         set_={"previous_at": table.last_at, "last_at": latest},
     ).returning(table.visitor, table.offer_id, table.previous_at)
+
+
+_POSTGRES_UPSERT = _upsert(postgresql)
+_SQLITE_UPSERT = _upsert(sqlite)
