@@ -1,6 +1,7 @@
 """On what the visitor clicked, from its User-Agent: device type, OS and browser with
 ua-parser (uap-core's rules, through its native matcher), and whether it is a bot (uap's
-`Spider`, HTTP libraries and automation, and CrawlerDetect's list of crawlers).
+`Spider`, HTTP libraries and automation, and CrawlerDetect's list of crawlers, matched
+with RE2).
 
 uap names device families and models, not types: the type comes from the rules below,
 checked in this order (a console sends "Windows NT", an Android TV box sends no
@@ -10,10 +11,12 @@ checked in this order (a console sends "Windows NT", an Android TV box sends no
 from __future__ import annotations
 
 import re
-from typing import Final
+from typing import Any, Final
 
+import re2
 import ua_parser
-from crawlerdetect import CrawlerDetect
+from crawlerdetect.providers.crawlers import data as crawler_patterns
+from crawlerdetect.providers.exclusions import data as exclusion_patterns
 
 from postback.visitors.profiler import Agent
 
@@ -55,7 +58,49 @@ DESKTOP_OS: Final = frozenset(
 )  # fmt: skip
 DESKTOP: Final = re.compile(r"Windows NT|Macintosh|X11|CrOS", re.I)
 
-_crawlers = CrawlerDetect()
+
+class CrawlerList:
+    """CrawlerDetect's patterns (its maintained list of crawlers, and of User-Agent parts
+    that hide nothing, taken out first) matched with RE2: one automaton for the whole
+    list, about ten times faster than Python's backtracking `re` on a new User-Agent
+    (tests/visitors/test_agents.py checks both give the same verdicts). The few
+    patterns RE2 cannot run (lookarounds) stay with `re`."""
+
+    def __init__(self, crawlers: list[str], exclusions: list[str]) -> None:
+        self._crawlers = self._split(crawlers)
+        self._exclusions = self._split(exclusions)
+
+    @staticmethod
+    def _split(patterns: list[str]) -> list[Any]:
+        automaton, backtracking = [], []
+        options = re2.Options()
+        options.log_errors = False
+        for pattern in patterns:
+            try:
+                re2.compile(pattern, options)
+            except re2.error:
+                backtracking.append(pattern)
+            else:
+                automaton.append(pattern)
+        options.case_sensitive = False
+        options.never_capture = True
+        found: list[Any] = []
+        if automaton:
+            found.append(re2.compile("(?:" + "|".join(automaton) + ")", options))
+        if backtracking:
+            found.append(re.compile("(?:" + "|".join(backtracking) + ")", re.I))
+        return found
+
+    def is_crawler(self, user_agent: str) -> bool:
+        agent = user_agent
+        for exclusions in self._exclusions:
+            agent = exclusions.sub("", agent)
+        if not agent:
+            return False
+        return any(crawlers.search(agent) for crawlers in self._crawlers)
+
+
+_crawlers = CrawlerList(list(crawler_patterns), list(exclusion_patterns))
 
 
 def _named(family: str | None) -> str | None:
@@ -93,7 +138,7 @@ def read_agent(user_agent: str) -> Agent:
     os = parsed.os.family if parsed.os else None
     device = parsed.device.family if parsed.device else None
     browser, os_name = _named(family), _named(os)
-    if device == "Spider" or family in CLIENT_FAMILIES or _crawlers.isCrawler(ua):
+    if device == "Spider" or family in CLIENT_FAMILIES or _crawlers.is_crawler(ua):
         return Agent("bot", os_name, browser, is_bot=True)
     brand = parsed.device.brand if parsed.device else None
     model = (parsed.device.model or "") if parsed.device else ""
