@@ -2,9 +2,10 @@
 data: `make screenshots` (needs /usr/bin/chromium; everything runs on 127.0.0.1).
 
 It starts `postback serve` on a fresh SQLite file and a small partner receiver, builds a
-network through the API, writes two weeks of clicks and postbacks straight into the
-store (so the charts have a history), lets the workers deliver, and photographs the
-dashboard, a conversion trace and the postback form with Playwright.
+network through the API, writes two weeks of clicks (from several countries, on several
+devices, some bots and repeats, each with its cost) and postbacks straight into the store
+(so the charts have a history), lets the workers deliver, and photographs the dashboard,
+the report by country, a conversion trace and the postback form with Playwright.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +30,8 @@ from playwright.async_api import Page, async_playwright
 
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, PostbackCommand
-from postback.store.sql import Store
 from postback.store.factory import open_store
+from postback.store.sql import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
@@ -37,6 +39,23 @@ CHROMIUM = os.environ.get("POSTBACK_CHROMIUM", "/usr/bin/chromium")
 ADMIN_KEY = "adm_screenshots_0123456789"
 DAYS = 14
 SEED = 7
+# Where the clicks come from (None: an address no database places), and how often.
+COUNTRIES = {"US": 30, "BR": 22, "DE": 14, "GB": 10, "FR": 8, "IN": 7, "JP": 4, None: 5}
+# What they click on: device, OS, browser, a User-Agent like theirs, and how often.
+AGENTS = (
+    ("desktop", "Windows", "Chrome", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124", 26),
+    ("desktop", "Mac OS X", "Safari", "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_4) Safari", 9),
+    ("mobile", "Android", "Chrome Mobile", "Mozilla/5.0 (Linux; Android 14) Mobile Chrome", 30),
+    ("mobile", "iOS", "Mobile Safari", "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4) Mobile", 22),
+    ("tablet", "iOS", "Mobile Safari", "Mozilla/5.0 (iPad; CPU OS 17_4) Mobile", 6),
+    ("bot", None, "Googlebot", "Mozilla/5.0 (compatible; Googlebot/2.1)", 7),
+)
+# What a click costs the network, per offer (a cost per click, a little spread).
+CPC = {
+    "Summer Sale": Decimal("0.18"),
+    "Premium Plan": Decimal("0.55"),
+    "Free Trial": Decimal("0.06"),
+}
 
 
 def free_port() -> int:
@@ -160,6 +179,8 @@ async def history(store: Store, network: dict[str, Any]) -> None:
     now = datetime.now(UTC)
     offers = [await store.get_offer(o["id"]) for o in network["offers"]]
     affiliates = [a["id"] for a in network["affiliates"]]
+    places = list(COUNTRIES)
+    agents = [agent[:4] for agent in AGENTS]
     for day in range(DAYS, -1, -1):
         clicks = []
         for _ in range(rng.randint(60, 140) + (DAYS - day) * 6):
@@ -167,6 +188,8 @@ async def history(store: Store, network: dict[str, Any]) -> None:
             assert offer is not None
             moment = now - timedelta(days=day, seconds=rng.randint(0, 20 * 3600))
             moment = min(moment, now - timedelta(minutes=10))
+            device, os_name, browser, agent = rng.choices(agents, [a[4] for a in AGENTS])[0]
+            cost = CPC[offer.name] * Decimal(rng.randint(70, 130)) / 100
             clicks.append(
                 Click(
                     click_id=secrets.token_urlsafe(16),
@@ -175,14 +198,21 @@ async def history(store: Store, network: dict[str, Any]) -> None:
                     subs=(rng.choice(["spring-fb", "search-7", "news-2", "video-1"]),)
                     + (None,) * 4,
                     ip=f"203.0.113.{rng.randint(1, 250)}",
-                    user_agent="Mozilla/5.0 (Linux; Android 14)",
+                    user_agent=agent,
                     referrer=None,
-                    country=rng.choice(["DE", "US", "FR", "BR"]),
+                    country=rng.choices(places, list(COUNTRIES.values()))[0],
                     created_at=moment,
+                    device=device,
+                    os=os_name,
+                    browser=browser,
+                    is_bot=device == "bot",
+                    is_unique=rng.random() > 0.15,
+                    cost=cost.quantize(Decimal("0.01")),
                 )
             )
         await store.insert_clicks(clicks)
-        for click in rng.sample(clicks, k=max(1, len(clicks) // 14)):
+        people = [click for click in clicks if not click.is_bot]
+        for click in rng.sample(people, k=max(1, len(people) // 14)):
             offer = next(o for o in offers if o is not None and o.id == click.offer_id)
             status = rng.choices(["approved", "pending", "rejected"], [7, 2, 1])[0]
             when = click.created_at + timedelta(minutes=rng.randint(1, 180))
@@ -249,6 +279,10 @@ async def photograph(base: str, api: httpx.AsyncClient, network: dict[str, Any])
         await page.wait_for_url(f"{base}/")
         await page.wait_for_timeout(300)  # the chart's first frame
         await shoot(page, "dashboard.png")
+        today = datetime.now(UTC).date()
+        week = f"from={today - timedelta(days=6)}&to={today}"
+        await page.goto(f"{base}/reports?{week}&group_by=country&sort=-clicks")
+        await shoot(page, "report-by-country.png")
         await page.goto(f"{base}/conversions/{trace}")
         await shoot(page, "conversion-trace.png")
         await page.goto(f"{base}/postbacks/{network['configs'][0]['id']}")

@@ -1,5 +1,6 @@
 """The dashboard page: today, yesterday and the last seven days, a chart of the week, the
-top offers, affiliates and sub-ids, and how deliveries fare (services/dashboard.py)."""
+top offers, affiliates and sub-ids, the top countries and devices, and how deliveries
+fare (services/dashboard.py)."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ async def show(visit: Visit) -> Response:
         periods={name: report_fields(r)["totals"] for name, r in found.periods.items()},
         chart=chart_of(found.by_day, visit.is_admin),
         tops={name: report_fields(r)["rows"] for name, r in found.tops.items()},
+        places={name: report_fields(r)["rows"] for name, r in found.places.items()},
         health=found.health,
         week=found.week,
     )

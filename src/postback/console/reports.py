@@ -1,4 +1,5 @@
-"""Reports: group-by pickers, date range, time zone, a table with totals, a chart when
+"""Reports: group-by pickers, date range, time zone, filters (offer, affiliate, event,
+the visitor's country, device, OS and browser, subs), a table with totals, a chart when
 grouped by day or hour, and the same report as CSV (services/reports.py)."""
 
 from __future__ import annotations
@@ -10,13 +11,31 @@ from starlette.responses import Response
 
 from postback.console.dashboard import chart_of
 from postback.console.web import Visit, page
-from postback.domain.report import GROUP_KEYS, Report, report_csv, report_fields
+from postback.domain.report import (
+    GROUP_KEYS,
+    VISITOR_DIMENSIONS,
+    Report,
+    report_csv,
+    report_fields,
+)
 from postback.errors import InvalidInput
 from postback.services import reports
 
 # The rows a page shows; the CSV holds up to the API's default.
 SHOWN_ROWS = 1000
-FILTERS = ("offer_id", "affiliate_id", "event", "sub1", "sub2", "sub3", "sub4", "sub5")
+FILTERS = (
+    "offer_id",
+    "affiliate_id",
+    "event",
+    *VISITOR_DIMENSIONS,
+    "sub1",
+    "sub2",
+    "sub3",
+    "sub4",
+    "sub5",
+)
+# The device types a click is stored with (CONTRACT: click intelligence).
+DEVICES = ("desktop", "mobile", "tablet", "tv", "console", "bot", "other")
 COMMON_ZONES = (
     "UTC",
     "Europe/London",
@@ -63,6 +82,7 @@ async def show(visit: Visit) -> Response:
         "asked": asked,
         "group_keys": GROUP_KEYS,
         "zones": COMMON_ZONES,
+        "devices": DEVICES,
         "problem": problem,
         "report": None,
         "chart": None,

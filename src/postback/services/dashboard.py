@@ -1,6 +1,7 @@
 """The dashboard: today, yesterday and the last seven days, the week by day, the top
-offers, affiliates (admin) and sub-ids, and how deliveries fare. Every figure comes from
-the report rollups, never from a scan of the clicks; an affiliate's are its own."""
+offers, affiliates (admin) and sub-ids, the countries and devices bringing the most
+clicks, and how deliveries fare. Every figure comes from the report rollups, never from a
+scan of the clicks; an affiliate's are its own."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ from postback.store.base import DeliveryHealth
 
 WEEK = 7
 TOP = 5
+#: Countries and devices shown, by clicks.
+TOP_PLACES = 8
+#: Where and on what the week's clicks came from, most clicks first.
+PLACES = ("country", "device")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,7 @@ class Dashboard:
     periods: dict[str, Report]  # "Today", "Yesterday", "7 days": their totals
     by_day: Report  # the week, one row a day
     tops: dict[str, Report]  # "offer_id", "sub1" and, for the admin, "affiliate_id"
+    places: dict[str, Report]  # "country" and "device", by clicks
     names: dict[str, dict[int, str]]  # the offers' and affiliates' names in the tops
     health: DeliveryHealth  # deliveries of the week
     week: tuple[str, str]  # first and last day (YYYY-MM-DD)
@@ -51,10 +57,16 @@ async def dashboard(ctx: AppContext, caller: Caller, now: datetime | None = None
     }
     if caller.is_admin:
         tops["affiliate_id"] = await figures(*week, group_by=["affiliate_id"], sort=rank, limit=TOP)
+    by_clicks = ["-clicks", "-conversions", rank[0]]
+    places = {
+        key: await figures(*week, group_by=[key], sort=by_clicks, limit=TOP_PLACES)
+        for key in PLACES
+    }
     return Dashboard(
         periods=periods,
         by_day=by_day,
         tops=tops,
+        places=places,
         names=await _names(ctx, tops),
         health=await deliveries.health(ctx, caller, now - timedelta(days=WEEK)),
         week=week,
