@@ -17,16 +17,8 @@ import pytest
 from pydantic import SecretStr
 from sqlalchemy import create_engine, select
 
-from postback.demo import (
-    AGENTS,
-    DEMO_DATABASE_URL,
-    DEMO_RETRY_SCHEDULE,
-    HISTORY_DAYS,
-    History,
-    demo_settings,
-    plan_history,
-    postback_rounds,
-)
+from postback.demo import DEMO_DATABASE_URL, DEMO_RETRY_SCHEDULE, demo_settings
+from postback.demo_history import AGENTS, HISTORY_DAYS, History, plan_history, postback_rounds
 from postback.domain.records import Click, Conversion, StatusChange
 from postback.domain.report import Report, parse_query
 from postback.domain.status import can_transition

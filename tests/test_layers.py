@@ -25,6 +25,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"importing", "runtime"}),
     frozenset({"edge", "api", "console"}),
     frozenset({"app", "serving"}),
+    frozenset({"demo_history"}),
     frozenset({"demo"}),
     frozenset({"cli"}),
     frozenset({"__main__"}),
