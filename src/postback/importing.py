@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from postback.domain.costs import MAX_ROWS as MAX_COST_ROWS
+from postback.domain.costs import MAX_FILE_ROWS as MAX_COST_ROWS
 from postback.errors import InvalidInput, InvalidTransition, PostbackError, UnknownClick
 from postback.services.costs import CostsOut, apply_rows
 from postback.services.recording import Ignored, LogDraft, record_postback

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from postback.domain.costs import MAX_ROWS
 from tests.api.conftest import Api, convert, error_of
 
 PATH = "/api/v1/costs"
@@ -84,3 +85,10 @@ async def test_bad_rows_are_named_and_change_nothing(api: Api) -> None:
         answer = await api.admin("POST", PATH, json=body)
         assert error_of(answer, 400, "invalid_param")["param"] == param, (param, answer.text)
     assert (await totals(api, w["offer"]["id"]))["cost"] == 0
+
+
+async def test_too_many_rows_are_a_400_before_the_body_limit(api: Api) -> None:
+    w = await world(api)
+    row = {"day": DAY, "offer_id": w["offer"]["id"], "affiliate_id": 1, "amount": 1}
+    answer = await api.admin("POST", PATH, json={"rows": [row] * (MAX_ROWS + 1)})
+    assert error_of(answer, 400, "invalid_param")["param"] == "rows"

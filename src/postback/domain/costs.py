@@ -21,8 +21,11 @@ from postback.domain.buckets import load_zone
 from postback.domain.report import FIRST_DATE, LAST_DATE, MAX_ID, MAX_SUB_LENGTH, SUBS
 from postback.errors import InvalidInput
 
-#: Rows one request or file may hold.
-MAX_ROWS = 10_000
+#: Rows one API request may hold: the most that stay under the API's body limit
+#: (POSTBACK_MAX_API_BODY_BYTES, 1 MB by default) however short each row.
+MAX_ROWS = 5_000
+#: Rows one CSV file may hold (`postback import costs`), read whole before any applies.
+MAX_FILE_ROWS = 100_000
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _ID = re.compile(r"[0-9]{1,19}")
 COLUMNS = ("day", "offer_id", "affiliate_id", *SUBS, "amount")
