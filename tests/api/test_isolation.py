@@ -114,6 +114,21 @@ OF_ALICE_OR_ADMIN: list[tuple[str, str, dict[str, Any] | None]] = [
     ("GET", "/alerts/{alert_id}/incidents", None),
     ("GET", "/incidents", None),
     ("GET", "/tracking-link", {"offer_id": "{offer_id}", "aff_id": "{affiliate_id}"}),
+    # Costs are the admin's: not even for an affiliate's own traffic.
+    (
+        "POST",
+        "/costs",
+        {
+            "rows": [
+                {
+                    "day": "2026-01-01",
+                    "offer_id": "{offer_id}",
+                    "affiliate_id": "{affiliate_id}",
+                    "amount": 5,
+                }
+            ]
+        },
+    ),
 ]
 # Lists everyone may call: B's answer must not mention anything of A's.
 LISTS: list[tuple[str, dict[str, Any] | None]] = [
@@ -144,6 +159,8 @@ def fill(value: Any, ids: dict[str, int]) -> Any:
         return ids[whole.group(1)] if whole else value.format(**ids)
     if isinstance(value, dict):
         return {k: fill(v, ids) for k, v in value.items()}
+    if isinstance(value, list):
+        return [fill(v, ids) for v in value]
     return value
 
 
@@ -224,6 +241,7 @@ async def test_b_cannot_read_change_or_detect_anything_of_a(api: Api) -> None:
     )
     assert [r["affiliate_id"] for r in mine.json()["rows"]] == [ids["affiliate_id"]]
     assert mine.json()["totals"]["conversions"] == 1
+    assert mine.json()["totals"]["cost"] == 0
 
     # Nothing of A's changed, and A still works.
     for path, found in before.items():
