@@ -1,10 +1,10 @@
 """Where a visitor is, from its address, offline.
 
 Bundled: `iptocc`, the regional internet registries' delegation files (published for
-free use, without warranty; refreshed with each release), country only: the country where the block is registered. When the
-operator sets POSTBACK_GEOIP_DB, that .mmdb file instead (MaxMind GeoLite2/GeoIP2, or
-DB-IP's layouts), with region and city where it has them. Both answer nothing for
-private, reserved and unallocated addresses.
+free use, without warranty; refreshed with each release), country only: the country
+where the block is registered. When the operator sets POSTBACK_GEOIP_DB, that .mmdb
+file instead (MaxMind GeoLite2/GeoIP2, or DB-IP's layouts), with region and city where
+it has them. Both answer nothing for private, reserved and unallocated addresses.
 """
 
 from __future__ import annotations
