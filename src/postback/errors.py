@@ -6,6 +6,8 @@
     |   +-- UnknownClick      a postback names a click we never recorded
     +-- Unauthorized          missing or wrong credentials
     |   +-- BadToken          a postback's token is missing or wrong
+    +-- Gone                  a referenced record exists but may no longer be used
+    |   +-- ClickExpired      a new conversion for a click older than its offer's window
     +-- Forbidden             caller not allowed
     |   +-- IpNotAllowed      a postback from outside the advertiser's allow-list
     +-- Conflict              the change contradicts current state
@@ -53,6 +55,10 @@ class UnknownEvent(InvalidInput):
 
 class NotFound(PostbackError):
     code = "not_found"
+
+
+class Gone(PostbackError):
+    code = "gone"
 
 
 class Unauthorized(PostbackError):
@@ -108,6 +114,16 @@ class StoreLocked(StoreUnavailable):
 
 class UnknownClick(NotFound):
     code = "unknown_click"
+
+
+class ClickExpired(Gone):
+    code = "click_expired"
+
+    def __init__(self, attribution_days: int) -> None:
+        super().__init__(
+            f"the click is older than its offer's attribution window ({attribution_days} days)",
+            attribution_days=attribution_days,
+        )
 
 
 class BadToken(Unauthorized):

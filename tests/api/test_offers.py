@@ -142,6 +142,37 @@ async def test_patch(api: Api) -> None:
     error_of(await api.admin("PATCH", "/api/v1/offers/999999", json={}), 404, "not_found")
 
 
+async def test_attribution_days(api: Api) -> None:
+    offer = await api.offer()
+    assert offer["attribution_days"] == 30
+    path = f"/api/v1/offers/{offer['id']}"
+    assert (await api.offer(attribution_days=3650))["attribution_days"] == 3650
+    assert (await api.offer(attribution_days=1))["attribution_days"] == 1
+
+    changed = await api.admin("PATCH", path, json={"attribution_days": 7})
+    assert changed.status_code == 200, changed.text
+    assert changed.json()["attribution_days"] == 7
+    assert (await api.admin("GET", path)).json()["attribution_days"] == 7
+    kept = await api.admin("PATCH", path, json={"payout": "2"})
+    assert kept.json()["attribution_days"] == 7
+
+    advertiser_id = offer["advertiser_id"]
+    for value in (0, 3651, "x", "7", True, 1.5, None, -1):
+        body = {
+            "advertiser_id": advertiser_id,
+            "name": "O",
+            "destination_url": "https://s.example/",
+            "revenue": 1,
+            "payout": 1,
+            "attribution_days": value,
+        }
+        created = await api.admin("POST", "/api/v1/offers", json=body)
+        assert error_of(created, 400, "invalid_param")["param"] == "attribution_days", value
+        patched = await api.admin("PATCH", path, json={"attribution_days": value})
+        assert error_of(patched, 400, "invalid_param")["param"] == "attribution_days", value
+    assert (await api.admin("GET", path)).json()["attribution_days"] == 7
+
+
 async def test_affiliate_sees_active_offers_without_revenue(api: Api) -> None:
     active = await api.offer(name="Active")
     paused = await api.offer(name="Paused", status="paused")

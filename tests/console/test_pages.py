@@ -318,3 +318,30 @@ async def test_an_offers_bot_url_and_a_clicks_visitor_in_the_trace(
     assert trace.status_code == 200
     for shown in ("BR, São Paulo", "mobile · iOS · Mobile Safari", "0.25", "yes"):
         assert shown in trace.text, shown
+
+
+async def test_an_offers_attribution_window_is_shown_and_edited(
+    admin: Browser, store: Store
+) -> None:
+    new = await admin.get("/offers/new")
+    assert 'name="attribution_days"' in new.text and 'value="30"' in new.text
+    world = await make_world(admin)  # its form leaves the window out: the default
+    offer = await store.get_offer(world["offer"])
+    assert offer is not None and offer.attribution_days == 30
+    fields = {
+        "advertiser_id": str(offer.advertiser_id),
+        "name": offer.name,
+        "destination_url": offer.destination_url,
+        "revenue": "10",
+        "payout": "7.25",
+        "status": "active",
+    }
+    path = f"/offers/{offer.id}"
+    refused = await admin.submit(path, path, {**fields, "attribution_days": "3651"})
+    assert refused.status_code == 400 and 'id="attribution_days-error"' in refused.text
+    saved = await admin.submit(path, path, {**fields, "attribution_days": "7"})
+    assert saved.status_code < 400, saved.text
+    page = await admin.get(path)
+    assert 'name="attribution_days"' in page.text and 'value="7"' in page.text
+    changed = await store.get_offer(offer.id)
+    assert changed is not None and changed.attribution_days == 7

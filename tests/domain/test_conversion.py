@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from postback.domain.conversion import Outcome, decide, identity_key
+from postback.domain.conversion import Outcome, click_expired, decide, identity_key
 from postback.errors import Conflict, InvalidTransition
 
 VOCABULARY = ("pending", "approved", "rejected", "refunded", "chargeback")
@@ -107,3 +108,21 @@ def test_decide_refused(current: str, new: str) -> None:
 
 def test_outcome_values_are_the_reply_words() -> None:
     assert {o.value for o in Outcome} == {"created", "updated", "duplicate"}
+
+
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("age", "days", "expired"),
+    [
+        (timedelta(0), 1, False),
+        (timedelta(days=30), 30, False),  # exactly the window: still counts
+        (timedelta(days=30, microseconds=1), 30, True),
+        (timedelta(days=1, microseconds=1), 1, True),
+        (timedelta(days=3649), 3650, False),
+        (timedelta(days=-1), 1, False),  # a click after the postback (clock skew)
+    ],
+)
+def test_click_expired_at_the_window(age: timedelta, days: int, expired: bool) -> None:
+    assert click_expired(NOW - age, NOW, days) is expired

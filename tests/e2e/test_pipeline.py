@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -10,8 +11,11 @@ import orjson
 import pytest
 from standardwebhooks import Webhook
 
+from postback.settings import Settings
+from postback.store.factory import open_store
 from tests.e2e.harness import Receiver, ServerProcess, eventually
 from tests.e2e.network import add_postback, click, create_network
+from tests.store import factories as make
 
 pytestmark = pytest.mark.e2e
 
@@ -146,6 +150,52 @@ async def test_postback_lifecycle_and_refusals(server: ServerProcess, receiver: 
             assert expected in results, expected
         # Only the approved change matched the config: exactly one delivery went out.
         assert len(receiver.at("/aff")) == 1
+
+
+async def test_attribution_window(server: ServerProcess, database_url: str) -> None:
+    """A click older than its offer's window earns no new conversion (410 click_expired,
+    logged, nothing recorded); a conversion that exists changes at any age."""
+    store = open_store(Settings(database_url=database_url))
+    try:
+        async with server.admin() as admin, server.client() as client:
+            net = await create_network(admin)
+            assert net.offer["attribution_days"] == 30
+            offer = await store.get_offer(net.offer["id"])
+            assert offer is not None
+            clicked = make.now() - timedelta(days=3)
+            old = await make.stored_click(store, offer, net.affiliate["id"], created_at=clicked)
+            base = {"click_id": old.click_id, "token": net.token}
+
+            created = await client.get("/postback", params={**base, "status": "pending"})
+            assert created.status_code == 200, created.text
+            conversion_id = created.json()["conversion_id"]
+
+            patched = await admin.patch(f"/offers/{offer.id}", json={"attribution_days": 2})
+            assert patched.status_code == 200, patched.text
+            assert patched.json()["attribution_days"] == 2
+
+            expired = await client.get("/postback", params={**base, "event": "sale"})
+            assert expired.status_code == 410, expired.text
+            assert expired.json()["error"]["code"] == "click_expired"
+            assert expired.json()["error"]["attribution_days"] == 2
+
+            updated = await client.get("/postback", params={**base, "status": "approved"})
+            assert updated.status_code == 200, updated.text
+            assert updated.json() == {
+                "result": "updated",
+                "conversion_id": conversion_id,
+                "status": "approved",
+            }
+
+            found = await make.all_pages(store.list_conversions, filters={"click_id": old.click_id})
+            assert [(c.id, c.event, c.status) for c in found] == [
+                (conversion_id, "conversion", "approved")
+            ]
+            answer = await admin.get("/incoming", params={"click_id": old.click_id})
+            logged = [(r["result"], r["http_status"]) for r in answer.json()["items"]]
+            assert logged == [("updated", 200), ("click_expired", 410), ("created", 200)]
+    finally:
+        await store.close()
 
 
 async def test_post_json_and_form_postbacks(server: ServerProcess) -> None:

@@ -252,6 +252,31 @@ async def test_importing_a_file_twice_creates_each_conversion_once(
     assert by_txid["T1"].created_at.isoformat() == "2026-01-02T03:04:05+00:00"
 
 
+async def test_an_imported_row_for_an_expired_click_is_an_error_of_its_line(
+    store: Store, tmp_path: Path
+) -> None:
+    offer = await f.offer(store, attribution_days=5)
+    aff = await f.affiliate(store)
+    clicked = f.now() - timedelta(days=10)
+    old = await f.stored_click(store, offer, aff.id, created_at=clicked)
+    fresh = await f.stored_click(store, offer, aff.id)
+    within = (clicked + timedelta(days=1)).isoformat()
+    path = tmp_path / "late.csv"
+    path.write_text(
+        "click_id,txid,status,time\n"
+        f"{old.click_id},T1,approved,\n"  # now: 10 days after its click
+        f"{fresh.click_id},T2,approved,\n"
+        f"{old.click_id},T3,pending,{within}\n"  # its own time: within the window
+        f"{old.click_id},T3,approved,\n"  # a status change: accepted at any age
+    )
+    summary = await import_file(store, path)
+    assert (summary.created, summary.updated, summary.refused) == (2, 1, [])
+    assert [line for line, _ in summary.errors] == [2]
+    assert "attribution window (5 days)" in summary.errors[0][1]
+    found = await f.all_pages(store.list_conversions, filters={"offer_id": offer.id})
+    assert sorted((c.txid, c.status) for c in found) == [("T2", "approved"), ("T3", "approved")]
+
+
 async def test_an_imported_row_whose_event_is_ignored_is_counted_as_ignored(
     store: Store, tmp_path: Path
 ) -> None:

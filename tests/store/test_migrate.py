@@ -159,3 +159,33 @@ async def test_rollup_sum_adds_bigints_exactly_and_refuses_to_overflow(store: ob
                 text("SELECT rollup_sum(x) FROM (VALUES (CAST(:a AS bigint)), (:a)) AS v(x)"),
                 {"a": large},
             )
+
+
+async def test_attribution_window_migration_gives_existing_offers_thirty_days(
+    store: object,
+) -> None:
+    """0013: offers made before it get the default window, 30 days."""
+    from alembic import command
+
+    from postback.store.migrate import alembic_config
+    from postback.store.sql import Store
+    from tests.store import factories as make
+
+    assert isinstance(store, Store)
+    advertiser = await make.advertiser(store)
+    async with store.engine.begin() as conn:
+        await conn.run_sync(lambda c: command.downgrade(alembic_config(c), "0012"))
+        offer_id = await conn.scalar(
+            text(
+                "INSERT INTO offers (advertiser_id, name, destination_url, revenue, payout,"
+                " currency, status, created_at, updated_at)"
+                " VALUES (:adv, 'Before', 'https://s.example/', 1, 1, 'USD', 'active', 0, 0)"
+                " RETURNING id"
+            ),
+            {"adv": advertiser.id},
+        )
+    await store.migrate()
+    assert await store.is_ready()
+    offer = await store.get_offer(int(offer_id))
+    assert offer is not None
+    assert (offer.name, offer.attribution_days) == ("Before", 30)

@@ -14,7 +14,7 @@ import pytest
 
 from postback.domain.conversion import Outcome
 from postback.domain.records import Offer
-from postback.errors import InvalidTransition, StoreError
+from postback.errors import ClickExpired, InvalidTransition, StoreError
 from postback.store.sql import Store
 from tests.store import factories as make
 
@@ -432,3 +432,122 @@ async def test_one_failing_write_in_a_batch_leaves_its_neighbours_applied_once(
         assert len(await make.deliveries_for(store, result.conversion.id)) == 1
         assert len(await make.incoming_for(store, click.click_id)) == 1
     assert await make.incoming_for(store, "broken-click") == []
+
+
+# ---- the attribution window --------------------------------------------------------------
+
+
+async def conversions_of(store: Store, click_id: str) -> list[Any]:
+    return await make.all_pages(store.list_conversions, filters={"click_id": click_id})
+
+
+async def test_new_conversion_for_an_expired_click_is_refused_and_writes_nothing(
+    store: Store,
+) -> None:
+    offer, aff_id = await setup(store, attribution_days=7)
+    assert offer.attribution_days == 7
+    await make.postback(store, aff_id, offer.id)
+    now = make.now()
+    click = await make.stored_click(
+        store, offer, aff_id, created_at=now - timedelta(days=7, microseconds=1)
+    )
+    with pytest.raises(ClickExpired) as info:
+        await store.record_postback(make.command(click, offer, received_at=now))
+    assert info.value.code == "click_expired"
+    assert info.value.details == {"attribution_days": 7}
+    assert await conversions_of(store, click.click_id) == []
+    # The store writes no log row for a refusal: its caller logs it (edge, tests/e2e).
+    assert await make.incoming_for(store, click.click_id) == []
+
+
+async def test_a_click_exactly_as_old_as_the_window_still_converts(store: Store) -> None:
+    offer, aff_id = await setup(store)
+    assert offer.attribution_days == 30  # the default
+    now = make.now()
+    click = await make.stored_click(store, offer, aff_id, created_at=now - timedelta(days=30))
+    result = await store.record_postback(make.command(click, offer, received_at=now))
+    assert result.outcome is Outcome.CREATED
+
+
+async def test_an_existing_conversion_changes_at_any_age(store: Store) -> None:
+    offer, aff_id = await setup(store, attribution_days=1)
+    now = make.now()
+    clicked = now - timedelta(days=400)
+    click = await make.stored_click(store, offer, aff_id, created_at=clicked)
+    other = await make.stored_click(store, offer, aff_id, created_at=clicked)
+    within = clicked + timedelta(hours=1)
+    first = await store.record_postback(
+        make.command(click, offer, status="pending", received_at=within)
+    )
+    by_txid = await store.record_postback(
+        make.command(click, offer, status="pending", txid="T-old", received_at=within)
+    )
+    assert first.outcome is by_txid.outcome is Outcome.CREATED
+
+    again = await store.record_postback(
+        make.command(click, offer, status="pending", received_at=now)
+    )
+    assert again.outcome is Outcome.DUPLICATE
+    approved = await store.record_postback(
+        make.command(click, offer, status="approved", received_at=now)
+    )
+    assert approved.outcome is Outcome.UPDATED
+    # A txid names the conversion whatever click the status change arrives on.
+    refunded = await store.record_postback(
+        make.command(other, offer, status="rejected", txid="T-old", received_at=now)
+    )
+    assert (refunded.outcome, refunded.conversion.id) == (Outcome.UPDATED, by_txid.conversion.id)
+    # Another event on the old click would be a new conversion: refused.
+    with pytest.raises(ClickExpired):
+        await store.record_postback(make.command(click, offer, event="sale", received_at=now))
+    with pytest.raises(InvalidTransition):  # the state machine still decides the rest
+        await store.record_postback(make.command(click, offer, status="pending", received_at=now))
+    assert [c.id for c in await conversions_of(store, click.click_id)] == [
+        by_txid.conversion.id,
+        first.conversion.id,
+    ]
+
+
+async def test_batches_refuse_only_their_expired_new_conversions(store: Store) -> None:
+    # Concurrent postbacks share a transaction: the window is checked on each path a
+    # batch may take (all new at once; a key twice, one by one; again with savepoints).
+    offer, aff_id = await setup(store, attribution_days=2)
+    await make.postback(store, aff_id, offer.id)
+    now = make.now()
+    old_at = now - timedelta(days=3)
+    fresh = [await make.stored_click(store, offer, aff_id) for _ in range(3)]
+    old = [await make.stored_click(store, offer, aff_id, created_at=old_at) for _ in range(3)]
+    known = await store.record_postback(
+        make.command(old[0], offer, status="pending", received_at=old_at)
+    )
+
+    def cmd(click: Any, **fields: Any) -> Any:
+        return make.command(click, offer, received_at=now, **fields)
+
+    no_affiliate = cast(int, None)
+    broken = dataclasses.replace(fresh[0], click_id="broken-click", affiliate_id=no_affiliate)
+    batches = [
+        [cmd(fresh[0]), cmd(old[1]), cmd(old[0], status="approved"), cmd(old[2])],
+        [cmd(fresh[1]), cmd(old[1]), cmd(old[1]), cmd(old[0], status="rejected")],
+        [cmd(fresh[2]), cmd(old[2], txid="T-2"), cmd(broken, txid="T-broken")],
+    ]
+    expected: list[list[Outcome | type[BaseException]]] = [
+        [Outcome.CREATED, ClickExpired, Outcome.UPDATED, ClickExpired],
+        [Outcome.CREATED, ClickExpired, ClickExpired, Outcome.UPDATED],
+        [Outcome.CREATED, ClickExpired, StoreError],
+    ]
+    for batch, wanted in zip(batches, expected, strict=True):
+        results = await asyncio.gather(
+            *(store.record_postback(c) for c in batch), return_exceptions=True
+        )
+        found = [r if isinstance(r, BaseException) else r.outcome for r in results]
+        for got, want in zip(found, wanted, strict=True):
+            if isinstance(want, Outcome):
+                assert got is want, found
+            else:
+                assert isinstance(got, want), found
+    for click in old[1:]:
+        assert await conversions_of(store, click.click_id) == []
+    assert [c.id for c in await conversions_of(store, old[0].click_id)] == [known.conversion.id]
+    for click in fresh:
+        assert len(await conversions_of(store, click.click_id)) == 1

@@ -32,6 +32,7 @@ INCOMING_RESULTS = (
     "ip_not_allowed",
     "unknown_click",
     "invalid_transition",
+    "click_expired",
 )
 DELIVERY_STATES = ("pending", "delivered", "failed")
 

@@ -24,6 +24,7 @@ from postback.console.web import (
     submitted,
     validated,
 )
+from postback.domain.conversion import ATTRIBUTION_DAYS
 from postback.services import advertisers, affiliates, links, offers
 from postback.services.offers import OfferCreate, OfferPatch
 
@@ -44,7 +45,7 @@ async def _choices(visit: Visit) -> dict[str, Any]:
 
 
 def _fields(visit: Visit) -> dict[str, Any]:
-    return {
+    fields: dict[str, Any] = {
         "advertiser_id": as_id(visit.field("advertiser_id")),
         "name": visit.field("name"),
         "destination_url": visit.field("destination_url"),
@@ -55,11 +56,15 @@ def _fields(visit: Visit) -> dict[str, Any]:
         "currency": visit.field("currency") or "USD",
         "status": visit.field("status") or "active",
     }
+    days = as_id(visit.field("attribution_days"))
+    if days is not None:  # left blank: the default when created, unchanged when edited
+        fields["attribution_days"] = days
+    return fields
 
 
 async def new_offer(visit: Visit) -> Response:
     await visit.admin_only()
-    values = {"currency": "USD", "status": "active"}
+    values = {"currency": "USD", "status": "active", "attribution_days": ATTRIBUTION_DAYS}
     choices = await _choices(visit)
     return visit.render("offers/form.html", offer=None, values=values, errors={}, **choices)
 

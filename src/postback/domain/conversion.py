@@ -1,11 +1,18 @@
-"""Conversion identity and what an incoming status does to an existing conversion."""
+"""Conversion identity, what an incoming status does to an existing conversion, and the
+attribution window within which a click may still earn a new conversion."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from enum import Enum
 
 from postback.domain.status import can_transition
 from postback.errors import InvalidTransition
+
+# An offer's attribution window in days: its default and bounds.
+ATTRIBUTION_DAYS = 30
+MIN_ATTRIBUTION_DAYS = 1
+MAX_ATTRIBUTION_DAYS = 3650
 
 
 class Outcome(Enum):
@@ -33,3 +40,10 @@ def decide(current_status: str | None, new_status: str) -> Outcome:
     if not can_transition(current_status, new_status):
         raise InvalidTransition(current_status, new_status)
     return Outcome.UPDATED
+
+
+def click_expired(clicked_at: datetime, received_at: datetime, attribution_days: int) -> bool:
+    """Whether a click is too old to be credited with a new conversion received at
+    `received_at`: made more than `attribution_days` days before it (a click exactly that
+    old still counts). A status change of an existing conversion is never expired."""
+    return clicked_at < received_at - timedelta(days=attribution_days)

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from postback.domain.conversion import ATTRIBUTION_DAYS
+
 
 @dataclass(frozen=True, slots=True)
 class Advertiser:
@@ -61,6 +63,9 @@ class Offer:
     affiliate_personal_data: bool = False
     # Where clicks flagged as bots go instead of the destination (None: the destination).
     bot_url: str | None = None
+    # How many days after its click a postback may still create a conversion
+    # (domain/conversion.py `click_expired`); status changes are accepted at any age.
+    attribution_days: int = ATTRIBUTION_DAYS
 
     @property
     def active(self) -> bool:

@@ -10,10 +10,16 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     Field,
+    Strict,
     StrictBool,
     StringConstraints,
 )
 
+from postback.domain.conversion import (
+    ATTRIBUTION_DAYS,
+    MAX_ATTRIBUTION_DAYS,
+    MIN_ATTRIBUTION_DAYS,
+)
 from postback.domain.lifecycle import affiliate_events
 from postback.domain.macros import CLICK_MACROS
 from postback.domain.records import Offer
@@ -75,6 +81,16 @@ def _unique(values: list[str]) -> list[str]:
 
 
 LifecycleEvents = Annotated[list[LifecycleEvent], Field(max_length=8), AfterValidator(_unique)]
+AttributionDays = Annotated[
+    int,
+    Strict(),
+    Field(
+        ge=MIN_ATTRIBUTION_DAYS,
+        le=MAX_ATTRIBUTION_DAYS,
+        description="days after its click a postback may still create a conversion "
+        "(older: 410 click_expired); status changes are accepted at any age",
+    ),
+]
 
 
 class OfferCreate(RequestModel):
@@ -111,6 +127,7 @@ class OfferCreate(RequestModel):
     bot_url: ClickUrl | None = Field(
         default=None, description="where clicks flagged as bots go instead of the destination"
     )
+    attribution_days: AttributionDays = ATTRIBUTION_DAYS
 
 
 class OfferPatch(PatchModel):
@@ -130,6 +147,7 @@ class OfferPatch(PatchModel):
     affiliate_events: LifecycleEvents | None = None
     affiliate_personal_data: StrictBool | None = None
     bot_url: ClickUrl | None = None
+    attribution_days: AttributionDays | None = None
 
 
 @record_view(
@@ -148,12 +166,16 @@ class OfferPatch(PatchModel):
         "lifecycle_events",
         "affiliates_receive",
         "affiliate_personal_data",
+        "attribution_days",
     ),
     extra={"affiliates_receive": list[str]},
     info={
         "affiliates_receive": Field(
             description="the lifecycle events affiliates receive (after the default rule)"
-        )
+        ),
+        "attribution_days": Field(
+            description="days after its click a postback may still create a conversion"
+        ),
     },
 )
 class OfferBase(BaseModel):

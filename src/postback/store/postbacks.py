@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from postback.domain import payload
 from postback.domain.attributes import merge
-from postback.domain.conversion import Outcome, decide, identity_key
+from postback.domain.conversion import Outcome, click_expired, decide, identity_key
 from postback.domain.ids import new_message_id
 from postback.domain.lifecycle import (
     FIRST_STATUS,
@@ -34,7 +34,13 @@ from postback.domain.money import to_units
 from postback.domain.records import Click, Conversion, Offer, PostbackConfig
 from postback.domain.report import TEXTS, conversion_figures
 from postback.domain.routing import select_configs
-from postback.errors import DuplicateKey, InvalidTransition, PostbackError, StoreUnavailable
+from postback.errors import (
+    ClickExpired,
+    DuplicateKey,
+    InvalidTransition,
+    PostbackError,
+    StoreUnavailable,
+)
 from postback.store import pending, rows
 from postback.store.base import IncomingEntry, PostbackCommand, PostbackResult
 from postback.store.rollups import NO_TEXTS, Change, Deltas, Texts, click_texts, texts_of
@@ -48,6 +54,9 @@ from postback.store.schema import (
 )
 
 ConfigsByAffiliate = dict[int, list[PostbackConfig]]
+# Refusals decided before anything is written: a batch without savepoints answers them
+# on their own and goes on.
+REFUSED_UNWRITTEN = (InvalidTransition, ClickExpired)
 
 # Built once: constructing a statement (and its cache key) per postback cost more than
 # running it. Each is executed with a parameter dict, so SQLAlchemy compiles it once.
@@ -90,7 +99,8 @@ def apply_batch(
     Without `savepoints` (a savepoint per postback cost about a fifth of the batch), a
     refused status change still answers on its own, since the state machine refuses
     before anything is written; any other error propagates, and the caller rolls the
-    transaction back and runs the batch again with savepoints."""
+    transaction back and runs the batch again with savepoints. So is a new conversion
+    for a click older than its offer's attribution window (ClickExpired)."""
     outcomes: list[PostbackResult | BaseException] = []
     deltas = Deltas()
     # The configs of each affiliate, read once per batch (one transaction, one answer).
@@ -99,7 +109,7 @@ def apply_batch(
         if not savepoints:
             try:
                 result, change = _apply(conn, command, row_locks, configs)
-            except InvalidTransition as exc:
+            except REFUSED_UNWRITTEN as exc:
                 outcomes.append(exc)
                 continue
         else:
@@ -141,12 +151,16 @@ def apply_batch_optimistic(
         if key in known:  # a status change or a repeat: one at a time, as always
             try:
                 result, change = _apply(conn, command, row_locks, configs)
-            except InvalidTransition as exc:
+            except REFUSED_UNWRITTEN as exc:
                 outcomes[n] = exc
                 continue
             outcomes[n] = result
             if change is not None:
                 deltas.add(change)
+            continue
+        expired = _expired(command)
+        if expired is not None:
+            outcomes[n] = expired
             continue
         status = command.status or FIRST_STATUS
         attributes = merge({}, command.attributes)
@@ -211,6 +225,14 @@ def _identity(command: PostbackCommand) -> tuple[str, str, bool]:
     )
 
 
+def _expired(command: PostbackCommand) -> ClickExpired | None:
+    """The refusal of a new conversion whose click is older than its offer's window."""
+    days = command.offer.attribution_days
+    if click_expired(command.click.created_at, command.received_at, days):
+        return ClickExpired(days)
+    return None
+
+
 def _new_conversion(
     command: PostbackCommand,
     key: str,
@@ -271,7 +293,9 @@ async def record_batch(
 
 
 def apply_postback(conn: Connection, command: PostbackCommand, row_locks: bool) -> PostbackResult:
-    """Raises InvalidTransition before writing anything when the state machine refuses."""
+    """Raises InvalidTransition before writing anything when the state machine refuses,
+    and ClickExpired when it would create a conversion for a click older than its
+    offer's attribution window."""
     result, change = _apply(conn, command, row_locks, {})
     if change is not None:
         deltas = Deltas()
@@ -288,6 +312,8 @@ def _apply(
     query = FIND_CONVERSION_LOCKED if row_locks else FIND_CONVERSION
     existing = conn.execute(query, {"key": key}).first()
     before = rows.conversion(existing) if existing else None
+    if before is None and (expired := _expired(command)) is not None:
+        raise expired  # only a new conversion: an existing one changes at any age
     status = command.status or (before.status if before else FIRST_STATUS)
     attributes = merge(before.attributes if before else {}, command.attributes)
     if lifecycle:

@@ -84,6 +84,8 @@ offers = Table(
     Column("affiliate_events", Text),
     Column("affiliate_personal_data", Boolean, nullable=False, server_default=false()),
     Column("bot_url", Text),
+    # Days after its click a postback may still create a conversion (migration 0013).
+    Column("attribution_days", Integer, nullable=False, server_default="30"),
 )
 
 affiliates = Table(
