@@ -72,7 +72,8 @@ async def test_a_report_after_part_of_the_changes_were_folded_is_exact(
     await traffic(store)
     before = await pending_rows(store)
     async with store.engine.begin() as conn:
-        assert await conn.run_sync(pending.fold, wait=True, limit=2) == 2
+        folded = await conn.run_sync(pending.fold, wait=True, limit=2)
+        assert folded == pending.Folded(2, more=True)
     assert await pending_rows(store) == before - 2
     await check(store, **DAY, group_by=["day", "offer_id"])
     await check(store, **DAY, group_by=["sub1"])
@@ -81,7 +82,7 @@ async def test_a_report_after_part_of_the_changes_were_folded_is_exact(
 async def test_one_fold_at_a_time_and_the_others_do_not_wait(store: PostgresStore) -> None:
     await traffic(store)
     async with store.engine.begin() as first, store.engine.begin() as second:
-        assert await first.run_sync(pending.fold, wait=False, limit=1) == 1
+        assert await first.run_sync(pending.fold, wait=False, limit=1) is not None
         assert await second.run_sync(pending.fold, wait=False) is None
 
 
@@ -169,3 +170,24 @@ async def test_the_background_fold_empties_what_is_pending(store: PostgresStore)
             )
         ).scalar()
     assert folded_clicks == 30
+
+
+async def test_a_backlog_folds_in_bounded_pieces_and_nothing_is_left_out(
+    store: PostgresStore,
+) -> None:
+    """A fold takes at most `max_bytes` of changes (at least one row) and says whether
+    more wait; folding until nothing waits counts everything, as the raw rows say."""
+    await traffic(store)
+    waiting = await pending_rows(store)
+    assert waiting > 3
+    pieces = []
+    while True:
+        async with store.engine.begin() as conn:
+            folded = await conn.run_sync(pending.fold, wait=True, max_bytes=1)
+        assert folded is not None
+        pieces.append(folded)
+        if not folded.more:
+            break
+    assert [piece.rows for piece in pieces] == [1] * waiting
+    assert await pending_rows(store) == 0
+    await check(store, **DAY, group_by=["day", "offer_id", "sub1"])

@@ -59,13 +59,13 @@ class ReportsMixin(SqlBase):
             await stop.wait()
             return
         while not stop.is_set():
-            folded: int | None = None
+            folded: pending.Folded | None = None
             try:
                 async with self._write() as conn:
                     folded = await conn.run_sync(pending.fold, wait=False)
             except StoreError as exc:
                 fold_failed.warning("fold_failed", "folding rollup changes failed: %s", exc)
-            if folded == pending.FOLD_BATCH:
+            if folded is not None and folded.more:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), pending.FOLD_INTERVAL)
