@@ -3,9 +3,14 @@
 Loads clicks and conversions over a number of days into a fresh database on each backend
 through the store's own write paths (Store.insert_clicks in large batches, and
 Store.record_postback for every conversion and status change), so the rollups come from
-the production code. Then, for a 30-day window, it checks that each report equals the
-same figures computed by a GROUP BY over the clicks and conversions tables, and times
-both. Only 127.0.0.1 is touched; the databases it creates are dropped at the end.
+the production code. The clicks carry visitor data as click intelligence would set it:
+a country from a long-tailed list (or none), a device with an OS and a browser that go
+with it, bots flagged, about 85 % unique, and a cost on about half of them. Then, for a
+30-day window, it checks that each report (by day, offer and affiliate; sub1; country by
+day; device; a few countries by day) equals the same figures computed by a GROUP BY over
+the clicks and conversions tables, and times both. A difference stops the run (with
+--keep-going: reported, and the exit status is 1). Only 127.0.0.1 is touched; the
+databases it creates are dropped at the end.
 
     .venv/bin/python bench/reports.py                       # 10M clicks, 200k conversions
     .venv/bin/python bench/reports.py --clicks 1000000 --conversions 20000 --backend sqlite
@@ -43,6 +48,7 @@ from sqlalchemy import (
     func,
     literal,
     select,
+    true,
     union_all,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -51,7 +57,7 @@ from postback.app import create_web
 from postback.domain.buckets import offset_segments
 from postback.domain.ids import hash_key, new_api_key, new_click_id
 from postback.domain.records import Click, Offer
-from postback.domain.report import Figures, Group, ReportQuery, parse_query
+from postback.domain.report import TEXTS, Figures, Group, ReportQuery, parse_query
 from postback.settings import Settings
 from postback.store.base import IncomingEntry, PostbackCommand
 from postback.store.factory import open_store
@@ -62,8 +68,55 @@ console = Console(stderr=True)
 US = 1_000_000
 DAY_US = 86_400 * US
 FIRST_DAY = date(2024, 1, 1)
-DEVICES = ["desktop", "mobile", "tablet", "tv"]
-DEVICE_WEIGHTS = [50, 40, 8, 2]
+# Where visitors click from: ISO 3166 codes with a long tail, and None (no geo match).
+COUNTRY_WEIGHTS: dict[str | None, float] = {
+    "US": 22, "IN": 8, "BR": 5, "GB": 5, "DE": 5, "FR": 4, "ID": 3.5, "MX": 3, "JP": 3,
+    "CA": 3, "ES": 2.5, "IT": 2.5, "RU": 2, "TR": 2, "PH": 2, "VN": 1.8, "NG": 1.5,
+    "PL": 1.5, "TH": 1.5, "AU": 1.5, "KR": 1.4, "NL": 1.3, "PK": 1.2, "EG": 1.1, "AR": 1.1,
+    "CO": 1, "SA": 1, "ZA": 0.9, "BD": 0.9, "UA": 0.8, "MY": 0.8, "SE": 0.7, "BE": 0.6,
+    "CH": 0.6, "AT": 0.5, "RO": 0.5, "CL": 0.5, "PE": 0.5, "AE": 0.5, "IL": 0.4, "CZ": 0.4,
+    "PT": 0.4, "GR": 0.4, "HU": 0.3, "DK": 0.3, "NO": 0.3, "FI": 0.3, "IE": 0.3, "NZ": 0.3,
+    "SG": 0.3, "KE": 0.3, "MA": 0.3, "DZ": 0.25, "KZ": 0.25, "VE": 0.2, "EC": 0.2,
+    "LK": 0.15, "NP": 0.15, "GH": 0.15, "HR": 0.1, "RS": 0.1, "BG": 0.1, "SK": 0.1,
+    "LT": 0.05, "LV": 0.05, "EE": 0.05, "CY": 0.03, "LU": 0.03, "IS": 0.02, "MT": 0.02,
+    None: 2.5,
+}  # fmt: skip
+# (device, weight, [(os, browser, weight)]) with the names read_agent gives
+# (postback.visitors.agents): OS and browser go with the device. None: not known.
+AGENTS: list[tuple[str | None, float, list[tuple[str | None, str | None, float]]]] = [
+    ("mobile", 55, [
+        ("Android", "Chrome Mobile", 40), ("iOS", "Mobile Safari", 28),
+        ("Android", "Samsung Internet", 7), ("iOS", "Chrome Mobile iOS", 5),
+        ("Android", "Facebook", 4), ("iOS", "Instagram", 3),
+        ("Android", "Chrome Mobile WebView", 3), ("iOS", "Facebook", 2),
+        ("iOS", "Google", 2), ("Android", "Opera Mobile", 2), ("Android", "MiuiBrowser", 2),
+        ("Android", "UC Browser", 2), ("Android", "Firefox Mobile", 1),
+        ("KaiOS", "Firefox Mobile", 0.3), ("Windows Phone", "IE Mobile", 0.1),
+    ]),
+    ("desktop", 32, [
+        ("Windows", "Chrome", 45), ("Windows", "Edge", 14), ("Mac OS X", "Chrome", 12),
+        ("Mac OS X", "Safari", 10), ("Windows", "Firefox", 6), ("Linux", "Chrome", 3),
+        ("Linux", "Firefox", 2), ("Chrome OS", "Chrome", 2), ("Windows", "Opera", 2),
+        ("Ubuntu", "Firefox", 1), ("Windows", "Yandex Browser", 1),
+        ("Mac OS X", "Firefox", 1), ("Windows", "IE", 0.2),
+    ]),
+    ("tablet", 7, [
+        ("iOS", "Mobile Safari", 50), ("Android", "Chrome", 35),
+        ("Android", "Samsung Internet", 8), ("Android", "Amazon Silk", 5),
+        ("iOS", "Chrome Mobile iOS", 2),
+    ]),
+    ("bot", 3, [
+        (None, "Googlebot", 30), (None, "bingbot", 15), (None, "AhrefsBot", 10),
+        (None, "YandexBot", 6), (None, "facebookexternalhit", 8), (None, "Python Requests", 10),
+        (None, "curl", 8), ("Linux", "HeadlessChrome", 8), ("Mac OS X", "Applebot", 5),
+    ]),
+    ("tv", 1, [("Tizen", "Samsung Internet", 50), ("webOS TV", "Chrome", 30), ("Roku", None, 20)]),
+    ("console", 0.3, [("PlayStation", "NetFront NX", 60), ("Xbox", "Edge", 40)]),
+    ("other", 1.2, [(None, None, 80), (None, "Opera Mini", 20)]),
+    (None, 0.5, [(None, None, 100)]),  # no User-Agent
+]  # fmt: skip
+UNIQUE_SHARE = 0.85
+COST_SHARE = 0.5
 # (statuses in order, weight): each conversion's history.
 HISTORIES = [
     (["approved"], 55),
@@ -76,6 +129,7 @@ HISTORIES = [
     (["rejected", "approved"], 2),
 ]
 ADMIN_KEY = "bench-admin-key-0123456789"
+TARGET_MS = 200  # every report, from the rollups, at 10 million clicks
 
 
 # ---- the traffic ----------------------------------------------------------------------
@@ -88,6 +142,7 @@ class World:
     pair_weights: list[float]
     placements: dict[int, list[str]]  # sub1 values per affiliate
     placement_weights: list[float]
+    visitors: Visitors
     conversions: list[Click] = field(default_factory=list)  # clicks that convert
 
 
@@ -141,7 +196,99 @@ async def make_world(store: Store, rng: random.Random, offers: int, affiliates: 
             pairs.append((offer, affiliate.id))
             weights.append(weight * share)
         placements[affiliate.id] = [f"p{affiliate.id}-{k}" for k in range(25)]
-    return World(made, pairs, cumulative(weights), placements, cumulative(zipf(25, 1.0)))
+    return World(
+        made,
+        pairs,
+        cumulative(weights),
+        placements,
+        cumulative(zipf(25, 1.0)),
+        Visitors.make(rng.randrange(2**32)),
+    )
+
+
+# A visitor profile: (device, os, browser, is_bot).
+Profile = tuple[str | None, str | None, str | None, bool]
+
+
+@dataclass(frozen=True)
+class Visitors:
+    """Pools to draw visitor fields from, built once (cumulative weights, Decimal costs):
+    random.choices picks from them for a whole day at once, so a click costs a few list
+    reads and no Decimal or weighting of its own."""
+
+    countries: list[str | None]
+    country_weights: list[float]  # cumulative
+    profiles: list[Profile]
+    profile_weights: list[float]  # cumulative
+    costs: list[Decimal]  # per-click costs, four decimals
+
+    @classmethod
+    def make(cls, seed: int) -> Visitors:
+        profiles: list[Profile] = []
+        weights: list[float] = []
+        for device, share, agents in AGENTS:
+            total = sum(weight for *_, weight in agents)
+            for os_name, browser, weight in agents:
+                profiles.append((device, os_name, browser, device == "bot"))
+                weights.append(share * weight / total)
+        rng = random.Random(seed)
+        # CPCs from half a cent to a few units, log-uniform: most are cents.
+        costs = [
+            Decimal(round(10 ** rng.uniform(1.7, 4.5))).scaleb(-4).quantize(Decimal("0.0001"))
+            for _ in range(4096)
+        ]
+        return cls(
+            list(COUNTRY_WEIGHTS),
+            cumulative(list(COUNTRY_WEIGHTS.values())),
+            profiles,
+            cumulative(weights),
+            costs,
+        )
+
+    def draw(
+        self, rng: random.Random, count: int
+    ) -> Iterator[tuple[str | None, Profile, bool, Decimal | None]]:
+        """(country, profile, is_unique, cost) for `count` clicks."""
+        countries = rng.choices(self.countries, cum_weights=self.country_weights, k=count)
+        profiles = rng.choices(self.profiles, cum_weights=self.profile_weights, k=count)
+        random_ = rng.random
+        costs, pool = self.costs, len(self.costs)
+        # One random number per click: under COST_SHARE a cost, its rank in the pool from
+        # the same number; UNIQUE_SHARE from another draw.
+        for country, profile in zip(countries, profiles, strict=True):
+            spent = random_()
+            cost = costs[int(spent / COST_SHARE * pool)] if spent < COST_SHARE else None
+            yield country, profile, random_() < UNIQUE_SHARE, cost
+
+
+def visitor_click(
+    click_id: str,
+    offer_id: int,
+    affiliate_id: int,
+    sub1: str,
+    at: datetime,
+    visitor: tuple[str | None, Profile, bool, Decimal | None],
+) -> Click:
+    """A click as click intelligence leaves it. Without a visitor hash the store keeps
+    is_unique as drawn (store/visitors.py), and sub2 carries the device, as trackers do."""
+    country, (device, os_name, browser, is_bot), unique, cost = visitor
+    return Click(
+        click_id=click_id,
+        offer_id=offer_id,
+        affiliate_id=affiliate_id,
+        subs=(sub1, device, None, None, None),
+        ip="203.0.113.7",
+        user_agent="Mozilla/5.0 (bench)",
+        referrer=None,
+        country=country,
+        created_at=at,
+        device=device,
+        os=os_name,
+        browser=browser,
+        is_bot=is_bot,
+        is_unique=unique,
+        cost=cost,
+    )
 
 
 def day_of_clicks(world: World, rng: random.Random, day: int, count: int) -> list[Click]:
@@ -149,25 +296,20 @@ def day_of_clicks(world: World, rng: random.Random, day: int, count: int) -> lis
     seconds = sorted(rng.randrange(86_400) for _ in range(count))
     pairs = rng.choices(world.pairs, cum_weights=world.pair_weights, k=count)
     places = rng.choices(range(25), cum_weights=world.placement_weights, k=count)
-    devices = rng.choices(DEVICES, weights=DEVICE_WEIGHTS, k=count)
-    made = []
-    for second, (offer, affiliate), place, device in zip(
-        seconds, pairs, places, devices, strict=True
-    ):
-        made.append(
-            Click(
-                click_id=new_click_id(),
-                offer_id=offer.id,
-                affiliate_id=affiliate,
-                subs=(world.placements[affiliate][place], device, None, None, None),
-                ip="203.0.113.7",
-                user_agent="Mozilla/5.0 (bench)",
-                referrer=None,
-                country="DE",
-                created_at=start + timedelta(seconds=second, microseconds=rng.randrange(US)),
-            )
+    visitors = world.visitors.draw(rng, count)
+    return [
+        visitor_click(
+            new_click_id(),
+            offer.id,
+            affiliate,
+            world.placements[affiliate][place],
+            start + timedelta(seconds=second, microseconds=rng.randrange(US)),
+            visitor,
         )
-    return made
+        for second, (offer, affiliate), place, visitor in zip(
+            seconds, pairs, places, visitors, strict=True
+        )
+    ]
 
 
 def history_plan(rng: random.Random, count: int) -> list[list[str]]:
@@ -220,6 +362,7 @@ async def load(store: Store, args: argparse.Namespace, rng: random.Random) -> di
     per_day, extra = divmod(args.clicks, args.days)
     convert_share = args.conversions / args.clicks
     chosen: list[Click] = []
+    folding = 0.0
     started = time.perf_counter()
     with progress() as bar:
         task = bar.add_task("clicks", total=args.clicks)
@@ -228,8 +371,19 @@ async def load(store: Store, args: argparse.Namespace, rng: random.Random) -> di
             chosen.extend(c for c in batch if rng.random() < convert_share)
             for at in range(0, len(batch), args.batch):
                 await store.insert_clicks(batch[at : at + args.batch])
+                if store.folds_rollups:
+                    # PostgreSQL: each batch's rollup changes folded in before the next, as
+                    # the serve processes keep them. A fold takes up to 2,000 pending
+                    # rows whatever they hold: the whole load's (100 batches at 2 million
+                    # clicks) made one upsert over the 1 GB a protocol message can carry,
+                    # after 14 GB of Python memory.
+                    folded = time.perf_counter()
+                    await store.fold_rollups()
+                    folding += time.perf_counter() - folded
                 bar.advance(task, len(batch[at : at + args.batch]))
     timings["load clicks (s)"] = time.perf_counter() - started
+    if store.folds_rollups:
+        timings["of which folding their rollup changes (s)"] = folding
 
     plans = history_plan(rng, len(chosen))
     created: list[tuple[Click, str, datetime, list[str]]] = []
@@ -293,56 +447,80 @@ def local_day(created_at: ColumnElement[int], tz: str, lo: int, hi: int) -> Colu
     return case(*whens, else_=(created_at + segments[-1].offset * US) // DAY_US)
 
 
+#: The raw side's counters, in the order of Figures.
+RAW_COUNTERS = ("clicks", "conv", "appr", "pend", "rej", "rev", "pay", "uniq", "bots", "cost")
+
+
 def raw_select(query: ReportQuery, lo: int, hi: int) -> Any:
-    """The report's figures straight from clicks and conversions (current status)."""
-    by_sub1 = "sub1" in query.group_by
+    """The report's figures straight from clicks and conversions (current status): a
+    conversion's texts (subs, country, device, os, browser) are its click's, as in the
+    rollups; a missing text and '' are one key, as in a filter."""
+    texts = [name for name in (*query.group_by, *query.filters) if name in TEXTS]
     click_keys: list[ColumnElement[Any]] = []
     conv_keys: list[ColumnElement[Any]] = []
-    if "day" in query.group_by:
-        click_keys.append(local_day(clicks.c.created_at, query.tz, lo, hi).label("day"))
-        conv_keys.append(local_day(conversions.c.created_at, query.tz, lo, hi).label("day"))
-    for name in ("offer_id", "affiliate_id"):
-        if name in query.group_by:
+    for name in query.group_by:
+        if name == "day":
+            click_keys.append(local_day(clicks.c.created_at, query.tz, lo, hi).label("day"))
+            conv_keys.append(local_day(conversions.c.created_at, query.tz, lo, hi).label("day"))
+        elif name in ("offer_id", "affiliate_id"):
             click_keys.append(clicks.c[name].label(name))
             conv_keys.append(conversions.c[name].label(name))
-    if by_sub1:
-        click_keys.append(clicks.c.sub1.label("sub1"))
-        conv_keys.append(clicks.c.sub1.label("sub1"))
+        elif name in TEXTS:
+            text = func.coalesce(clicks.c[name], "")
+            click_keys.append(text.label(name))
+            conv_keys.append(text.label(name))
+        else:
+            raise ValueError(f"the raw GROUP BY does not group by {name}")
+    click_where = [clicks.c.created_at >= lo, clicks.c.created_at < hi]
+    conv_where = [conversions.c.created_at >= lo, conversions.c.created_at < hi]
+    for name, allowed in query.filters.items():
+        if name in ("offer_id", "affiliate_id"):
+            click_where.append(clicks.c[name].in_(allowed))
+            conv_where.append(conversions.c[name].in_(allowed))
+        elif name in TEXTS:
+            among = func.coalesce(clicks.c[name], "").in_(allowed)
+            click_where.append(among)
+            conv_where.append(among)
+        else:
+            raise ValueError(f"the raw GROUP BY does not filter by {name}")
     zero = literal(0, BigInteger)
     approved = conversions.c.status == "approved"
+    click_sums = {
+        "clicks": func.count(),
+        "uniq": func.sum(case((clicks.c.is_unique == true(), 1), else_=0)),
+        "bots": func.sum(case((clicks.c.is_bot == true(), 1), else_=0)),
+        "cost": func.coalesce(func.sum(clicks.c.cost), 0),
+    }
     click_part = (
         select(
             *click_keys,
-            func.count().label("clicks"),
-            *(zero.label(n) for n in ("conv", "appr", "pend", "rej", "rev", "pay")),
+            *(click_sums.get(n, zero).label(n) for n in RAW_COUNTERS),
         )
-        .where(clicks.c.created_at >= lo, clicks.c.created_at < hi)
+        .where(*click_where)
         .group_by(*click_keys)
     )
+    conv_sums = {
+        "conv": func.count(),
+        "appr": func.sum(case((approved, 1), else_=0)),
+        "pend": func.sum(case((conversions.c.status == "pending", 1), else_=0)),
+        "rej": func.sum(case((conversions.c.status == "rejected", 1), else_=0)),
+        "rev": func.sum(case((approved, conversions.c.revenue), else_=0)),
+        "pay": func.sum(case((approved, conversions.c.payout), else_=0)),
+    }
     conv_from = (
         conversions.join(clicks, clicks.c.click_id == conversions.c.click_id)
-        if by_sub1
+        if texts
         else conversions
     )
     conv_part = (
-        select(
-            *conv_keys,
-            zero.label("clicks"),
-            func.count().label("conv"),
-            func.sum(case((approved, 1), else_=0)).label("appr"),
-            func.sum(case((conversions.c.status == "pending", 1), else_=0)).label("pend"),
-            func.sum(case((conversions.c.status == "rejected", 1), else_=0)).label("rej"),
-            func.sum(case((approved, conversions.c.revenue), else_=0)).label("rev"),
-            func.sum(case((approved, conversions.c.payout), else_=0)).label("pay"),
-        )
+        select(*conv_keys, *(conv_sums.get(n, zero).label(n) for n in RAW_COUNTERS))
         .select_from(conv_from)
-        .where(conversions.c.created_at >= lo, conversions.c.created_at < hi)
+        .where(*conv_where)
         .group_by(*conv_keys)
     )
     both = union_all(click_part, conv_part).subquery("raw")
     keys = [both.c[name] for name in query.group_by]
-    sums = [func.sum(both.c[n]) for n in ("clicks", "conv", "appr", "pend", "rej", "rev", "pay")]
-    return select(*keys, *sums).group_by(*keys)
+    return select(*keys, *(func.sum(both.c[n]) for n in RAW_COUNTERS)).group_by(*keys)
 
 
 def raw_groups(query: ReportQuery, found: list[Any]) -> list[Group]:
@@ -353,7 +531,7 @@ def raw_groups(query: ReportQuery, found: list[Any]) -> list[Group]:
         for name, value in zip(query.group_by, row[:width], strict=True):
             if name == "day":
                 value = (date(1970, 1, 1) + timedelta(days=int(value))).isoformat()
-            keys.append(value or None if name.startswith("sub") else value)
+            keys.append(value or None if name in TEXTS else value)
         groups.append(Group(tuple(keys), Figures(*(int(v or 0) for v in row[width:]))))
     return groups
 
@@ -399,6 +577,7 @@ class Result:
     raw_ms: float
     written_clicks: int = 0
     written_postbacks: int = 0
+    equal: bool = True  # the report equalled the raw GROUP BY (before and after writes)
 
 
 class Writes:
@@ -434,22 +613,21 @@ class Writes:
         tick = 0.05
         # Live traffic: clicks stamped as they come, from noon of the last day on.
         noon = datetime.combine(self.day, datetime.min.time(), UTC) + timedelta(hours=12)
+        visitors = Visitors.make(7)
         began_at = time.perf_counter()
         while not self._stop.is_set():
             began = time.perf_counter()
+            count = max(1, int(self.rate * tick))
             made = [
-                Click(
-                    click_id=new_click_id(),
-                    offer_id=(offer := rng.choice(offers)).id,
-                    affiliate_id=rng.randint(1, 5),
-                    subs=(f"live{rng.randrange(10)}", "mobile", None, None, None),
-                    ip="203.0.113.9",
-                    user_agent="Mozilla/5.0 (bench)",
-                    referrer=None,
-                    country="DE",
-                    created_at=noon + timedelta(seconds=time.perf_counter() - began_at),
+                visitor_click(
+                    new_click_id(),
+                    rng.choice(offers).id,
+                    rng.randint(1, 5),
+                    f"live{rng.randrange(10)}",
+                    noon + timedelta(seconds=time.perf_counter() - began_at),
+                    visitor,
                 )
-                for _ in range(max(1, int(self.rate * tick)))
+                for visitor in visitors.draw(rng, count)
             ]
             await self.store.insert_clicks(made)
             self.clicks += len(made)
@@ -494,6 +672,45 @@ async def measure(store: Store, backend: str, args: argparse.Namespace) -> list[
             await baseline.dispose()
 
 
+@dataclass(frozen=True)
+class Case:
+    """A report to time: its group_by, filters, and whether it runs in every zone of
+    --zones or in UTC and the first other zone only."""
+
+    name: str
+    group_by: str
+    filters: dict[str, list[str]] = field(default_factory=dict)
+    every_zone: bool = True
+
+
+CASES = (
+    Case("day x offer x affiliate", "day,offer_id,affiliate_id"),
+    Case("sub1", "sub1"),
+    Case("country x day", "day,country", every_zone=False),
+    Case("device", "device", every_zone=False),
+    # Big and long-tail countries, and clicks without one ('').
+    Case(
+        "country filtered, by day",
+        "day",
+        {"country": ["US", "DE", "BR", "NG", "IS", ""]},
+        every_zone=False,
+    ),
+)
+
+
+def case_zones(case: Case, zones: list[str]) -> list[str]:
+    if case.every_zone:
+        return zones
+    others = [zone for zone in zones if zone != "UTC"]
+    return [zone for zone in zones if zone == "UTC"] + others[:1]
+
+
+def differences(mine: dict[Any, Figures], theirs: dict[Any, Figures]) -> str:
+    keys = [k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)]
+    shown = "; ".join(f"{k}: rollups {mine.get(k)} raw {theirs.get(k)}" for k in keys[:3])
+    return f"{len(keys)} groups, e.g. {shown}"
+
+
 async def measure_with(
     store: Store, baseline: AsyncEngine, backend: str, args: argparse.Namespace
 ) -> list[Result]:
@@ -503,35 +720,44 @@ async def measure_with(
     transport = httpx.ASGITransport(app=app)
     results = []
     headers = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+    def differ(label: str, what: str) -> None:
+        message = f"{backend} {label}: {what}"
+        if not args.keep_going:
+            raise SystemExit(message)
+        console.print(f"[red]{message}[/red]")
+
     async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
         for tz in args.zones:
-            for name, group_by in (
-                ("day x offer x affiliate", "day,offer_id,affiliate_id"),
-                ("sub1", "sub1"),
-            ):
+            for case in CASES:
+                if tz not in case_zones(case, args.zones):
+                    continue
+                label = f"{case.name}, {tz}"
                 query = parse_query(
                     first=first.isoformat(),
                     last=last.isoformat(),
                     tz=tz,
-                    group_by=[group_by],
+                    group_by=[case.group_by],
+                    filters=case.filters,
                     limit="100000",
                 )
                 report = await store.report(query)
                 raw, raw_totals = await raw_report(baseline, query)
                 mine = {g.keys: g.figures for g in report.rows}
                 theirs = {g.keys: g.figures for g in raw}
-                if mine != theirs or report.totals != raw_totals:
-                    diff = [k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k)]
-                    raise SystemExit(f"{backend} {tz} {name}: reports differ, e.g. {diff[:3]}")
-                params = {
+                equal = mine == theirs and report.totals == raw_totals
+                if not equal:
+                    differ(label, f"reports differ: {differences(mine, theirs)}")
+                params: dict[str, str | list[str]] = {
                     "from": first.isoformat(),
                     "to": last.isoformat(),
                     "tz": tz,
-                    "group_by": group_by,
+                    "group_by": case.group_by,
                     "limit": "100000",
+                    **case.filters,
                 }
 
-                async def api_call(params: dict[str, str] = params) -> None:
+                async def api_call(params: dict[str, str | list[str]] = params) -> None:
                     answer = await client.get("/api/v1/reports", params=params, headers=headers)
                     answer.raise_for_status()
 
@@ -546,25 +772,28 @@ async def measure_with(
                     api_ms = await median_ms(api_call, args.repeat)
                 if writes.clicks:
                     # Exact again once the writes stop: nothing lost or counted twice.
-                    report = await store.report(query)
+                    after = await store.report(query)
                     raw, raw_totals = await raw_report(baseline, query)
-                    if report.totals != raw_totals:
-                        raise SystemExit(f"{backend} {tz} {name}: totals differ after writes")
+                    if after.totals != raw_totals:
+                        equal = False
+                        differ(label, f"totals differ after writes: {after.totals} {raw_totals}")
                 result = Result(
                     backend,
-                    f"{name}, {tz}",
+                    label,
                     len(report.rows),
                     rollup_ms,
                     api_ms,
                     await median_ms(raw_run, max(1, args.repeat // 3)),
                     writes.clicks,
                     writes.postbacks,
+                    equal,
                 )
                 console.print(
                     f"{backend}: {result.name}: {result.rows} rows, rollups "
                     f"{result.rollup_ms:.1f} ms (API {result.api_ms:.1f} ms), raw GROUP BY "
-                    f"{result.raw_ms:.0f} ms, x{result.raw_ms / result.rollup_ms:.0f}; "
-                    f"meanwhile {writes.clicks:,} clicks and {writes.postbacks:,} postbacks written"
+                    f"{result.raw_ms:.0f} ms, x{result.raw_ms / result.rollup_ms:.0f}, "
+                    f"{'equal' if equal else 'NOT EQUAL'}; meanwhile {writes.clicks:,} clicks "
+                    f"and {writes.postbacks:,} postbacks written"
                 )
                 results.append(result)
     return results
@@ -616,6 +845,7 @@ async def run_backend(
     report_zones = ",".join(report_zones_of(args))
     store = open_store(Settings(database_url=url, report_zones=report_zones))
     assert isinstance(store, Store)
+    machine = {"at start": load_average()}
     try:
         timings: dict[str, float] = {}
         if fill:
@@ -635,10 +865,17 @@ async def run_backend(
         timings["analyze (s)"] = time.perf_counter() - started
         rows = await table_rows(store)
         console.print(f"{backend}: loaded {timings}, rows {rows}")
+        machine["before timing"] = load_average()
         results = await measure(store, backend, args)
-        return {"timings": timings, "rows": rows, "results": results}
+        machine["after timing"] = load_average()
+        return {"timings": timings, "rows": rows, "results": results, "load": machine}
     finally:
         await store.close()
+
+
+def load_average() -> str:
+    """The machine's load (other work shares its cores)."""
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def report_zones_of(args: argparse.Namespace) -> list[str]:
@@ -687,18 +924,28 @@ async def with_sqlite(args: argparse.Namespace) -> dict[str, Any]:
 def markdown(all_results: dict[str, dict[str, Any]]) -> str:
     lines = [
         "| backend | report (30 days) | rows | rollups ms | via API ms | raw GROUP BY ms "
-        "| raw / rollups | written meanwhile (clicks / postbacks) |",
-        "|---|---|---:|---:|---:|---:|---:|---|",
+        "| raw / rollups | equals raw | written meanwhile (clicks / postbacks) |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
-    for outcome in all_results.values():
-        for r in outcome["results"]:
-            lines.append(
-                f"| {r.backend} | {r.name} | {r.rows:,} | {r.rollup_ms:.1f} | {r.api_ms:.1f} | "
-                f"{r.raw_ms:,.0f} | {r.raw_ms / r.rollup_ms:,.0f}x | "
-                f"{r.written_clicks:,} / {r.written_postbacks:,} |"
-            )
+    every = [r for outcome in all_results.values() for r in outcome["results"]]
+    for r in every:
+        lines.append(
+            f"| {r.backend} | {r.name} | {r.rows:,} | {r.rollup_ms:.1f} | {r.api_ms:.1f} | "
+            f"{r.raw_ms:,.0f} | {r.raw_ms / r.rollup_ms:,.0f}x | {'yes' if r.equal else 'NO'} | "
+            f"{r.written_clicks:,} / {r.written_postbacks:,} |"
+        )
+    over = [f"{r.backend} {r.name}" for r in every if r.rollup_ms >= TARGET_MS]
+    lines.append("")
+    lines.append(
+        f"Over {TARGET_MS} ms (rollups): {', '.join(over) or 'none'}; "
+        f"equal to the raw rows: {sum(r.equal for r in every)} of {len(every)}"
+    )
     for backend, outcome in all_results.items():
         lines.append("")
+        lines.append(
+            f"{backend} load average (1, 5, 15 min): "
+            + "; ".join(f"{k} {v}" for k, v in outcome["load"].items())
+        )
         lines.append(
             f"{backend}: " + ", ".join(f"{k} {v:,.0f}" for k, v in outcome["timings"].items())
         )
@@ -716,13 +963,14 @@ async def main(args: argparse.Namespace) -> None:
         if backend == "postgres":
             check_local(args.reuse)
         results[backend] = await run_backend(backend, args.reuse, args, fill=False)
-        print(markdown(results))
-        return
-    if args.backend in {"sqlite", "both"}:
-        results["sqlite"] = await with_sqlite(args)
-    if args.backend in {"postgres", "both"}:
-        results["postgres"] = await with_postgres(args.pg, args)
+    else:
+        if args.backend in {"sqlite", "both"}:
+            results["sqlite"] = await with_sqlite(args)
+        if args.backend in {"postgres", "both"}:
+            results["postgres"] = await with_postgres(args.pg, args)
     print(markdown(results))
+    if not all(r.equal for outcome in results.values() for r in outcome["results"]):
+        raise SystemExit(1)
 
 
 def arguments() -> argparse.Namespace:
@@ -750,6 +998,11 @@ def arguments() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=20240101)
     parser.add_argument("--keep", action="store_true", help="keep the databases")
+    parser.add_argument(
+        "--keep-going",
+        action="store_true",
+        help="time every report even when one differs from the raw rows (exit 1 at the end)",
+    )
     parser.add_argument("--reuse", help="only time reports on this kept database URL")
     parser.add_argument(
         "--pg",
