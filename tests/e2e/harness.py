@@ -101,6 +101,18 @@ class ServerProcess(_Child):
     def pid(self) -> int | None:
         return None if self.process is None else self.process.pid
 
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m postback ARGS` against this server's database and settings."""
+        return subprocess.run(
+            [sys.executable, "-m", "postback", *args],
+            env={**self.env, "COLUMNS": "200"},
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
     def client(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.base_url, timeout=10)
 

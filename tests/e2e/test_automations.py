@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -265,18 +263,6 @@ async def test_an_outgoing_template_fills_the_config(
         }
 
 
-def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postback", *args],
-        env={**server.env, "COLUMNS": "200"},
-        cwd=server.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_import_twice_creates_each_conversion_once_then_replay_resends(
     server: ServerProcess, hooks: Receiver, tmp_path: Path
 ) -> None:
@@ -290,11 +276,11 @@ async def test_import_twice_creates_each_conversion_once_then_replay_resends(
             f"{cids[1]},OFF-2,pending,\n"
             "bad click id!,OFF-3,approved,\n"
         )
-        first = await asyncio.to_thread(_cli, server, "import", "conversions", str(path))
+        first = await asyncio.to_thread(server.cli, "import", "conversions", str(path))
         assert first.returncode == 1, first.stderr
         assert "2 created" in first.stderr and "line 4:" in first.stderr
         assert "Traceback" not in first.stderr
-        second = await asyncio.to_thread(_cli, server, "import", "conversions", str(path))
+        second = await asyncio.to_thread(server.cli, "import", "conversions", str(path))
         assert "0 created" in second.stderr and "2 duplicate" in second.stderr
         listed = await _ok(await admin.get("/conversions", params={"offer_id": net.offer["id"]}))
         assert sorted(c["txid"] for c in listed["items"]) == ["OFF-1", "OFF-2"]
@@ -303,18 +289,18 @@ async def test_import_twice_creates_each_conversion_once_then_replay_resends(
             admin, affiliate_id=net.affiliate["id"], url=hooks.url("/late?t={txid}")
         )
         replayed = await asyncio.to_thread(
-            _cli, server, "replay", "--config", str(config["id"]), "--since", "2000-01-01"
+            server.cli, "replay", "--config", str(config["id"]), "--since", "2000-01-01"
         )
         assert replayed.returncode == 0, replayed.stderr
         assert "0 deliveries due again, 1 created" in replayed.stderr
         (got,) = await eventually(lambda: hooks.at("/late"))
         assert got.query == {"t": "OFF-1"}
         missing = await asyncio.to_thread(
-            _cli, server, "replay", "--config", "999999", "--since", "2000-01-01"
+            server.cli, "replay", "--config", "999999", "--since", "2000-01-01"
         )
         assert missing.returncode == 1 and "no postback" in missing.stderr
         unreadable = await asyncio.to_thread(
-            _cli, server, "import", "conversions", str(tmp_path / "nope.csv")
+            server.cli, "import", "conversions", str(tmp_path / "nope.csv")
         )
         assert unreadable.returncode == 2 and "Traceback" not in unreadable.stderr
         assert os.environ.get("POSTBACK_DATABASE_URL") != server.env["POSTBACK_DATABASE_URL"]

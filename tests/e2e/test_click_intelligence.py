@@ -6,8 +6,6 @@ values refused with nothing stored."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -146,18 +144,6 @@ DESKTOP_CHROME = (
 )
 
 
-def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "postback", *args],
-        env={**server.env, "COLUMNS": "200"},
-        cwd=server.workdir,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 async def test_reports_by_country_and_device_with_costs_imported_afterwards(
     server: ServerProcess, tmp_path: Path
 ) -> None:
@@ -210,11 +196,11 @@ async def test_reports_by_country_and_device_with_costs_imported_afterwards(
             f"day,offer_id,affiliate_id,sub1,amount\n{today},{net.offer['id']},"
             f"{net.affiliate['id']},,3\n{today},{net.offer['id']},999999,,1\n"
         )
-        refused = await asyncio.to_thread(_cli, server, "import", "costs", str(path))
+        refused = await asyncio.to_thread(server.cli, "import", "costs", str(path))
         assert refused.returncode == 2 and "line 3, affiliate_id: no affiliate" in refused.stderr
         header, first, _ = path.read_text().splitlines(keepends=True)
         path.write_text(header + first)
-        done = await asyncio.to_thread(_cli, server, "import", "costs", str(path))
+        done = await asyncio.to_thread(server.cli, "import", "costs", str(path))
         assert done.returncode == 0, done.stderr
         assert "1 spread over 4 clicks" in done.stderr
         totals = (await report())["totals"]
