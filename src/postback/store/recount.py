@@ -8,9 +8,10 @@ in the local days of every registered report zone.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Column, Connection, Row, Select, select
 
 from postback.domain.report import TEXTS, click_figures, conversion_figures
 from postback.store.rollups import Change, Deltas, Texts, texts_of
@@ -26,8 +27,41 @@ def _texts(row: Row[Any], first: int) -> Texts:
     return texts_of(found[:5], *found[5:])
 
 
+def _count_pages(
+    conn: Connection,
+    query: Select[Any],
+    key: Column[Any],
+    start: Any,
+    change: Callable[[Row[Any]], Change],
+    page: int,
+) -> None:
+    """Every row of `query` in `key` order, a page at a time, each page's changes written
+    to the rollups together."""
+    after = start
+    while True:
+        found = conn.execute(query.where(key > after).order_by(key).limit(page)).all()
+        if not found:
+            return
+        deltas = Deltas()
+        for row in found:
+            deltas.add(change(row))
+        deltas.write(conn)
+        after = found[-1][0]
+
+
+def _click_change(row: Row[Any]) -> Change:
+    figures = click_figures(row.is_unique, row.is_bot, row.cost or 0)
+    return Change(row.offer_id, row.affiliate_id, "", _texts(row, 7), row.created_at, figures)
+
+
+def _conversion_change(row: Row[Any]) -> Change:
+    figures = conversion_figures(row.status, row.revenue, row.payout)
+    texts = _texts(row, 8)
+    return Change(row.offer_id, row.affiliate_id, row.event, texts, row.created_at, figures)
+
+
 def count_clicks(conn: Connection, page: int = PAGE) -> None:
-    columns = [
+    query = select(
         clicks.c.click_id,
         clicks.c.offer_id,
         clicks.c.affiliate_id,
@@ -36,28 +70,12 @@ def count_clicks(conn: Connection, page: int = PAGE) -> None:
         clicks.c.is_bot,
         clicks.c.cost,
         *(clicks.c[name] for name in TEXTS),
-    ]
-    after = ""
-    while True:
-        found = conn.execute(
-            select(*columns)
-            .where(clicks.c.click_id > after)
-            .order_by(clicks.c.click_id)
-            .limit(page)
-        ).all()
-        if not found:
-            return
-        deltas = Deltas()
-        for row in found:
-            figures = click_figures(row.is_unique, row.is_bot, row.cost or 0)
-            texts = _texts(row, 7)
-            deltas.add(Change(row.offer_id, row.affiliate_id, "", texts, row.created_at, figures))
-        deltas.write(conn)
-        after = found[-1].click_id
+    )
+    _count_pages(conn, query, clicks.c.click_id, "", _click_change, page)
 
 
 def count_conversions(conn: Connection, page: int = PAGE) -> None:
-    columns = [
+    query = select(
         conversions.c.id,
         conversions.c.offer_id,
         conversions.c.affiliate_id,
@@ -67,29 +85,8 @@ def count_conversions(conn: Connection, page: int = PAGE) -> None:
         conversions.c.payout,
         conversions.c.created_at,
         *(clicks.c[name] for name in TEXTS),
-    ]
-    source = conversions.outerjoin(clicks, clicks.c.click_id == conversions.c.click_id)
-    after = 0
-    while True:
-        found = conn.execute(
-            select(*columns)
-            .select_from(source)
-            .where(conversions.c.id > after)
-            .order_by(conversions.c.id)
-            .limit(page)
-        ).all()
-        if not found:
-            return
-        deltas = Deltas()
-        for row in found:
-            figures = conversion_figures(row.status, row.revenue, row.payout)
-            texts = _texts(row, 8)
-            change = Change(
-                row.offer_id, row.affiliate_id, row.event, texts, row.created_at, figures
-            )
-            deltas.add(change)
-        deltas.write(conn)
-        after = found[-1].id
+    ).select_from(conversions.outerjoin(clicks, clicks.c.click_id == conversions.c.click_id))
+    _count_pages(conn, query, conversions.c.id, 0, _conversion_change, page)
 
 
 def count_all(conn: Connection, page: int = PAGE) -> None:
