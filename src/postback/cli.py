@@ -8,13 +8,16 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
 
 from postback.settings import Settings
+
+if TYPE_CHECKING:
+    from postback.store.sql_purge import PurgeReport
 
 cli = typer.Typer(help="Server-to-server conversion tracking and postbacks.", no_args_is_help=True)
 console = Console(stderr=True)
@@ -116,6 +119,7 @@ def worker() -> None:
                 Dispatcher(store, settings, Metrics()).run(stop),
                 AlertChecker(store, settings).run(stop),
                 store.keep_rollups_folded(stop),
+                store.keep_purged(settings.retention, stop),
             )
         finally:
             await store.close()
@@ -149,6 +153,59 @@ Many = Annotated[list[str] | None, typer.Option(help="Only these (repeat or comm
 SubValues = Annotated[
     list[str] | None, typer.Option(help="Only these values (repeat; '' for clicks without).")
 ]
+
+
+@cli.command()
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only say what would go; change nothing.")
+    ] = False,
+) -> None:
+    """Remove what is older than its retention (POSTBACK_RETAIN_*_DAYS): raw clicks, the
+    incoming log, delivery attempts and delivered bodies. Conversions (with what they
+    need of their clicks), their histories and the reports stay. The workers purge every
+    hour on their own."""
+    from postback.errors import StoreError
+    from postback.store.factory import open_store
+
+    settings = load_settings()
+
+    async def run() -> PurgeReport | None:
+        store = open_store(settings)
+        try:
+            await store.migrate()
+            return await store.purge(settings.retention, datetime.now(UTC), dry_run=dry_run)
+        finally:
+            await store.close()
+
+    try:
+        outcome = asyncio.run(run())
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    if outcome is None:
+        console.print("[yellow]another process is purging now: nothing done[/yellow]")
+        return
+    print_purge(outcome)
+
+
+def print_purge(outcome: PurgeReport) -> None:
+    from rich.table import Table
+
+    def before(moment: datetime | None) -> str:
+        return "kept for ever" if moment is None else moment.isoformat(timespec="seconds")
+
+    done = outcome.purged
+    cutoffs = outcome.cutoffs
+    table = Table("what", "older than", "would go" if outcome.dry_run else "removed")
+    table.add_row("clicks", before(cutoffs.clicks), str(done.clicks))
+    table.add_row("  of which kept for their conversions", "", str(done.kept_clicks))
+    table.add_row("unique-click memories", before(outcome.visitors_before), str(done.visitors))
+    table.add_row("incoming log", before(cutoffs.incoming), str(done.incoming))
+    table.add_row("delivery attempts", before(cutoffs.attempts), str(done.attempts))
+    table.add_row("Test button sends", before(cutoffs.attempts), str(done.tests))
+    table.add_row("delivered bodies", before(cutoffs.attempts), str(done.bodies))
+    Console().print(table)
 
 
 @cli.command()

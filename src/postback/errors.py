@@ -8,6 +8,7 @@
     |   +-- BadToken          a postback's token is missing or wrong
     +-- Gone                  a referenced record exists but may no longer be used
     |   +-- ClickExpired      a new conversion for a click older than its offer's window
+    |   +-- Purged            what was asked for was removed by retention
     +-- Forbidden             caller not allowed
     |   +-- IpNotAllowed      a postback from outside the advertiser's allow-list
     +-- Conflict              the change contradicts current state
@@ -114,6 +115,10 @@ class StoreLocked(StoreUnavailable):
 
 class UnknownClick(NotFound):
     code = "unknown_click"
+
+
+class Purged(Gone):
+    code = "purged"
 
 
 class ClickExpired(Gone):

@@ -76,6 +76,7 @@ class Runtime:
         self._alerts_task: asyncio.Task[None] | None = None
         self._fold_task: asyncio.Task[None] | None = None
         self._limits_task: asyncio.Task[None] | None = None
+        self._purge_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         await self.store.migrate()
@@ -91,6 +92,10 @@ class Runtime:
             self._worker_task = asyncio.create_task(self.dispatcher.run(self._stop))
         if self.alert_checker is not None:
             self._alerts_task = asyncio.create_task(self.alert_checker.run(self._stop))
+            # Retention's purge runs where the workers do (one process at a time).
+            self._purge_task = asyncio.create_task(
+                self.store.keep_purged(self.settings.retention, self._stop)
+            )
         log.info("started", extra={"action": "started"})
 
     async def stop(self) -> None:
@@ -99,11 +104,11 @@ class Runtime:
             with contextlib.suppress(Exception):
                 await self._worker_task
             self._worker_task = None
-        for task in (self._alerts_task, self._fold_task, self._limits_task):
+        for task in (self._alerts_task, self._fold_task, self._limits_task, self._purge_task):
             if task is not None:
                 with contextlib.suppress(Exception):
                     await task
-        self._alerts_task = self._fold_task = self._limits_task = None
+        self._alerts_task = self._fold_task = self._limits_task = self._purge_task = None
         await self.clicks.stop()
         await self.incoming.stop()
         await self.store.close()

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from postback.domain.buckets import zone_names
+from postback.domain.retention import MAX_RETENTION_DAYS, Retention
 from postback.domain.targets import TargetPolicy, parse_allowed_targets
 
 DEFAULT_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,50400,72000,86400"
@@ -68,6 +69,12 @@ class Settings(BaseSettings):
     geoip_db: str | None = None
     unique_window: int = Field(default=86_400, ge=0, le=366 * 86_400)
     anonymize_ip: bool = False
+    # Data lifecycle: days raw clicks, the incoming log and delivery attempts (with
+    # delivered bodies) are kept; 0 keeps them for ever. Clicks unset: the longest
+    # attribution window of any offer plus 30 days.
+    retain_clicks_days: int | None = Field(default=None, ge=0, le=MAX_RETENTION_DAYS)
+    retain_incoming_days: int = Field(default=30, ge=0, le=MAX_RETENTION_DAYS)
+    retain_attempts_days: int = Field(default=30, ge=0, le=MAX_RETENTION_DAYS)
 
     @field_validator("database_url")
     @classmethod
@@ -155,6 +162,12 @@ class Settings(BaseSettings):
         """Which non-global addresses outgoing postbacks may reach."""
         listed = parse_allowed_targets(self.allowed_targets.split(","))
         return TargetPolicy(self.allow_private_targets, listed.networks, listed.hosts)
+
+    @property
+    def retention(self) -> Retention:
+        return Retention(
+            self.retain_clicks_days, self.retain_incoming_days, self.retain_attempts_days
+        )
 
     @property
     def is_sqlite(self) -> bool:

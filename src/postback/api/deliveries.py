@@ -89,6 +89,7 @@ def build_router() -> APIRouter:
         DeliveryOut,
         "Send a delivery again now",
         202,
+        errors=((410, "its body was removed by retention (purged)"),),
     )
     route(
         router,

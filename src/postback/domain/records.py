@@ -211,6 +211,9 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     updated_at: datetime
+    # When retention removed the body of this delivered postback (it can then not be
+    # sent again as it was).
+    body_purged_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

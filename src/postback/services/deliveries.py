@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 from pydantic import BaseModel, Field
 
 from postback.domain.records import Attempt, Delivery
-from postback.errors import InvalidInput, NotFound
+from postback.errors import InvalidInput, NotFound, Purged
 from postback.services.caller import Caller
 from postback.services.context import AppContext
 from postback.services.paging import PageParams, TimeRange
@@ -59,6 +59,7 @@ class AttemptOut(BaseModel):
         "method",
         "url",
         "body",
+        "body_purged_at",
         "content_type",
         "state",
         "attempt_count",
@@ -69,7 +70,12 @@ class AttemptOut(BaseModel):
         "attempts",
     ),
     extra={"attempt_count": int, "attempts": list[AttemptOut]},
-    info={"message_id": Field(description="the webhook-id header, stable across retries")},
+    info={
+        "message_id": Field(description="the webhook-id header, stable across retries"),
+        "body_purged_at": Field(
+            description="when retention removed the body of this delivered postback (null: kept)"
+        ),
+    },
 )
 class DeliveryOut(BaseModel):
     if TYPE_CHECKING:
@@ -165,8 +171,13 @@ async def get_delivery(ctx: AppContext, caller: Caller, delivery_id: int) -> Del
 
 async def resend(ctx: AppContext, caller: Caller, delivery_id: int) -> DeliveryOut:
     """Make the delivery due now again, whatever its state (queued, not sent: the workers
-    send it), and wake them."""
-    await visible_delivery(ctx, caller, delivery_id)
+    send it), and wake them. Purged once retention has removed the body it would send."""
+    delivery = await visible_delivery(ctx, caller, delivery_id)
+    if delivery.body_purged_at is not None:
+        raise Purged(
+            "its body was removed by retention (POSTBACK_RETAIN_ATTEMPTS_DAYS); "
+            "`postback replay` renders the config's postbacks again"
+        )
     if not await ctx.store.retry_delivery(delivery_id, datetime.now(UTC)):
         raise NotFound(f"no delivery {delivery_id}")
     ctx.wake_dispatch()

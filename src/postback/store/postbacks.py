@@ -50,6 +50,7 @@ from postback.store.schema import (
     conversions,
     deliveries,
     incoming_log,
+    kept_clicks,
     postback_configs,
 )
 
@@ -397,6 +398,7 @@ def _rollup_change(conn: Connection, click: Click, existing: Any, conversion: Co
 
 
 _TEXT_COLUMNS = [clicks.c[name] for name in TEXTS]
+_KEPT_TEXT_COLUMNS = [kept_clicks.c[name] for name in TEXTS]
 
 
 def _texts_of_click(conn: Connection, click_id: str, known: Click) -> Texts:
@@ -405,6 +407,10 @@ def _texts_of_click(conn: Connection, click_id: str, known: Click) -> Texts:
     if click_id == known.click_id:
         return click_texts(known)
     row = conn.execute(select(*_TEXT_COLUMNS).where(clicks.c.click_id == click_id)).first()
+    if row is None:  # purged: its conversions keep a copy
+        row = conn.execute(
+            select(*_KEPT_TEXT_COLUMNS).where(kept_clicks.c.click_id == click_id)
+        ).first()
     return NO_TEXTS if row is None else texts_of(tuple(row[:5]), *row[5:])
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, TypeVar
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from postback.batching import Batcher
@@ -24,6 +26,8 @@ T = TypeVar("T")
 
 # Any constant shared by every process: concurrent starts migrate one at a time.
 MIGRATION_LOCK = 0x706F73746261636B
+# ... and one purge runs at a time.
+PURGE_LOCK = MIGRATION_LOCK + 2
 
 
 def asyncpg_url(url: str) -> str:
@@ -63,6 +67,23 @@ class PostgresStore(Store):
 
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
         return await self._postbacks.submit(command)
+
+    @contextlib.asynccontextmanager
+    async def _purge_turn(self) -> AsyncIterator[bool]:
+        # A session lock on a connection of its own, held across the purge's many short
+        # transactions; it goes with the connection if the process dies.
+        async with self._read() as conn:
+            lock = {"key": PURGE_LOCK}
+            ours = bool(
+                (await conn.execute(text("SELECT pg_try_advisory_lock(:key)"), lock)).scalar()
+            )
+            await conn.commit()
+            try:
+                yield ours
+            finally:
+                if ours:
+                    await conn.execute(text("SELECT pg_advisory_unlock(:key)"), lock)
+                    await conn.commit()
 
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]

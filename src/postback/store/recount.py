@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Column, Connection, Row, Select, select
+from sqlalchemy import Column, ColumnElement, Connection, Row, Select, func, inspect, select
 
 from postback.domain.report import TEXTS, click_figures, conversion_figures
 from postback.store.rollups import Change, Deltas, Texts, texts_of
-from postback.store.schema import clicks, conversions
+from postback.store.schema import clicks, conversions, kept_clicks
 
 #: Rows read per page (and counted per rollup write).
 PAGE = 20_000
@@ -75,6 +75,12 @@ def count_clicks(conn: Connection, page: int = PAGE) -> None:
 
 
 def count_conversions(conn: Connection, page: int = PAGE) -> None:
+    joined = conversions.outerjoin(clicks, clicks.c.click_id == conversions.c.click_id)
+    texts: list[ColumnElement[Any]] = [clicks.c[name] for name in TEXTS]
+    # A purged click's texts are kept for its conversions (from migration 0014 on).
+    if inspect(conn).has_table(kept_clicks.name):
+        joined = joined.outerjoin(kept_clicks, kept_clicks.c.click_id == conversions.c.click_id)
+        texts = [func.coalesce(clicks.c[name], kept_clicks.c[name]) for name in TEXTS]
     query = select(
         conversions.c.id,
         conversions.c.offer_id,
@@ -84,8 +90,8 @@ def count_conversions(conn: Connection, page: int = PAGE) -> None:
         conversions.c.revenue,
         conversions.c.payout,
         conversions.c.created_at,
-        *(clicks.c[name] for name in TEXTS),
-    ).select_from(conversions.outerjoin(clicks, clicks.c.click_id == conversions.c.click_id))
+        *texts,
+    ).select_from(joined)
     _count_pages(conn, query, conversions.c.id, 0, _conversion_change, page)
 
 

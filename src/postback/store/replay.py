@@ -11,8 +11,9 @@ from sqlalchemy import Connection, select, update
 from postback.domain.records import PostbackConfig
 from postback.errors import NotFound
 from postback.store import rows
+from postback.store.clicks import find_clicks
 from postback.store.postbacks import insert_deliveries
-from postback.store.schema import clicks, conversions, deliveries, offers, postback_configs
+from postback.store.schema import conversions, deliveries, offers, postback_configs
 
 
 def replay_config(
@@ -31,13 +32,21 @@ def replay_config(
     if until is not None:
         period.append(conversions.c.created_at < rows.to_us(until))
     in_period = select(conversions.c.id).where(*period)
+    # A delivered postback whose body retention removed is rendered again, as new.
+    whole = deliveries.c.body_purged_at.is_(None)
     requeued = conn.execute(
         update(deliveries)
-        .where(deliveries.c.postback_id == postback_id, deliveries.c.conversion_id.in_(in_period))
+        .where(
+            deliveries.c.postback_id == postback_id,
+            deliveries.c.conversion_id.in_(in_period),
+            whole,
+        )
         .values(state="pending", next_attempt_at=now_us, claimed_until=None, updated_at=now_us)
     ).rowcount
 
-    delivered = select(deliveries.c.conversion_id).where(deliveries.c.postback_id == postback_id)
+    delivered = select(deliveries.c.conversion_id).where(
+        deliveries.c.postback_id == postback_id, whole
+    )
     missing = select(conversions).where(*period, conversions.c.id.not_in(delivered))
     if config.affiliate_id is not None:
         missing = missing.where(conversions.c.affiliate_id == config.affiliate_id)
@@ -48,15 +57,11 @@ def replay_config(
     active = config if config.active else _switched_on(config)
     for row in conn.execute(missing.order_by(conversions.c.id)).all():
         conversion = rows.conversion(row)
-        click_row = conn.execute(
-            select(clicks).where(clicks.c.click_id == conversion.click_id)
-        ).first()
+        click = find_clicks(conn, [conversion.click_id]).get(conversion.click_id)
         offer_row = conn.execute(select(offers).where(offers.c.id == conversion.offer_id)).first()
-        if click_row is None or offer_row is None:
+        if click is None or offer_row is None:
             continue
-        created += insert_deliveries(
-            conn, [active], conversion, rows.click(click_row), rows.offer(offer_row), now
-        )
+        created += insert_deliveries(conn, [active], conversion, click, rows.offer(offer_row), now)
     return int(requeued), created
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     Text,
     false,
+    text,
     true,
 )
 
@@ -127,6 +128,15 @@ clicks = Table(
     Index("ix_clicks_created_at", "created_at"),
     # A day of one offer's clicks from one affiliate: what an imported cost is spread over.
     Index("ix_clicks_offer_affiliate_created", "offer_id", "affiliate_id", "created_at"),
+)
+
+# What a conversion keeps of its click once the click's retention has passed and the raw
+# click is purged (store/purge.py): the same columns, without the visitor's address,
+# User-Agent, referrer and hash. Click lookups fall back to it.
+kept_clicks = Table(
+    "kept_clicks",
+    metadata,
+    *(column._copy() for column in clicks.columns),
 )
 
 # The last click of each visitor (a keyed hash of IP and User-Agent, never the pair) on
@@ -238,9 +248,18 @@ deliveries = Table(
     Column("last_error", Text),
     Column("created_at", BigInteger, nullable=False),
     Column("updated_at", BigInteger, nullable=False),
+    # Set when retention removed a delivered postback's body (store/purge.py).
+    Column("body_purged_at", BigInteger),
     Index("ix_deliveries_due", "state", "next_attempt_at"),
     Index("ix_deliveries_conversion_id", "conversion_id"),
     Index("ix_deliveries_postback_id", "postback_id"),
+    # The delivered postbacks whose bodies retention has still to remove, oldest first.
+    Index(
+        "ix_deliveries_delivered_body",
+        "updated_at",
+        sqlite_where=text("state = 'delivered' AND body IS NOT NULL"),
+        postgresql_where=text("state = 'delivered' AND body IS NOT NULL"),
+    ),
 )
 
 delivery_attempts = Table(
@@ -258,6 +277,7 @@ delivery_attempts = Table(
     Column("error", Text),
     Column("success", Boolean, nullable=False),
     Index("ix_delivery_attempts_delivery_id", "delivery_id"),
+    Index("ix_delivery_attempts_started_at", "started_at"),
 )
 
 incoming_log = Table(
@@ -297,6 +317,7 @@ postback_tests = Table(
     Column("kind", String(32), nullable=False),
     Column("success", Boolean, nullable=False),
     Index("ix_postback_tests_postback_id", "postback_id"),
+    Index("ix_postback_tests_started_at", "started_at"),
 )
 
 

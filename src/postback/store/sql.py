@@ -27,6 +27,7 @@ from postback.store.sql_costs import CostsMixin
 from postback.store.sql_deliveries import DeliveriesMixin
 from postback.store.sql_limits import LimitsMixin
 from postback.store.sql_partners import PartnersMixin
+from postback.store.sql_purge import PurgeMixin
 from postback.store.sql_reports import ReportsMixin
 from postback.store.sql_traffic import TrafficMixin
 
@@ -42,6 +43,7 @@ class Store(
     ReportsMixin,
     AlertsMixin,
     LimitsMixin,
+    PurgeMixin,
 ):
     """The store: everything the edge, the services and the workers ask of the database,
     in SQL shared by both backends; SqliteStore and PostgresStore set up the engine and

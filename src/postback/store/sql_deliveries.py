@@ -209,11 +209,12 @@ class DeliveriesMixin(SqlBase):
             return int((await conn.execute(stmt)).rowcount)
 
     async def retry_delivery(self, delivery_id: int, now: datetime) -> bool:
-        """Make a delivery due now again, whatever its state; False if it does not exist."""
+        """Make a delivery due now again, whatever its state; False if it does not exist
+        (or retention has removed its body)."""
         async with self._write() as conn:
             stmt = (
                 update(deliveries)
-                .where(deliveries.c.id == delivery_id)
+                .where(deliveries.c.id == delivery_id, deliveries.c.body_purged_at.is_(None))
                 .values(state="pending", next_attempt_at=rows.to_us(now), updated_at=now_us())
             )
             return (await conn.execute(stmt)).rowcount > 0

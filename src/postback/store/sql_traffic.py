@@ -7,20 +7,24 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, insert, select
 
 from postback.batching import Batcher
 from postback.domain.records import Click, Conversion, StatusChange
 from postback.errors import DuplicateKey
 from postback.store import pending, rows
 from postback.store.base import IncomingEntry, Page, PostbackCommand, PostbackResult
+from postback.store.clicks import find_clicks
 from postback.store.postbacks import apply_postback
 from postback.store.rollups import Deltas
-from postback.store.schema import clicks, conversion_history, conversions, incoming_log
+from postback.store.schema import (
+    clicks,
+    conversion_history,
+    conversions,
+    incoming_log,
+)
 from postback.store.sql_base import SqlBase
 from postback.store.visitors import DEFAULT_UNIQUE_WINDOW_US, unique_flags
-
-FIND_CLICKS = select(clicks).where(clicks.c.click_id.in_(bindparam("ids", expanding=True)))
 
 
 def write_clicks(
@@ -62,8 +66,7 @@ class TrafficMixin(SqlBase):
 
     async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         async with self._read() as conn:
-            found = await conn.execute(FIND_CLICKS, {"ids": sorted(set(click_ids))})
-            by_id = {row.click_id: rows.click(row) for row in found}
+            by_id = await conn.run_sync(find_clicks, click_ids)
         return [by_id.get(click_id) for click_id in click_ids]
 
     # ---- incoming postbacks -----------------------------------------------------------

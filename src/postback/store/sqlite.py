@@ -14,13 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from postback.batching import Batcher
 from postback.domain.records import ClaimedDelivery, Click
 from postback.errors import StoreLocked
-from postback.store import rows
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
+from postback.store.clicks import find_clicks
 from postback.store.postbacks import record_batch
 from postback.store.sql import Store
-from postback.store.sql_traffic import FIND_CLICKS, write_clicks
-from postback.store.turns import FileTurn
+from postback.store.sql_traffic import write_clicks
+from postback.store.turns import FileTurn, only_one
 from postback.store.wakeups import LocalWakeup, wrote_deliveries
 
 T = TypeVar("T")
@@ -30,6 +30,9 @@ T = TypeVar("T")
 # and as long again for this process's own queue, so a request held up by a lock that
 # is not let go gets its 503 within about twice this, however many wait before it.
 LOCK_WAIT_SECONDS = 10.0
+# PRAGMA auto_vacuum's value for incremental, and the pages returned per transaction.
+INCREMENTAL_VACUUM = 2
+VACUUM_PAGES = 1_000
 
 
 class SqliteStore(Store):
@@ -93,6 +96,23 @@ class SqliteStore(Store):
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
         return await self._postbacks.submit(command)
 
+    @contextlib.asynccontextmanager
+    async def _purge_turn(self) -> AsyncIterator[bool]:
+        with only_one(self.engine.url.database, "purge") as ours:
+            yield ours
+
+    async def _reclaim_space(self) -> None:
+        # Databases made with incremental auto-vacuum (every new one) give freed pages
+        # back to the file system, a few at a time; the others reuse them for new rows.
+        while True:
+            async with self._write() as conn:
+                mode = (await conn.exec_driver_sql("PRAGMA auto_vacuum")).scalar()
+                free = (await conn.exec_driver_sql("PRAGMA freelist_count")).scalar()
+                if mode != INCREMENTAL_VACUUM or not free:
+                    return
+                await conn.exec_driver_sql(f"PRAGMA incremental_vacuum({VACUUM_PAGES})")
+            await asyncio.sleep(0.005)
+
     async def _record_postback_batch(
         self, commands: list[PostbackCommand]
     ) -> list[PostbackResult | BaseException]:
@@ -112,8 +132,7 @@ class SqliteStore(Store):
     async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         def run() -> list[Click | None]:
             with self._sync_reader.connect() as conn:
-                found = conn.execute(FIND_CLICKS, {"ids": sorted(set(click_ids))})
-                by_id = {row.click_id: rows.click(row) for row in found}
+                by_id = find_clicks(conn, click_ids)
             return [by_id.get(click_id) for click_id in click_ids]
 
         loop = asyncio.get_running_loop()
@@ -159,6 +178,8 @@ def _configure(sync_engine: Any) -> None:
         # Take transaction control from the driver so BEGIN IMMEDIATE is ours to emit.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Takes effect only in a new, empty database: freed pages can then be returned.
+        cursor.execute(f"PRAGMA auto_vacuum={INCREMENTAL_VACUUM}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT_SECONDS * 1000)}")

@@ -17,6 +17,7 @@ import contextlib
 import fcntl
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from postback.errors import StoreLocked
@@ -83,3 +84,22 @@ class FileTurn:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+
+
+@contextlib.contextmanager
+def only_one(path: str | None, task: str) -> Iterator[bool]:
+    """Whether this process holds `task`'s lock of the database at `path` (a flock on
+    `<db>-<task>`, gone with the process); False at once when another one holds it."""
+    if not path or path == ":memory:" or path.startswith("file:"):
+        yield True
+        return
+    fd = os.open(f"{path}-{task}", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(fd)  # and the lock with it

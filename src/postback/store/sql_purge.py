@@ -1,0 +1,152 @@
+"""Retention (domain/retention.py): the purge, one process at a time, in small batches
+(store/purge.py), and the loop the workers run it in."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from postback.domain.retention import Cutoffs, Retention
+from postback.errors import StoreError
+from postback.logthrottle import Throttled
+from postback.store import rows
+from postback.store.purge import (
+    BATCH,
+    Purged,
+    count_due,
+    longest_window,
+    purge_attempts,
+    purge_bodies,
+    purge_clicks,
+    purge_incoming,
+    purge_visitors,
+)
+from postback.store.sql_base import SqlBase
+
+log = logging.getLogger(__name__)
+purge_failed = Throttled(log)
+
+#: Seconds between two purges of a worker, and before its first.
+PURGE_INTERVAL = 3600.0
+FIRST_PURGE_AFTER = 60.0
+#: Seconds between two batches, so clicks and postbacks take their turns meanwhile.
+BATCH_PAUSE = 0.005
+#: A unique-click memory is kept this long past the unique window (clocks of processes).
+VISITOR_SLACK_US = 60_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeReport:
+    cutoffs: Cutoffs
+    visitors_before: datetime
+    purged: Purged
+    dry_run: bool
+
+
+class PurgeMixin(SqlBase):
+    """Removing what retention lets go; conversions, their histories and the rollups
+    are never touched."""
+
+    unique_window_us: int
+
+    @contextlib.asynccontextmanager
+    async def _purge_turn(self) -> AsyncIterator[bool]:
+        """Whether this process may purge now (False: another one is at it); each
+        backend says how (SqliteStore, PostgresStore)."""
+        raise NotImplementedError
+        yield False  # pragma: no cover
+
+    async def _reclaim_space(self) -> None:
+        """Give freed pages back where the backend does not on its own."""
+
+    async def purge(
+        self,
+        retention: Retention,
+        now: datetime,
+        *,
+        dry_run: bool = False,
+        limit: int = BATCH,
+        pause: float = BATCH_PAUSE,
+    ) -> PurgeReport | None:
+        """Remove what is older than its retention at `now` (or, in a dry run, count it);
+        None when another process is purging."""
+        async with self._purge_turn() as ours:
+            if not ours:
+                return None
+            async with self._read() as conn:
+                window = await conn.run_sync(longest_window)
+            cutoffs = retention.cutoffs(now, window)
+            visitors_us = rows.to_us(now) - self.unique_window_us - VISITOR_SLACK_US
+            report = _report(cutoffs, visitors_us, dry_run)
+            clicks_us, incoming_us, attempts_us = (
+                None if moment is None else rows.to_us(moment)
+                for moment in (cutoffs.clicks, cutoffs.incoming, cutoffs.attempts)
+            )
+            if dry_run:
+                async with self._read() as conn:
+                    report.purged.add(
+                        await conn.run_sync(
+                            count_due, clicks_us, visitors_us, incoming_us, attempts_us
+                        )
+                    )
+                return report
+            total = report.purged
+            if clicks_us is not None:
+                await self._drain(total, pause, purge_clicks, clicks_us, limit)
+            await self._drain_visitors(total, pause, visitors_us, limit)
+            if incoming_us is not None:
+                await self._drain(total, pause, purge_incoming, incoming_us, limit)
+            if attempts_us is not None:
+                await self._drain(total, pause, purge_attempts, attempts_us, limit)
+                await self._drain(total, pause, purge_bodies, attempts_us, rows.to_us(now), limit)
+            if total.total:
+                await self._reclaim_space()
+            return report
+
+    async def _drain(
+        self, total: Purged, pause: float, step: Callable[..., Purged], *args: Any
+    ) -> None:
+        while True:
+            async with self._write() as conn:
+                done = await conn.run_sync(step, *args)
+            total.add(done)
+            if not done.total:
+                return
+            await asyncio.sleep(pause)
+
+    async def _drain_visitors(self, total: Purged, pause: float, before: int, limit: int) -> None:
+        after: tuple[str, int] | None = None
+        while True:
+            async with self._write() as conn:
+                done, after = await conn.run_sync(purge_visitors, before, after, limit)
+            total.add(done)
+            if after is None:
+                return
+            await asyncio.sleep(pause)
+
+    async def keep_purged(self, retention: Retention, stop: asyncio.Event) -> None:
+        """Until `stop`: purge FIRST_PURGE_AFTER seconds from now and then every
+        PURGE_INTERVAL (a purge under way in another process is left to it)."""
+        wait = FIRST_PURGE_AFTER
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
+            if stop.is_set():
+                return
+            wait = PURGE_INTERVAL
+            try:
+                report = await self.purge(retention, datetime.now(UTC))
+            except StoreError as exc:
+                purge_failed.warning("purge_failed", "purging old data failed: %s", exc)
+                continue
+            if report is not None and report.purged.total:
+                log.info("purged", extra={"action": "purged", **vars(report.purged)})
+
+
+def _report(cutoffs: Cutoffs, visitors_us: int, dry_run: bool) -> PurgeReport:
+    return PurgeReport(cutoffs, rows.from_us(visitors_us), Purged(), dry_run)
