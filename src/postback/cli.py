@@ -16,6 +16,9 @@ from rich.console import Console
 
 from postback.settings import Settings
 
+# store/purge.py's BATCH, here so that `--help` need not import the store.
+PURGE_BATCH = 2_000
+
 if TYPE_CHECKING:
     from postback.store.sql_purge import PurgeReport
 
@@ -160,6 +163,9 @@ def purge(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only say what would go; change nothing.")
     ] = False,
+    batch: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Rows removed per transaction.")
+    ] = PURGE_BATCH,
 ) -> None:
     """Remove what is older than its retention (POSTBACK_RETAIN_*_DAYS): raw clicks, the
     incoming log, delivery attempts and delivered bodies. Conversions (with what they
@@ -174,7 +180,9 @@ def purge(
         store = open_store(settings)
         try:
             await store.migrate()
-            return await store.purge(settings.retention, datetime.now(UTC), dry_run=dry_run)
+            return await store.purge(
+                settings.retention, datetime.now(UTC), dry_run=dry_run, limit=batch
+            )
         finally:
             await store.close()
 

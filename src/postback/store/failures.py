@@ -28,6 +28,8 @@ SQLITE_WRITE_FAILURES = frozenset(
     {"SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE"}
 )
 SQLITE_LOCK_PREFIXES = ("SQLITE_BUSY", "SQLITE_LOCKED")
+# PostgreSQL's lock_not_available: a lock not had within lock_timeout.
+POSTGRES_LOCK_TIMEOUT = "55P03"
 
 
 def classify(exc: DBAPIError) -> StoreError:
@@ -37,7 +39,9 @@ def classify(exc: DBAPIError) -> StoreError:
     sqlite_name = str(getattr(exc.orig, "sqlite_errorname", ""))
     if sqlite_name in SQLITE_WRITE_FAILURES:
         return StoreWriteFailed(str(exc.orig))
-    if sqlite_name.startswith(SQLITE_LOCK_PREFIXES):
+    if sqlite_name.startswith(SQLITE_LOCK_PREFIXES) or (
+        getattr(exc.orig, "pgcode", None) == POSTGRES_LOCK_TIMEOUT
+    ):
         return StoreLocked(str(exc.orig))
     if exc.connection_invalidated or isinstance(exc, OperationalError):
         return StoreUnavailable(str(exc.orig))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import text
@@ -14,10 +16,14 @@ from postback.batching import Batcher
 from postback.domain.buckets import Piece
 from postback.domain.records import ClaimedDelivery
 from postback.domain.report import ReportQuery
+from postback.errors import StoreLocked
+from postback.logthrottle import Throttled
+from postback.store import partitions
 from postback.store.attempts import record_attempts
 from postback.store.base import AttemptResult, PostbackCommand, PostbackResult
 from postback.store.migrate import upgrade
 from postback.store.postbacks import record_batch
+from postback.store.purge import Purged
 from postback.store.reports import postgres_report
 from postback.store.sql import Store
 from postback.store.wakeups import NOTIFY, listen_postgres, wrote_deliveries
@@ -28,6 +34,11 @@ T = TypeVar("T")
 MIGRATION_LOCK = 0x706F73746261636B
 # ... and one purge runs at a time.
 PURGE_LOCK = MIGRATION_LOCK + 2
+#: Times a day partition's drop gives way to traffic (its lock timeout) in one purge.
+DROP_TRIES = 3
+
+log = logging.getLogger(__name__)
+dropping_failed = Throttled(log)
 
 
 def asyncpg_url(url: str) -> str:
@@ -67,6 +78,48 @@ class PostgresStore(Store):
 
     async def _record_postback(self, command: PostbackCommand) -> PostbackResult:
         return await self._postbacks.submit(command)
+
+    async def _row_cutoffs(
+        self, cutoffs: dict[str, int | None], purged: Purged | None
+    ) -> dict[str, int | None]:
+        """Whole days go as dropped partitions (unless `purged` is None: a dry run); rows
+        are deleted one by one only where no day partition holds them (the default
+        partition), so up to a day past retention."""
+        async with self._write() as conn:
+            await conn.run_sync(partitions.ensure_ahead, datetime.now(UTC).date())
+        rows: dict[str, int | None] = {}
+        for table, cutoff in cutoffs.items():
+            if cutoff is None or table not in partitions.PARTITIONED:
+                rows[table] = cutoff
+                continue
+            cutoff -= cutoff % partitions.DAY_US
+            if purged is None:
+                rows[table] = cutoff
+                continue
+            async with self._read() as conn:
+                days = await conn.run_sync(partitions.day_partitions, table)
+            for day in (day for day in days if day.end_us <= cutoff):
+                if not await self._drop_day(day, purged):
+                    break  # tried again at the next purge
+            async with self._read() as conn:
+                days = await conn.run_sync(partitions.day_partitions, table)
+            rows[table] = min([cutoff, *(day.start_us for day in days[:1])])
+        return rows
+
+    async def _drop_day(self, day: partitions.DayPartition, purged: Purged) -> bool:
+        for attempt in range(DROP_TRIES):
+            try:
+                async with self._write() as conn:
+                    purged.add(await conn.run_sync(partitions.drop_day, day))
+                return True
+            except StoreLocked as exc:
+                if attempt == DROP_TRIES - 1:
+                    dropping_failed.warning(
+                        "partition_drop_failed", "dropping %s gave way: %s", day.name, exc
+                    )
+                    return False
+                await asyncio.sleep(0.5 * (attempt + 1))
+        return False
 
     @contextlib.asynccontextmanager
     async def _purge_turn(self) -> AsyncIterator[bool]:
@@ -127,6 +180,7 @@ class PostgresStore(Store):
         async with self._write() as conn:
             await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.run_sync(upgrade)
+            await conn.run_sync(partitions.ensure_ahead, datetime.now(UTC).date())
         await self.add_report_zones(self.report_zones)
 
     async def _report_rows(self, query: ReportQuery, pieces: Sequence[Piece]) -> Sequence[Any]:

@@ -139,13 +139,18 @@ def purge_incoming(conn: Connection, before: int, limit: int = BATCH) -> Purged:
     return Purged(incoming=gone.rowcount)
 
 
-def purge_attempts(conn: Connection, before: int, limit: int = BATCH) -> Purged:
-    ids = _oldest(conn, delivery_attempts.c.id, delivery_attempts.c.started_at, before, limit)
+def purge_attempts(
+    conn: Connection, before: int | None, tests_before: int, limit: int = BATCH
+) -> Purged:
+    """Delivery attempts started before `before` (None: none; see sql_purge) and the Test
+    button's sends before `tests_before`."""
     gone = 0
-    if ids:
+    if before is not None:
         table = delivery_attempts
-        gone = conn.execute(delete(table).where(table.c.id.in_(_IDS)), {"ids": ids}).rowcount
-    tests = _oldest(conn, postback_tests.c.id, postback_tests.c.started_at, before, limit)
+        ids = _oldest(conn, table.c.id, table.c.started_at, before, limit)
+        if ids:
+            gone = conn.execute(delete(table).where(table.c.id.in_(_IDS)), {"ids": ids}).rowcount
+    tests = _oldest(conn, postback_tests.c.id, postback_tests.c.started_at, tests_before, limit)
     sent = 0
     if tests:
         table = postback_tests
@@ -181,6 +186,7 @@ def count_due(
     visitors_before: int | None,
     incoming_before: int | None,
     attempts_before: int | None,
+    tests_before: int | None,
 ) -> Purged:
     """What a purge with these cutoffs would remove now (a dry run)."""
 
@@ -200,8 +206,7 @@ def count_due(
         due.incoming = count(incoming_log, incoming_log.c.received_at < incoming_before)
     if attempts_before is not None:
         due.attempts = count(delivery_attempts, delivery_attempts.c.started_at < attempts_before)
-        due.tests = count(postback_tests, postback_tests.c.started_at < attempts_before)
-        due.bodies = count(
-            deliveries, _DELIVERED_WITH_BODY, deliveries.c.updated_at < attempts_before
-        )
+    if tests_before is not None:
+        due.tests = count(postback_tests, postback_tests.c.started_at < tests_before)
+        due.bodies = count(deliveries, _DELIVERED_WITH_BODY, deliveries.c.updated_at < tests_before)
     return due

@@ -61,6 +61,14 @@ class PurgeMixin(SqlBase):
         raise NotImplementedError
         yield False  # pragma: no cover
 
+    async def _row_cutoffs(
+        self, cutoffs: dict[str, int | None], purged: Purged | None
+    ) -> dict[str, int | None]:
+        """Per table, before when rows are deleted one batch at a time; a backend that
+        drops old data some other way first (PostgreSQL's day partitions) adds what it
+        dropped to `purged` (None: a dry run, drop nothing)."""
+        return cutoffs
+
     async def _reclaim_space(self) -> None:
         """Give freed pages back where the backend does not on its own."""
 
@@ -87,22 +95,38 @@ class PurgeMixin(SqlBase):
                 None if moment is None else rows.to_us(moment)
                 for moment in (cutoffs.clicks, cutoffs.incoming, cutoffs.attempts)
             )
+            kinds = {"clicks": clicks_us, "incoming_log": incoming_us}
+            kinds["delivery_attempts"] = attempts_us
+            total = report.purged
+            rows_before = await self._row_cutoffs(kinds, None if dry_run else total)
+            clicks_us, incoming_us = rows_before["clicks"], rows_before["incoming_log"]
             if dry_run:
                 async with self._read() as conn:
                     report.purged.add(
                         await conn.run_sync(
-                            count_due, clicks_us, visitors_us, incoming_us, attempts_us
+                            count_due,
+                            clicks_us,
+                            visitors_us,
+                            incoming_us,
+                            rows_before["delivery_attempts"],
+                            attempts_us,
                         )
                     )
                 return report
-            total = report.purged
             if clicks_us is not None:
                 await self._drain(total, pause, purge_clicks, clicks_us, limit)
             await self._drain_visitors(total, pause, visitors_us, limit)
             if incoming_us is not None:
                 await self._drain(total, pause, purge_incoming, incoming_us, limit)
             if attempts_us is not None:
-                await self._drain(total, pause, purge_attempts, attempts_us, limit)
+                await self._drain(
+                    total,
+                    pause,
+                    purge_attempts,
+                    rows_before["delivery_attempts"],
+                    attempts_us,
+                    limit,
+                )
                 await self._drain(total, pause, purge_bodies, attempts_us, rows.to_us(now), limit)
             if total.total:
                 await self._reclaim_space()

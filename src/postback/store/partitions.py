@@ -1,0 +1,161 @@
+"""PostgreSQL's time partitions of the tables that grow with traffic: clicks, the incoming
+log and delivery attempts (migration 0015). One partition per UTC day, made ahead of
+time, and a default partition that takes any row outside them (a clock far off, a
+backfill), so no insert ever fails for want of one.
+
+Old data goes as whole days: a day's partition, once its end is past the retention
+cutoff, is detached and dropped in one transaction (for clicks, after copying those with
+a conversion to `kept_clicks`, in that same transaction): it is there whole or gone,
+whatever stops the process. Detaching takes the table's exclusive lock for an instant; a
+short lock timeout makes the purge give way (and try again later) rather than keep
+clicks or postbacks waiting behind it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection, text
+
+from postback.store.purge import FORGOTTEN, Purged
+from postback.store.schema import kept_clicks
+
+DAY_US = 86_400_000_000
+#: Days of partitions kept ready ahead of today.
+AHEAD_DAYS = 14
+#: How long dropping a partition may wait for the table's lock before giving way.
+LOCK_TIMEOUT = "200ms"
+
+#: Each partitioned table and the time column it is partitioned by.
+PARTITIONED = {
+    "clicks": "created_at",
+    "incoming_log": "received_at",
+    "delivery_attempts": "started_at",
+}
+
+_DAY_NAME = re.compile(r"_d(\d{8})$")
+
+# A conversion's click, copied before its day goes (store/purge.py says what is kept).
+_KEEP_FROM = """
+INSERT INTO kept_clicks ({columns})
+SELECT {values} FROM {partition} AS c
+WHERE EXISTS (SELECT 1 FROM conversions WHERE conversions.click_id = c.click_id)
+ON CONFLICT (click_id) DO NOTHING
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class DayPartition:
+    table: str
+    name: str
+    day: date
+
+    @property
+    def start_us(self) -> int:
+        return day_us(self.day)
+
+    @property
+    def end_us(self) -> int:
+        return day_us(self.day + timedelta(days=1))
+
+
+def day_us(day: date) -> int:
+    return (day - date(1970, 1, 1)).days * DAY_US
+
+
+def partition_name(table: str, day: date) -> str:
+    return f"{table}_d{day:%Y%m%d}"
+
+
+def default_name(table: str) -> str:
+    return f"{table}_default"
+
+
+def is_partitioned(conn: Connection, table: str) -> bool:
+    found = conn.execute(
+        text("SELECT relkind::text FROM pg_class WHERE relname = :t AND relkind IN ('p', 'r')"),
+        {"t": table},
+    ).scalar()
+    return found == "p"
+
+
+def day_partitions(conn: Connection, table: str) -> list[DayPartition]:
+    """The table's attached day partitions, oldest first."""
+    names = conn.execute(
+        text(
+            "SELECT child.relname FROM pg_inherits"
+            " JOIN pg_class parent ON parent.oid = pg_inherits.inhparent"
+            " JOIN pg_class child ON child.oid = pg_inherits.inhrelid"
+            " WHERE parent.relname = :t"
+        ),
+        {"t": table},
+    ).scalars()
+    found = []
+    for name in names:
+        match = _DAY_NAME.search(name)
+        if match is not None:
+            day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
+            found.append(DayPartition(table, name, day))
+    return sorted(found, key=lambda partition: partition.day)
+
+
+def ensure_days(conn: Connection, table: str, first: date, last: date) -> int:
+    """Day partitions of `table` for every day from `first` to `last` (made empty and
+    then attached, which keeps inserts going meanwhile); how many were made."""
+    have = {partition.day for partition in day_partitions(conn, table)}
+    made = 0
+    day = first
+    while day <= last:
+        if day not in have:
+            name = partition_name(table, day)
+            conn.exec_driver_sql(
+                f"CREATE TABLE IF NOT EXISTS {name}"
+                f" (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
+            )
+            conn.exec_driver_sql(
+                f"ALTER TABLE {table} ATTACH PARTITION {name}"
+                f" FOR VALUES FROM ({day_us(day)}) TO ({day_us(day + timedelta(days=1))})"
+            )
+            made += 1
+        day += timedelta(days=1)
+    return made
+
+
+def ensure_ahead(conn: Connection, today: date, ahead: int = AHEAD_DAYS) -> None:
+    """Every partitioned table has its partitions from today to `ahead` days on."""
+    for table in PARTITIONED:
+        if is_partitioned(conn, table):
+            ensure_days(conn, table, today, today + timedelta(days=ahead))
+
+
+def whole_days_before(conn: Connection, table: str, cutoff_us: int) -> list[DayPartition]:
+    """The day partitions holding only rows older than `cutoff_us`."""
+    return [p for p in day_partitions(conn, table) if p.end_us <= cutoff_us]
+
+
+def drop_day(conn: Connection, partition: DayPartition) -> Purged:
+    """Keep what conversions need of the day (clicks), then detach and drop it: all in
+    the caller's one transaction. StoreError (LockNotAvailable) when the table's lock is
+    not had within LOCK_TIMEOUT: nothing changed."""
+    # Names here are ours: a table's name and a day (pg_inherits, matched by _DAY_NAME).
+    count = f"SELECT count(*) FROM {partition.name}"  # noqa: S608
+    rows = int(conn.exec_driver_sql(count).scalar_one())
+    kept = 0
+    if partition.table == "clicks":
+        kept = conn.exec_driver_sql(_keep_sql(partition.name)).rowcount
+    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+    conn.exec_driver_sql(f"ALTER TABLE {partition.table} DETACH PARTITION {partition.name}")
+    conn.exec_driver_sql(f"DROP TABLE {partition.name}")
+    if partition.table == "clicks":
+        return Purged(clicks=rows, kept_clicks=kept)
+    if partition.table == "incoming_log":
+        return Purged(incoming=rows)
+    return Purged(attempts=rows)
+
+
+def _keep_sql(partition: str) -> str:
+    names = [column.name for column in kept_clicks.columns]
+    values = ", ".join("NULL" if name in FORGOTTEN else f"c.{name}" for name in names)
+    return _KEEP_FROM.format(columns=", ".join(names), values=values, partition=partition)
