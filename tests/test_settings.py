@@ -1,10 +1,11 @@
-"""Settings: report zones are validated IANA names."""
+"""Settings: report zones are validated IANA names; retention days are whole days in bounds."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
+from postback.domain.retention import Retention
 from postback.settings import MAX_REPORT_ZONES, Settings
 
 
@@ -35,3 +36,28 @@ def test_report_zones_are_few() -> None:
     assert len(names) > MAX_REPORT_ZONES
     with pytest.raises(ValidationError, match="at most"):
         Settings(report_zones=",".join(names))
+
+
+def test_retention_days_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().retention == Retention(None, 30, 30)
+    monkeypatch.setenv("POSTBACK_RETAIN_CLICKS_DAYS", "120")
+    monkeypatch.setenv("POSTBACK_RETAIN_INCOMING_DAYS", "0")
+    monkeypatch.setenv("POSTBACK_RETAIN_ATTEMPTS_DAYS", "7")
+    assert Settings().retention == Retention(120, 0, 7)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("retain_clicks_days", "-1"),
+        ("retain_incoming_days", "36501"),
+        ("retain_attempts_days", "a week"),
+        ("retain_clicks_days", "1.5"),
+    ],
+)
+def test_retention_days_are_whole_days_within_bounds(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv("POSTBACK_" + name.upper(), value)
+    with pytest.raises(ValidationError, match=name):
+        Settings()

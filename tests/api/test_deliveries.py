@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from postback.domain.retention import Retention
 from postback.store.base import AttemptResult
 from tests.api.conftest import Api, convert, error_of
 
@@ -181,3 +182,49 @@ async def test_retry_everything_that_failed_for_one_config(api: Api) -> None:
     ):
         refused = await api.admin("POST", path, json=body)
         assert error_of(refused, 400, "invalid_param")["param"] == param, body
+
+
+async def test_a_delivered_body_removed_by_retention_is_not_sent_again(api: Api) -> None:
+    offer = await api.offer()
+    alice = await api.affiliate("Alice")
+    config = await api.created(
+        "/api/v1/postbacks",
+        {
+            "affiliate_id": alice["id"],
+            "url": "https://alice.example/pb",
+            "method": "POST",
+            "body": '{"cid":"{click_id}"}',
+        },
+    )
+    conversion = (await convert(api.store, offer["id"], alice["id"])).conversion
+    claims = await api.store.claim_deliveries(limit=1000, lease_seconds=60, now=datetime.now(UTC))
+    for claim in claims:
+        sent = claim.delivery.conversion_id == conversion.id
+        await api.store.finish_attempt(
+            claim,
+            AttemptResult(
+                attempt_no=1,
+                started_at=datetime.now(UTC),
+                duration_ms=5,
+                url=claim.delivery.url,
+                method=claim.delivery.method,
+                status_code=200 if sent else 500,
+                response_excerpt="ok",
+                error=None if sent else "http 500",
+                success=sent,
+                next_attempt_at=None,
+            ),
+        )
+    # Retention that keeps attempts for one day, a month from now.
+    later = datetime.now(UTC) + timedelta(days=30)
+    done = await api.store.purge(Retention(attempts_days=1), later)
+    assert done is not None and done.purged.bodies >= 1
+    listed = await api.admin("GET", "/api/v1/deliveries", params={"postback_id": config["id"]})
+    (delivery,) = listed.json()["items"]
+    assert delivery["state"] == "delivered" and delivery["body"] is None
+    assert delivery["body_purged_at"] is not None and delivery["attempts"] == []
+    refused = await api.admin("POST", f"/api/v1/deliveries/{delivery['id']}/retry")
+    assert "replay" in error_of(refused, 410, "purged")["message"]
+    again = await api.admin("GET", f"/api/v1/deliveries/{delivery['id']}")
+    assert again.json()["state"] == "delivered"
+    assert api.wakes == []
