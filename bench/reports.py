@@ -299,7 +299,7 @@ def day_of_clicks(world: World, rng: random.Random, day: int, count: int) -> lis
     visitors = world.visitors.draw(rng, count)
     return [
         visitor_click(
-            new_click_id(),
+            new_click_id(start),
             offer.id,
             affiliate,
             world.placements[affiliate][place],
@@ -620,7 +620,7 @@ class Writes:
             count = max(1, int(self.rate * tick))
             made = [
                 visitor_click(
-                    new_click_id(),
+                    new_click_id(noon),
                     rng.choice(offers).id,
                     rng.randint(1, 5),
                     f"live{rng.randrange(10)}",

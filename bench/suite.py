@@ -455,7 +455,7 @@ class Database:
         now = datetime.now(UTC)
         made = [
             Click(
-                new_click_id(),
+                new_click_id(now),
                 1,
                 1,
                 ("abc", None, None, None, None),

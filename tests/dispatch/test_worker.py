@@ -93,7 +93,7 @@ class Scene:
     ) -> tuple[Click, list[Delivery]]:
         now = at or datetime.now(UTC)
         click = Click(
-            click_id=new_click_id(),
+            click_id=new_click_id(now),
             offer_id=self.offer.id,
             affiliate_id=self.affiliate.id,
             subs=(sub1, None, None, None, None),

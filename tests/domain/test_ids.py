@@ -6,12 +6,15 @@ import base64
 import hashlib
 import re
 import string
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from postback.domain import ids
+
+NOW = datetime(2026, 12, 6, 23, 59, 59, tzinfo=UTC)
 
 CLICK_ID_CHARS = frozenset(string.ascii_letters + string.digits + "_-")
 
@@ -22,32 +25,32 @@ def _b64url_bytes(text: str) -> bytes:
 
 def test_click_id_shape() -> None:
     for _ in range(1000):
-        click_id = ids.new_click_id()
+        click_id = ids.new_click_id(NOW)
         assert 1 <= len(click_id) <= 64
         assert set(click_id) <= CLICK_ID_CHARS
         assert ids.is_click_id(click_id)
 
 
 def test_click_ids_carry_at_least_96_random_bits() -> None:
-    click_id = ids.new_click_id()
-    raw = _b64url_bytes(click_id)
+    click_id = ids.new_click_id(NOW)
+    raw = _b64url_bytes(click_id[: -ids.DAY_CHARS])
     assert len(raw) * 8 >= 96
     # Every character is used: over many ids the alphabet is (nearly) fully covered,
     # which a counter, a timestamp or a hex encoding would not do.
     seen: set[str] = set()
     for _ in range(2000):
-        seen.update(ids.new_click_id())
+        seen.update(ids.new_click_id(NOW))
     assert len(seen) >= 60
 
 
 def test_click_ids_are_unique() -> None:
-    many = [ids.new_click_id() for _ in range(50_000)]
+    many = [ids.new_click_id(NOW) for _ in range(50_000)]
     assert len(set(many)) == len(many)
 
 
 def test_click_ids_do_not_share_prefixes() -> None:
     # Random from the first character: no shared timestamp or counter prefix.
-    firsts = {ids.new_click_id()[:4] for _ in range(500)}
+    firsts = {ids.new_click_id(NOW)[:4] for _ in range(500)}
     assert len(firsts) > 490
 
 
@@ -144,3 +147,21 @@ def test_message_ids() -> None:
     assert len(made) == 1000
     for message_id in made:
         assert re.fullmatch(r"msg_[0-9a-f]{24}", message_id)
+
+
+@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(2600, 1, 1)))
+def test_a_click_id_ends_with_its_utc_day(moment: datetime) -> None:
+    at = moment.replace(tzinfo=UTC)
+    click_id = ids.new_click_id(at)
+    assert len(click_id) == ids.DATED_ID_LENGTH and ids.is_click_id(click_id)
+    assert ids.click_day(click_id) == at.date()
+
+
+def test_the_day_is_the_utc_one() -> None:
+    late_in_kathmandu = datetime(2026, 12, 7, 1, 0, tzinfo=timezone(timedelta(hours=5, minutes=45)))
+    assert ids.click_day(ids.new_click_id(late_in_kathmandu)) == date(2026, 12, 6)
+
+
+@pytest.mark.parametrize("text", ["a" * 22, "a" * 24, "", "x" * 20 + "a=b", "abc"])
+def test_ids_of_another_shape_say_no_day(text: str) -> None:
+    assert ids.click_day(text) is None

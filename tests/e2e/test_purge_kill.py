@@ -79,13 +79,17 @@ async def check_whole(store: Store, made: list[Click], converted: set[str]) -> C
             }
         )
     if store.engine.dialect.name == "postgresql":
-        # A day partition is there whole or not at all.
-        wanted = Counter(str(rows_us(c.created_at) // partitions.DAY_US) for c in made)
+        # A partition is there whole or not at all.
         async with store.engine.connect() as conn:
-            days = await conn.run_sync(partitions.day_partitions, "clicks")
-        for partition in days:
-            day = str(partition.start_us // partitions.DAY_US)
-            assert per_day[day] == wanted[day], (partition.name, per_day[day], wanted[day])
+            spans = await conn.run_sync(partitions.partitions_of, "clicks")
+        for span in spans:
+            wanted = sum(span.start_us <= rows_us(c.created_at) < span.end_us for c in made)
+            held = sum(
+                count
+                for day, count in per_day.items()
+                if span.start_us <= int(day) * partitions.DAY_US < span.end_us
+            )
+            assert held == wanted, (span.name, held, wanted)
     return per_day
 
 

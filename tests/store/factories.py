@@ -85,8 +85,9 @@ def click(
         None,
     ),
 ) -> Click:
+    at = created_at or now()
     return Click(
-        click_id=new_click_id(),
+        click_id=new_click_id(at),
         offer_id=offer_record.id,
         affiliate_id=affiliate_id,
         subs=subs,
@@ -94,7 +95,7 @@ def click(
         user_agent="Mozilla/5.0",
         referrer="https://ref.example/",
         country="DE",
-        created_at=created_at or now(),
+        created_at=at,
     )
 
 

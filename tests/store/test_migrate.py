@@ -72,10 +72,10 @@ async def test_migrations_build_exactly_the_declared_schema(store: object) -> No
 
 
 def is_partition(difference: tuple[Any, ...]) -> bool:
-    """A day or default partition's own index (PostgreSQL, store/partitions.py): the
+    """A time or default partition's own index (PostgreSQL, store/partitions.py): the
     partitioned table's index, as declared, stands for it."""
     table = getattr(difference[1], "table", None)
-    return table is not None and re.search(r"_(d\d{8}|default)$", table.name) is not None
+    return table is not None and re.search(r"_(p\d{8}|default)$", table.name) is not None
 
 
 ROLLUPS = ("rollup_base", "rollup_events", "rollup_subs", "rollup_all")

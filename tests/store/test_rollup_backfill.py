@@ -36,7 +36,7 @@ def raw_rows(conn: Connection, count: int) -> None:
         subs = [f"s{index % 3}", None if index % 2 else "", None, None, f"e{index % 5}"]
         click_rows.append(
             {
-                "click_id": new_click_id(),
+                "click_id": new_click_id(datetime.now(UTC)),
                 "offer_id": 1 + index % 2,
                 "affiliate_id": 1 + index % 3,
                 **{f"sub{n}": subs[n - 1] for n in range(1, 6)},

@@ -309,7 +309,7 @@ async def test_insert_no_clicks(store: Store) -> None:
 
 
 async def test_unknown_click(store: Store) -> None:
-    assert await store.get_click(new_click_id()) is None
+    assert await store.get_click(new_click_id(make.now())) is None
 
 
 async def test_click_batch_is_one_transaction(store: Store) -> None:

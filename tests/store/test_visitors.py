@@ -76,8 +76,9 @@ from datetime import UTC, datetime
 
 async def main(url, offer_id, aff_id, start):
     store = PostgresStore(url)
-    clicks = [Click(new_click_id(), offer_id, aff_id, (None,) * 5, "203.0.113.9", "UA", None,
-                    None, datetime.now(UTC), visitor="racer") for _ in range(5)]
+    now = datetime.now(UTC)
+    clicks = [Click(new_click_id(now), offer_id, aff_id, (None,) * 5, "203.0.113.9", "UA", None,
+                    None, now, visitor="racer") for _ in range(5)]
     while time.time() < start:
         await asyncio.sleep(0.001)
     for click in clicks:

@@ -7,13 +7,42 @@ import hashlib
 import hmac
 import re
 import secrets
+import string
+from datetime import UTC, date, datetime, timedelta
 
 CLICK_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
-def new_click_id() -> str:
-    """128 random bits, URL-safe: 22 characters of [A-Za-z0-9_-]."""
-    return secrets.token_urlsafe(16)
+#: A click id ends with the UTC day it was made on, in this many characters.
+DAY_CHARS = 3
+#: The length of the ids `new_click_id` makes: 20 random characters and the day.
+DATED_ID_LENGTH = 20 + DAY_CHARS
+_ALPHABET = string.ascii_uppercase + string.ascii_lowercase + string.digits + "-_"
+_DIGIT = {char: value for value, char in enumerate(_ALPHABET)}
+_EPOCH_DAY = date(1970, 1, 1)
+
+
+def new_click_id(at: datetime) -> str:
+    """120 random bits and the UTC day of `at`, URL-safe: 23 characters of
+    [A-Za-z0-9_-]. Random from the first character; the day at the end lets PostgreSQL
+    look a click up in its own day's partition (store/clicks.py)."""
+    day = (at.astimezone(UTC).date() - _EPOCH_DAY).days
+    code = "".join(_ALPHABET[(day >> shift) & 63] for shift in (12, 6, 0))
+    return secrets.token_urlsafe(15) + code
+
+
+def click_day(click_id: str) -> date | None:
+    """The UTC day a click id of `new_click_id` says it was made on; None for ids of
+    another shape (made before ids carried their day)."""
+    if len(click_id) != DATED_ID_LENGTH:
+        return None
+    day = 0
+    for char in click_id[-DAY_CHARS:]:
+        value = _DIGIT.get(char)
+        if value is None:
+            return None
+        day = day << 6 | value
+    return _EPOCH_DAY + timedelta(days=day)
 
 
 def is_click_id(text: str) -> bool:

@@ -118,8 +118,9 @@ class ClickHandler:
         ip = self.client_ip(scope)
         user_agent = _clip(header(scope, b"user-agent"), MAX_USER_AGENT)
         seen = self.visitors.read(ip, user_agent, self.proxy_country(scope))
+        now = datetime.now(UTC)
         click = Click(
-            click_id=new_click_id(),
+            click_id=new_click_id(now),
             offer_id=offer_id,
             affiliate_id=aff_id,
             subs=subs,  # type: ignore[arg-type]
@@ -127,7 +128,7 @@ class ClickHandler:
             user_agent=user_agent,
             referrer=_clip(header(scope, b"referer"), MAX_REFERRER),
             country=seen.profile.place.country,
-            created_at=datetime.now(UTC),
+            created_at=now,
             region=seen.profile.place.region,
             city=seen.profile.place.city,
             device=seen.profile.agent.device,

@@ -1,11 +1,11 @@
 """PostgreSQL's time partitions of the tables that grow with traffic: clicks, the incoming
-log and delivery attempts (migration 0015). One partition per UTC day, made ahead of
-time, and a default partition that takes any row outside them (a clock far off, a
-backfill), so no insert ever fails for want of one.
+log and delivery attempts (migration 0015). One partition per SPAN_DAYS UTC days, made
+ahead of time, and a default partition that takes any row outside them (a clock far
+off, a backfill), so no insert ever fails for want of one.
 
-Old data goes as whole days: a day's partition, once its end is past the retention
-cutoff, is detached and dropped in one transaction (for clicks, after copying those with
-a conversion to `kept_clicks`, in that same transaction): it is there whole or gone,
+Old data goes as whole partitions: one whose end is past the retention cutoff is
+detached and dropped in one transaction (for clicks, after copying those with a
+conversion to `kept_clicks`, in that same transaction): it is there whole or gone,
 whatever stops the process. Detaching takes the table's exclusive lock for an instant; a
 short lock timeout makes the purge give way (and try again later) rather than keep
 clicks or postbacks waiting behind it.
@@ -23,6 +23,10 @@ from postback.store.purge import FORGOTTEN, Purged
 from postback.store.schema import kept_clicks
 
 DAY_US = 86_400_000_000
+#: Days one partition holds. Every partition costs each lookup by click id a little (the
+#: executor opens each one a cached plan may prune), so a week: about a dozen partitions
+#: for the default retention, data kept up to a week past it (docs/BENCHMARKS.md).
+SPAN_DAYS = 7
 #: Days of partitions kept ready ahead of today.
 AHEAD_DAYS = 14
 #: How long dropping a partition may wait for the table's lock before giving way.
@@ -35,9 +39,10 @@ PARTITIONED = {
     "delivery_attempts": "started_at",
 }
 
-_DAY_NAME = re.compile(r"_d(\d{8})$")
+_SPAN_NAME = re.compile(r"_p(\d{8})$")
+_EPOCH = date(1970, 1, 1)
 
-# A conversion's click, copied before its day goes (store/purge.py says what is kept).
+# A conversion's click, copied before its partition goes (store/purge.py says what is kept).
 _KEEP_FROM = """
 INSERT INTO kept_clicks ({columns})
 SELECT {values} FROM {partition} AS c
@@ -47,26 +52,34 @@ ON CONFLICT (click_id) DO NOTHING
 
 
 @dataclass(frozen=True, slots=True)
-class DayPartition:
+class Partition:
+    """One partition of `table`: SPAN_DAYS UTC days from `first`."""
+
     table: str
     name: str
-    day: date
+    first: date
 
     @property
     def start_us(self) -> int:
-        return day_us(self.day)
+        return day_us(self.first)
 
     @property
     def end_us(self) -> int:
-        return day_us(self.day + timedelta(days=1))
+        return day_us(self.first + timedelta(days=SPAN_DAYS))
 
 
 def day_us(day: date) -> int:
-    return (day - date(1970, 1, 1)).days * DAY_US
+    return (day - _EPOCH).days * DAY_US
+
+
+def span_of(day: date) -> date:
+    """The first day of the partition that holds `day`."""
+    return _EPOCH + timedelta(days=(day - _EPOCH).days // SPAN_DAYS * SPAN_DAYS)
 
 
 def partition_name(table: str, day: date) -> str:
-    return f"{table}_d{day:%Y%m%d}"
+    """The name of the partition of `table` that holds `day`."""
+    return f"{table}_p{span_of(day):%Y%m%d}"
 
 
 def default_name(table: str) -> str:
@@ -81,8 +94,8 @@ def is_partitioned(conn: Connection, table: str) -> bool:
     return found == "p"
 
 
-def day_partitions(conn: Connection, table: str) -> list[DayPartition]:
-    """The table's attached day partitions, oldest first."""
+def partitions_of(conn: Connection, table: str) -> list[Partition]:
+    """The table's attached time partitions, oldest first (not the default one)."""
     names = conn.execute(
         text(
             "SELECT child.relname FROM pg_inherits"
@@ -94,32 +107,33 @@ def day_partitions(conn: Connection, table: str) -> list[DayPartition]:
     ).scalars()
     found = []
     for name in names:
-        match = _DAY_NAME.search(name)
+        match = _SPAN_NAME.search(name)
         if match is not None:
-            day = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
-            found.append(DayPartition(table, name, day))
-    return sorted(found, key=lambda partition: partition.day)
+            first = datetime.strptime(match.group(1), "%Y%m%d").replace(tzinfo=UTC).date()
+            found.append(Partition(table, name, first))
+    return sorted(found, key=lambda partition: partition.first)
 
 
 def ensure_days(conn: Connection, table: str, first: date, last: date) -> int:
-    """Day partitions of `table` for every day from `first` to `last` (made empty and
+    """Partitions of `table` holding every day from `first` to `last` (each made empty,
     then attached, which keeps inserts going meanwhile); how many were made."""
-    have = {partition.day for partition in day_partitions(conn, table)}
+    have = {partition.first for partition in partitions_of(conn, table)}
     made = 0
-    day = first
-    while day <= last:
-        if day not in have:
-            name = partition_name(table, day)
+    span = span_of(first)
+    while span <= last:
+        if span not in have:
+            name = partition_name(table, span)
+            end = span + timedelta(days=SPAN_DAYS)
             conn.exec_driver_sql(
                 f"CREATE TABLE IF NOT EXISTS {name}"
                 f" (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
             )
             conn.exec_driver_sql(
                 f"ALTER TABLE {table} ATTACH PARTITION {name}"
-                f" FOR VALUES FROM ({day_us(day)}) TO ({day_us(day + timedelta(days=1))})"
+                f" FOR VALUES FROM ({day_us(span)}) TO ({day_us(end)})"
             )
             made += 1
-        day += timedelta(days=1)
+        span += timedelta(days=SPAN_DAYS)
     return made
 
 
@@ -130,16 +144,11 @@ def ensure_ahead(conn: Connection, today: date, ahead: int = AHEAD_DAYS) -> None
             ensure_days(conn, table, today, today + timedelta(days=ahead))
 
 
-def whole_days_before(conn: Connection, table: str, cutoff_us: int) -> list[DayPartition]:
-    """The day partitions holding only rows older than `cutoff_us`."""
-    return [p for p in day_partitions(conn, table) if p.end_us <= cutoff_us]
-
-
-def drop_day(conn: Connection, partition: DayPartition) -> Purged:
-    """Keep what conversions need of the day (clicks), then detach and drop it: all in
-    the caller's one transaction. StoreError (LockNotAvailable) when the table's lock is
+def drop_partition(conn: Connection, partition: Partition) -> Purged:
+    """Keep what conversions need of its clicks, then detach and drop it: all in the
+    caller's one transaction. StoreError (LockNotAvailable) when the table's lock is
     not had within LOCK_TIMEOUT: nothing changed."""
-    # Names here are ours: a table's name and a day (pg_inherits, matched by _DAY_NAME).
+    # Names here are ours: a table's and a day (from pg_inherits, matched by _SPAN_NAME).
     count = f"SELECT count(*) FROM {partition.name}"  # noqa: S608
     rows = int(conn.exec_driver_sql(count).scalar_one())
     kept = 0

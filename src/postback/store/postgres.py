@@ -53,6 +53,7 @@ class PostgresStore(Store):
     folds_rollups = True
     write_batches = 2
     counts_auth_failures = True
+    clicks_by_day = True
 
     def __init__(self, url: str, report_zones: Sequence[str] = (), pool_size: int = 10) -> None:
         engine = create_async_engine(
@@ -82,9 +83,9 @@ class PostgresStore(Store):
     async def _row_cutoffs(
         self, cutoffs: dict[str, int | None], purged: Purged | None
     ) -> dict[str, int | None]:
-        """Whole days go as dropped partitions (unless `purged` is None: a dry run); rows
-        are deleted one by one only where no day partition holds them (the default
-        partition), so up to a day past retention."""
+        """Whole partitions older than the cutoff go as dropped tables (unless `purged` is
+        None: a dry run); rows are deleted one by one only where no partition holds them
+        (the default partition). So a row stays up to SPAN_DAYS past its retention."""
         async with self._write() as conn:
             await conn.run_sync(partitions.ensure_ahead, datetime.now(UTC).date())
         rows: dict[str, int | None] = {}
@@ -93,29 +94,30 @@ class PostgresStore(Store):
                 rows[table] = cutoff
                 continue
             cutoff -= cutoff % partitions.DAY_US
-            if purged is None:
-                rows[table] = cutoff
-                continue
             async with self._read() as conn:
-                days = await conn.run_sync(partitions.day_partitions, table)
-            for day in (day for day in days if day.end_us <= cutoff):
-                if not await self._drop_day(day, purged):
-                    break  # tried again at the next purge
-            async with self._read() as conn:
-                days = await conn.run_sync(partitions.day_partitions, table)
-            rows[table] = min([cutoff, *(day.start_us for day in days[:1])])
+                spans = await conn.run_sync(partitions.partitions_of, table)
+            if purged is not None:
+                for span in (span for span in spans if span.end_us <= cutoff):
+                    if not await self._drop_partition(span, purged):
+                        break  # tried again at the next purge
+                async with self._read() as conn:
+                    spans = await conn.run_sync(partitions.partitions_of, table)
+            else:
+                spans = [span for span in spans if span.end_us > cutoff]
+            # Rows of a partition go only with it: those in the one holding the cutoff stay.
+            rows[table] = min([cutoff, *(span.start_us for span in spans[:1])])
         return rows
 
-    async def _drop_day(self, day: partitions.DayPartition, purged: Purged) -> bool:
+    async def _drop_partition(self, partition: partitions.Partition, purged: Purged) -> bool:
         for attempt in range(DROP_TRIES):
             try:
                 async with self._write() as conn:
-                    purged.add(await conn.run_sync(partitions.drop_day, day))
+                    purged.add(await conn.run_sync(partitions.drop_partition, partition))
                 return True
             except StoreLocked as exc:
                 if attempt == DROP_TRIES - 1:
                     dropping_failed.warning(
-                        "partition_drop_failed", "dropping %s gave way: %s", day.name, exc
+                        "partition_drop_failed", "dropping %s gave way: %s", partition.name, exc
                     )
                     return False
                 await asyncio.sleep(0.5 * (attempt + 1))

@@ -52,6 +52,8 @@ class TrafficMixin(SqlBase):
     # A visitor's click on an offer within this many microseconds of its previous one
     # is not unique (POSTBACK_UNIQUE_WINDOW; set by store/factory.py).
     unique_window_us: int = DEFAULT_UNIQUE_WINDOW_US
+    #: Clicks are partitioned by day: a lookup by id looks in the id's day first.
+    clicks_by_day = False
 
     # ---- clicks ---------------------------------------------------------------------
 
@@ -66,7 +68,7 @@ class TrafficMixin(SqlBase):
 
     async def _find_clicks(self, click_ids: list[str]) -> list[Click | None]:
         async with self._read() as conn:
-            by_id = await conn.run_sync(find_clicks, click_ids)
+            by_id = await conn.run_sync(find_clicks, click_ids, self.clicks_by_day)
         return [by_id.get(click_id) for click_id in click_ids]
 
     # ---- incoming postbacks -----------------------------------------------------------
