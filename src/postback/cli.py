@@ -461,6 +461,182 @@ def replay(
 
 
 @cli.command()
+def export(
+    kind: Annotated[
+        str,
+        typer.Argument(
+            help="clicks, conversions, incoming (the incoming postbacks' log) or attempts "
+            "(delivery attempts).",
+            show_default=False,
+        ),
+    ],
+    first: Annotated[
+        str | None,
+        typer.Option("--from", help="From (ISO 8601, inclusive; default: the first row)."),
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="Until (ISO 8601, exclusive; default: now).")
+    ] = None,
+    form: Annotated[str, typer.Option("--format", help="csv or jsonl.")] = "csv",
+    compress: Annotated[
+        bool, typer.Option("--gzip", help="Compress with gzip (whatever the file is named).")
+    ] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default: standard output)."),
+    ] = None,
+) -> None:
+    """Write the rows of a period as CSV or JSON Lines, a page at a time.
+
+    Rows are taken by their time: clicks and conversions by creation, incoming postbacks
+    by receipt, attempts by start. A conversions CSV imports back with `postback import
+    conversions`. A file is written whole or not at all.
+    """
+    from rich.markup import escape
+    from rich.progress import Progress
+
+    from postback.errors import StoreError
+    from postback.exporting import FORMATS, CannotWrite, open_target, row_writer
+    from postback.store.factory import open_store
+    from postback.store.sql_exports import EXPORT_KINDS, export_kind
+
+    settings = load_settings()
+    if kind not in EXPORT_KINDS:
+        console.print(f"[red]invalid KIND:[/red] use {', '.join(EXPORT_KINDS)}")
+        raise typer.Exit(2)
+    if form not in FORMATS:
+        console.print(f"[red]invalid --format:[/red] use {' or '.join(FORMATS)}")
+        raise typer.Exit(2)
+    start = parse_moment(first, "--from") if first is not None else None
+    end = parse_moment(last, "--to") if last is not None else datetime.now(UTC)
+    if start is not None and start >= end:
+        until = "--to" if last is not None else "now (the default --to)"
+        console.print(f"[red]invalid --from:[/red] it must be before {until}")
+        raise typer.Exit(2)
+    names = export_kind(kind).names
+
+    async def run() -> int:
+        store = open_store(settings)
+        try:
+            with open_target(output, compress=compress) as out:
+                if not await store.is_ready():
+                    console.print("[red]the database is not migrated:[/red] run postback migrate")
+                    raise typer.Exit(1)
+                writer = row_writer(form, out, names)
+                written = 0
+                with Progress(
+                    console=console, transient=True, disable=not console.is_terminal
+                ) as progress:
+                    total = await store.count_export(kind, start, end)
+                    task = progress.add_task(f"exporting {kind}", total=total)
+                    async for page in store.export_pages(kind, start, end):
+                        writer.write_rows(page)
+                        written += len(page)
+                        progress.advance(task, len(page))
+                return written
+        finally:
+            await store.close()
+
+    try:
+        written = asyncio.run(run())
+    except CannotWrite as exc:
+        console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    except StoreError as exc:
+        console.print(f"[red]database error:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    where = "standard output" if output is None else escape(str(output))
+    console.print(f"{written} rows written to {where}", soft_wrap=True)
+
+
+def sqlite_database(settings: Settings, command: str) -> Path:
+    """The configured SQLite database's file; on PostgreSQL, what to use instead (exit 2)."""
+    from postback.backup import PG_ADVICE, BackupFailed, sqlite_path
+
+    try:
+        path = sqlite_path(settings.database_url)
+    except BackupFailed as exc:
+        console.print(f"[red]cannot {command}:[/red] {exc.message}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    if path is None:
+        console.print(PG_ADVICE, markup=False, highlight=False, soft_wrap=True)
+        raise typer.Exit(2)
+    return path
+
+
+@cli.command("backup")
+def backup_database(
+    file: Annotated[Path, typer.Argument(help="Where to write the copy.", show_default=False)],
+    force: Annotated[bool, typer.Option("--force", help="Replace FILE if it exists.")] = False,
+) -> None:
+    """Copy the SQLite database to FILE, consistently, while the server runs and writes.
+
+    On PostgreSQL use pg_dump: the command says how (exit 2).
+    """
+    from rich.markup import escape
+    from rich.progress import Progress
+
+    from postback.backup import BackupFailed, backup, copy_summary
+
+    database = sqlite_database(load_settings(), "back up")
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(f"backing up {escape(database.name)}", total=None)
+
+        def step(remaining: int, total: int) -> None:
+            progress.update(task, total=total, completed=total - remaining)
+
+        try:
+            copied = backup(database, file, force=force, progress=step)
+        except BackupFailed as exc:
+            console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
+            raise typer.Exit(1) from None
+    console.print(escape(f"backed up {database} to {copy_summary(copied)}"), soft_wrap=True)
+
+
+@cli.command("restore")
+def restore_database(
+    file: Annotated[
+        Path, typer.Argument(help="A backup made by postback backup.", show_default=False)
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace a database that holds data.")
+    ] = False,
+) -> None:
+    """Replace the SQLite database with the backup FILE, then migrate it.
+
+    Stop the server and the workers first: a database in use is refused. A database
+    that holds data is replaced only with --force. On PostgreSQL use pg_restore: the
+    command says how (exit 2).
+    """
+    from rich.markup import escape
+    from rich.progress import Progress
+
+    from postback.backup import BackupFailed, copy_summary, restore
+    from postback.errors import StoreError
+
+    settings = load_settings()
+    database = sqlite_database(settings, "restore")
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
+        task = progress.add_task(f"restoring {escape(file.name)}", total=None)
+
+        def step(remaining: int, total: int) -> None:
+            progress.update(task, total=total, completed=total - remaining)
+
+        try:
+            copied = restore(file, database, force=force, progress=step)
+        except BackupFailed as exc:
+            console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
+            raise typer.Exit(1) from None
+    console.print(escape(f"restored {file} into {copy_summary(copied)}"), soft_wrap=True)
+    try:
+        migrate_database(settings)
+    except StoreError as exc:
+        console.print(f"[red]cannot migrate the restored database:[/red] {exc.message}")
+        raise typer.Exit(1) from None
+    console.print("[green]database is up to date[/green]")
+
+
+@cli.command()
 def demo(
     port: Annotated[
         int | None,

@@ -25,6 +25,7 @@ from postback.store.sql_base import now_us
 from postback.store.sql_configs import ConfigsMixin
 from postback.store.sql_costs import CostsMixin
 from postback.store.sql_deliveries import DeliveriesMixin
+from postback.store.sql_exports import ExportsMixin
 from postback.store.sql_limits import LimitsMixin
 from postback.store.sql_partners import PartnersMixin
 from postback.store.sql_purge import PurgeMixin
@@ -44,6 +45,7 @@ class Store(
     AlertsMixin,
     LimitsMixin,
     PurgeMixin,
+    ExportsMixin,
 ):
     """The store: everything the edge, the services and the workers ask of the database,
     in SQL shared by both backends; SqliteStore and PostgresStore set up the engine and
