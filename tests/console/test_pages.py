@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import httpx
 
 from postback.domain.records import Click
+from postback.domain.retention import Retention
 from postback.store.sql import Store
 from tests.api.conftest import convert
 from tests.console.conftest import ADMIN_KEY, Browser, csrf_of, new_browser
+from tests.store import factories as make
+from tests.store.test_delivery_health import result as attempt_result
 
 
 def created_id(answer: httpx.Response, kind: str) -> int:
@@ -345,3 +348,32 @@ async def test_an_offers_attribution_window_is_shown_and_edited(
     assert 'name="attribution_days"' in page.text and 'value="7"' in page.text
     changed = await store.get_offer(offer.id)
     assert changed is not None and changed.attribution_days == 7
+
+
+async def test_a_trace_says_what_retention_removed(admin: Browser, store: Store) -> None:
+    world = await make_world(admin)
+    config = await make.postback(
+        store, world["affiliate"], world["offer"], method="POST", body='{"c":"{click_id}"}'
+    )
+    result = await convert(store, world["offer"], world["affiliate"])
+    claims = await store.claim_deliveries(limit=100, lease_seconds=60, now=datetime.now(UTC))
+    for claim in claims:
+        await store.finish_attempt(claim, attempt_result(claim, datetime.now(UTC), success=True))
+    done = await store.purge(Retention(attempts_days=1), datetime.now(UTC) + timedelta(days=30))
+    assert done is not None and done.purged.bodies >= 1
+    trace = await admin.get(f"/conversions/{result.conversion.id}")
+    assert trace.status_code == 200
+    assert "body removed by retention" in trace.text
+    assert "Its attempts were removed by retention." in trace.text
+    (purged,) = [
+        d
+        for d in (
+            await store.list_deliveries(filters={"conversion_id": result.conversion.id})
+        ).items
+        if d.postback_id == config.id
+    ]
+    assert f'action="/deliveries/{purged.id}/retry"' not in trace.text
+    refused = await admin.client.post(
+        f"/deliveries/{purged.id}/retry", data={"csrf_token": csrf_of(trace.text)}
+    )
+    assert refused.status_code == 409 and "removed by retention" in refused.text

@@ -52,7 +52,7 @@ class TrafficMixin(SqlBase):
     # A visitor's click on an offer within this many microseconds of its previous one
     # is not unique (POSTBACK_UNIQUE_WINDOW; set by store/factory.py).
     unique_window_us: int = DEFAULT_UNIQUE_WINDOW_US
-    #: Clicks are partitioned by day: a lookup by id looks in the id's day first.
+    #: Clicks are partitioned by time: a lookup by id looks in the id's day first.
     clicks_by_day = False
 
     # ---- clicks ---------------------------------------------------------------------
