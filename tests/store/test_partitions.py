@@ -167,3 +167,24 @@ async def test_the_migration_partitions_tables_holding_rows(pg_store: PostgresSt
 async def top_id(store: PostgresStore, table: Any) -> int:
     async with store.engine.connect() as conn:
         return int((await conn.execute(select(func.max(table.c.id)))).scalar_one())
+
+
+async def test_a_week_whose_rows_are_in_the_default_partition_is_not_made(
+    pg_store: PostgresStore,
+) -> None:
+    store = pg_store
+    offer = await make.offer(store)
+    aff = (await make.affiliate(store)).id
+    far = make.now() + 400 * DAY  # a clock far ahead: past the weeks made
+    click = make.click(offer, aff, far)
+    await store.insert_clicks([click])
+    assert await rows_in(store, "clicks_default") >= 1
+    async with store.engine.begin() as conn:
+        made = await conn.run_sync(
+            partitions.ensure_days, "clicks", (far - DAY).date(), (far + 20 * DAY).date()
+        )
+    names = {day.name for day in await days_of(store, "clicks")}
+    assert partitions.partition_name("clicks", far.date()) not in names
+    assert made >= 2  # the weeks around it
+    await store.migrate()  # and a start is not stopped by it
+    assert await store.get_click(click.click_id) == click

@@ -121,9 +121,9 @@ def ensure_days(conn: Connection, table: str, first: date, last: date) -> int:
     made = 0
     span = span_of(first)
     while span <= last:
-        if span not in have:
+        end = span + timedelta(days=SPAN_DAYS)
+        if span not in have and not _default_holds(conn, table, span, end):
             name = partition_name(table, span)
-            end = span + timedelta(days=SPAN_DAYS)
             conn.exec_driver_sql(
                 f"CREATE TABLE IF NOT EXISTS {name}"
                 f" (LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
@@ -135,6 +135,20 @@ def ensure_days(conn: Connection, table: str, first: date, last: date) -> int:
             made += 1
         span += timedelta(days=SPAN_DAYS)
     return made
+
+
+def _default_holds(conn: Connection, table: str, first: date, end: date) -> bool:
+    """Whether the default partition already took rows of [first, end) (a clock ahead,
+    say): such a span is not made (attaching it would fail); its rows stay where they are
+    and go in batches when their time comes."""
+    if conn.execute(text("SELECT to_regclass(:t)"), {"t": default_name(table)}).scalar() is None:
+        return False
+    column = PARTITIONED[table]
+    found = conn.exec_driver_sql(
+        f"SELECT 1 FROM {default_name(table)}"  # noqa: S608 - our table and column names
+        f" WHERE {column} >= {day_us(first)} AND {column} < {day_us(end)} LIMIT 1"
+    ).first()
+    return found is not None
 
 
 def ensure_ahead(conn: Connection, today: date, ahead: int = AHEAD_DAYS) -> None:
