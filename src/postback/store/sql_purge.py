@@ -65,7 +65,7 @@ class PurgeMixin(SqlBase):
         self, cutoffs: dict[str, int | None], purged: Purged | None
     ) -> dict[str, int | None]:
         """Per table, before when rows are deleted one batch at a time; a backend that
-        drops old data some other way first (PostgreSQL's day partitions) adds what it
+        drops old data some other way first (PostgreSQL's time partitions) adds what it
         dropped to `purged` (None: a dry run, drop nothing)."""
         return cutoffs
 
@@ -90,43 +90,37 @@ class PurgeMixin(SqlBase):
                 window = await conn.run_sync(longest_window)
             cutoffs = retention.cutoffs(now, window)
             visitors_us = rows.to_us(now) - self.unique_window_us - VISITOR_SLACK_US
-            report = _report(cutoffs, visitors_us, dry_run)
-            clicks_us, incoming_us, attempts_us = (
-                None if moment is None else rows.to_us(moment)
-                for moment in (cutoffs.clicks, cutoffs.incoming, cutoffs.attempts)
-            )
-            kinds = {"clicks": clicks_us, "incoming_log": incoming_us}
-            kinds["delivery_attempts"] = attempts_us
-            total = report.purged
-            rows_before = await self._row_cutoffs(kinds, None if dry_run else total)
-            clicks_us, incoming_us = rows_before["clicks"], rows_before["incoming_log"]
+            report = PurgeReport(cutoffs, rows.from_us(visitors_us), Purged(), dry_run)
+            before = {
+                "clicks": _us(cutoffs.clicks),
+                "incoming_log": _us(cutoffs.incoming),
+                "delivery_attempts": _us(cutoffs.attempts),
+            }
+            # Each table's rows that go one batch at a time (what the backend drops
+            # otherwise, it has dropped by now, unless this is a dry run).
+            by_rows = await self._row_cutoffs(before, None if dry_run else report.purged)
+            attempts_us = before["delivery_attempts"]
             if dry_run:
                 async with self._read() as conn:
-                    report.purged.add(
-                        await conn.run_sync(
-                            count_due,
-                            clicks_us,
-                            visitors_us,
-                            incoming_us,
-                            rows_before["delivery_attempts"],
-                            attempts_us,
-                        )
+                    due = await conn.run_sync(
+                        count_due,
+                        by_rows["clicks"],
+                        visitors_us,
+                        by_rows["incoming_log"],
+                        by_rows["delivery_attempts"],
+                        attempts_us,
                     )
+                report.purged.add(due)
                 return report
-            if clicks_us is not None:
-                await self._drain(total, pause, purge_clicks, clicks_us, limit)
+            total = report.purged
+            if by_rows["clicks"] is not None:
+                await self._drain(total, pause, purge_clicks, by_rows["clicks"], limit)
             await self._drain_visitors(total, pause, visitors_us, limit)
-            if incoming_us is not None:
-                await self._drain(total, pause, purge_incoming, incoming_us, limit)
+            if by_rows["incoming_log"] is not None:
+                await self._drain(total, pause, purge_incoming, by_rows["incoming_log"], limit)
             if attempts_us is not None:
-                await self._drain(
-                    total,
-                    pause,
-                    purge_attempts,
-                    rows_before["delivery_attempts"],
-                    attempts_us,
-                    limit,
-                )
+                attempts = by_rows["delivery_attempts"]
+                await self._drain(total, pause, purge_attempts, attempts, attempts_us, limit)
                 await self._drain(total, pause, purge_bodies, attempts_us, rows.to_us(now), limit)
             if total.total:
                 await self._reclaim_space()
@@ -172,5 +166,5 @@ class PurgeMixin(SqlBase):
                 log.info("purged", extra={"action": "purged", **vars(report.purged)})
 
 
-def _report(cutoffs: Cutoffs, visitors_us: int, dry_run: bool) -> PurgeReport:
-    return PurgeReport(cutoffs, rows.from_us(visitors_us), Purged(), dry_run)
+def _us(moment: datetime | None) -> int | None:
+    return None if moment is None else rows.to_us(moment)
