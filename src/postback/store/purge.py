@@ -107,28 +107,33 @@ def purge_clicks(conn: Connection, before: int, limit: int = BATCH) -> Purged:
     return Purged(clicks=gone, kept_clicks=kept)
 
 
-def purge_visitors(
-    conn: Connection, before: int, after: tuple[str, int] | None, limit: int = BATCH
-) -> tuple[Purged, tuple[str, int] | None]:
-    """One page of the unique-click memories in key order after `after`, those last seen
-    before `before` removed; the next page's start (None: the end). A memory older than
-    the unique window decides nothing: without it the next click is unique as well."""
-    key = tuple_(click_visitors.c.visitor, click_visitors.c.offer_id)
+_VISITOR_KEY = tuple_(click_visitors.c.visitor, click_visitors.c.offer_id)
+
+VisitorKey = tuple[str, int]
+
+
+def stale_visitors(
+    conn: Connection, before: int, after: VisitorKey | None, limit: int = BATCH
+) -> tuple[list[VisitorKey], VisitorKey | None]:
+    """One page of the unique-click memories in key order after `after`: those last seen
+    before `before`, and the next page's start (None: the end). Read outside any write:
+    a memory older than the unique window decides nothing (without it the next click is
+    unique as well), so most pages remove nothing."""
     page = select(click_visitors.c.visitor, click_visitors.c.offer_id, click_visitors.c.last_at)
     if after is not None:
-        page = page.where(key > tuple_(*after))
-    found = conn.execute(page.order_by(*key.clauses).limit(limit)).all()
-    if not found:
-        return Purged(), None
+        page = page.where(tuple_(*after) < _VISITOR_KEY)
+    found = conn.execute(page.order_by(*_VISITOR_KEY.clauses).limit(limit)).all()
     stale = [(row.visitor, row.offer_id) for row in found if row.last_at < before]
-    gone = 0
-    if stale:
-        # Checked again as it is deleted: a click may have just come back.
-        gone = conn.execute(
-            delete(click_visitors).where(key.in_(stale), click_visitors.c.last_at < before)
-        ).rowcount
-    last = found[-1]
-    return Purged(visitors=gone), (last.visitor, last.offer_id) if len(found) == limit else None
+    following = (found[-1].visitor, found[-1].offer_id) if len(found) == limit else None
+    return stale, following
+
+
+def purge_visitors(conn: Connection, stale: list[VisitorKey], before: int) -> Purged:
+    # Checked again as they go: a click may have just come back.
+    gone = conn.execute(
+        delete(click_visitors).where(_VISITOR_KEY.in_(stale), click_visitors.c.last_at < before)
+    )
+    return Purged(visitors=gone.rowcount)
 
 
 def purge_incoming(conn: Connection, before: int, limit: int = BATCH) -> Purged:

@@ -18,6 +18,7 @@ from postback.store import rows
 from postback.store.purge import (
     BATCH,
     Purged,
+    VisitorKey,
     count_due,
     longest_window,
     purge_attempts,
@@ -25,6 +26,7 @@ from postback.store.purge import (
     purge_clicks,
     purge_incoming,
     purge_visitors,
+    stale_visitors,
 )
 from postback.store.sql_base import SqlBase
 
@@ -138,14 +140,16 @@ class PurgeMixin(SqlBase):
             await asyncio.sleep(pause)
 
     async def _drain_visitors(self, total: Purged, pause: float, before: int, limit: int) -> None:
-        after: tuple[str, int] | None = None
+        after: VisitorKey | None = None
         while True:
-            async with self._write() as conn:
-                done, after = await conn.run_sync(purge_visitors, before, after, limit)
-            total.add(done)
+            async with self._read() as conn:
+                stale, after = await conn.run_sync(stale_visitors, before, after, limit)
+            if stale:
+                async with self._write() as conn:
+                    total.add(await conn.run_sync(purge_visitors, stale, before))
+                await asyncio.sleep(pause)
             if after is None:
                 return
-            await asyncio.sleep(pause)
 
     async def keep_purged(self, retention: Retention, stop: asyncio.Event) -> None:
         """Until `stop`: purge FIRST_PURGE_AFTER seconds from now and then every
