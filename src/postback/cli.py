@@ -16,9 +16,6 @@ from rich.console import Console
 
 from postback.settings import Settings
 
-# store/purge.py's BATCH, here so that `--help` need not import the store.
-PURGE_BATCH = 2_000
-
 if TYPE_CHECKING:
     from postback.store.sql_purge import PurgeReport
 
@@ -164,8 +161,11 @@ def purge(
         bool, typer.Option("--dry-run", help="Only say what would go; change nothing.")
     ] = False,
     batch: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Rows removed per transaction.")
-    ] = PURGE_BATCH,
+        int | None,
+        typer.Option(
+            min=1, max=100_000, help="Rows removed per transaction (SQLite 500, else 2000)."
+        ),
+    ] = None,
 ) -> None:
     """Remove what is older than its retention (POSTBACK_RETAIN_*_DAYS): raw clicks, the
     incoming log, delivery attempts and delivered bodies. Conversions (with what they
