@@ -30,6 +30,10 @@ _EPOCH = date(1970, 1, 1)
 # partition at run time; one statement text whatever the batch, prepared once (its plan
 # cached). OFFSET 0 keeps the subquery a probe per id: flattened into a join, the planner
 # may scan every day instead.
+_FIND_IN_DAY = text(
+    "SELECT * FROM clicks WHERE click_id = ANY(CAST(:ids AS varchar[]))"
+    " AND created_at >= :start AND created_at < :start + 86400000000"  # DAY_US
+)
 _FIND_IN_DAYS = text(
     "SELECT found.* FROM unnest(CAST(:ids AS varchar[]), CAST(:starts AS bigint[]))"
     " AS wanted(click_id, day_start) CROSS JOIN LATERAL ("
@@ -65,5 +69,10 @@ def _in_their_days(conn: Connection, click_ids: Sequence[str]) -> dict[str, Clic
     if not ids:
         return {}
     starts = [(day - _EPOCH).days * DAY_US for _, day in dated if day is not None]
-    found = conn.execute(_FIND_IN_DAYS, {"ids": ids, "starts": starts})
+    if len(set(starts)) == 1:
+        # One day (a lone postback, most batches): pruned as the statement starts, so
+        # only that day's partition is opened at all.
+        found = conn.execute(_FIND_IN_DAY, {"ids": ids, "start": starts[0]})
+    else:
+        found = conn.execute(_FIND_IN_DAYS, {"ids": ids, "starts": starts})
     return {row.click_id: rows.click(row) for row in found}
