@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import ColumnElement, func, literal_column, select
 
 from postback.domain.records import Click
 from postback.settings import Settings
@@ -66,7 +66,7 @@ async def check_whole(store: Store, made: list[Click], converted: set[str]) -> C
     for click_id in converted:
         found = await store.get_click(click_id)
         assert found is not None, click_id
-    day_of = literal_column(f"clicks.created_at / {partitions.DAY_US}")
+    day_of: ColumnElement[int] = literal_column(f"clicks.created_at / {partitions.DAY_US}")
     async with store.engine.connect() as conn:
         query = select(conversions.c.click_id).where(conversions.c.click_id.in_(list(converted)))
         assert set((await conn.execute(query)).scalars()) == converted
