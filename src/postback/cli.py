@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -574,23 +575,35 @@ def backup_database(
     On PostgreSQL use pg_dump: the command says how (exit 2).
     """
     from rich.markup import escape
-    from rich.progress import Progress
 
-    from postback.backup import BackupFailed, backup, copy_summary
+    from postback.backup import backup, copy_summary
 
     database = sqlite_database(load_settings(), "back up")
+    copied = copy_with_progress(
+        f"backing up {database.name}",
+        lambda step: backup(database, file, force=force, progress=step),
+    )
+    console.print(escape(f"backed up {database} to {copy_summary(copied)}"), soft_wrap=True)
+
+
+def copy_with_progress(label: str, copy: Callable[[Callable[[int, int], None]], Any]) -> Any:
+    """Run a backup or a restore with a progress bar on a terminal; exit 1 on failure."""
+    from rich.markup import escape
+    from rich.progress import Progress
+
+    from postback.backup import BackupFailed
+
     with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"backing up {escape(database.name)}", total=None)
+        task = progress.add_task(escape(label), total=None)
 
         def step(remaining: int, total: int) -> None:
             progress.update(task, total=total, completed=total - remaining)
 
         try:
-            copied = backup(database, file, force=force, progress=step)
+            return copy(step)
         except BackupFailed as exc:
             console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
             raise typer.Exit(1) from None
-    console.print(escape(f"backed up {database} to {copy_summary(copied)}"), soft_wrap=True)
 
 
 @cli.command("restore")
@@ -609,24 +622,16 @@ def restore_database(
     command says how (exit 2).
     """
     from rich.markup import escape
-    from rich.progress import Progress
 
-    from postback.backup import BackupFailed, copy_summary, restore
+    from postback.backup import copy_summary, restore
     from postback.errors import StoreError
 
     settings = load_settings()
     database = sqlite_database(settings, "restore")
-    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
-        task = progress.add_task(f"restoring {escape(file.name)}", total=None)
-
-        def step(remaining: int, total: int) -> None:
-            progress.update(task, total=total, completed=total - remaining)
-
-        try:
-            copied = restore(file, database, force=force, progress=step)
-        except BackupFailed as exc:
-            console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
-            raise typer.Exit(1) from None
+    copied = copy_with_progress(
+        f"restoring {file.name}",
+        lambda step: restore(file, database, force=force, progress=step),
+    )
     console.print(escape(f"restored {file} into {copy_summary(copied)}"), soft_wrap=True)
     try:
         migrate_database(settings)
