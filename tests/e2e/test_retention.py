@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -42,21 +42,22 @@ def server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 async def seed_old(database_url: str, net: Network, now: datetime) -> tuple[list[Click], int]:
-    """Three days of clicks 200 days back (from two countries, with subs), one of them
-    converted then; the conversion's id."""
+    """Three days of clicks about 200 days back (from two countries, with subs), from 21:00
+    UTC, one of them converted three hours after it was made (so on the next day); the
+    conversion's id."""
+    start = datetime.combine((now - 202 * DAY).date(), time(21), UTC)
+    step = timedelta(minutes=14)
     store = open_store(Settings(database_url=database_url))
     try:
         if store.engine.dialect.name == "postgresql":
             async with store.engine.begin() as conn:
-                first, last = (now - 202 * DAY).date(), (now - 200 * DAY).date()
+                first, last = start.date(), (start + 300 * step).date()
                 await conn.run_sync(partitions.ensure_days, "clicks", first, last)
         offer = await store.get_offer(net.offer["id"])
         assert offer is not None
         old = []
         for n in range(300):
-            made = make.click(
-                offer, net.affiliate["id"], now - 202 * DAY + n * timedelta(minutes=14)
-            )
+            made = make.click(offer, net.affiliate["id"], start + n * step)
             old.append(
                 Click(
                     **{
@@ -148,18 +149,19 @@ async def test_purge_under_traffic_keeps_reports_and_what_conversions_need(
         )
         assert click["created_at"].startswith(old[7].created_at.isoformat()[:19])
         assert click["ip"] is None
-        # ... and its status still changes, counted on the day and place it had.
+        # ... and its status still changes, counted at the place its click had, on the day
+        # the conversion was made (the day after its click's).
         approved = await client.get(
             "/postback",
             params={"click_id": old[7].click_id, "token": net.token, "status": "approved"},
         )
         assert approved.status_code == 200 and approved.json()["result"] == "updated"
         by_place = await report("day,country,sub1")
-        day_of_click = old[7].created_at.date().isoformat()
+        day_made = (old[7].created_at + timedelta(hours=3)).date().isoformat()
+        assert trace.json()["created_at"].startswith(day_made)
+        assert day_made != old[7].created_at.date().isoformat()
         row = next(
-            r
-            for r in by_place
-            if (r["day"], r["country"], r["sub1"]) == (day_of_click, "BR", "camp1")
+            r for r in by_place if (r["day"], r["country"], r["sub1"]) == (day_made, "BR", "camp1")
         )
         assert row["approved"] == 1
         # A purged click without a conversion is gone: a postback for it is unknown.
