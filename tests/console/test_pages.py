@@ -376,4 +376,5 @@ async def test_a_trace_says_what_retention_removed(admin: Browser, store: Store)
     refused = await admin.client.post(
         f"/deliveries/{purged.id}/retry", data={"csrf_token": csrf_of(trace.text)}
     )
-    assert refused.status_code == 409 and "removed by retention" in refused.text
+    assert refused.status_code == 410 and "removed by retention" in refused.text
+    assert "No longer available" in refused.text

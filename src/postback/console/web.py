@@ -33,6 +33,7 @@ from postback.errors import (
     StoreUnavailable,
     TooManyRequests,
 )
+from postback.http_status import status_of
 from postback.services.caller import Caller, admin_only
 from postback.services.context import AppContext
 from postback.services.links import public_base
@@ -281,7 +282,7 @@ def page(router: APIRouter, spec: str, handler: Handler, *, public: bool = False
         except StoreUnavailable:
             response = error_page(console, request, 503, "the database is unavailable; retry")
         except PostbackError as exc:
-            response = error_page(console, request, 409, exc.message)
+            response = error_page(console, request, status_of(exc), exc.message)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         return response
