@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from postback.domain.retention import Retention
 from postback.store.sql import Store
 from postback.store.sql_exports import EXPORT_KINDS, export_kind
 from tests.store import factories as make
@@ -65,6 +66,38 @@ async def test_clicks_of_one_moment_are_paged_by_their_id_each_once(store: Store
     assert sorted(ties) == sorted(click.click_id for click in same)
     assert sizes == [4, 4, 4, 2]
     assert await store.count_export("clicks", start, end) == len(expected)
+
+
+async def test_clicks_kept_by_conversions_come_with_the_raw_ones(store: Store) -> None:
+    offer = await make.offer(store)
+    affiliate = await make.affiliate(store)
+    moment = datetime(2021, 6, 1, 12, tzinfo=UTC)
+    first = [make.click(offer, affiliate.id, moment) for _ in range(6)]
+    await store.insert_clicks(first)
+    for click in first[:3]:
+        received = moment + timedelta(hours=1)
+        await store.record_postback(make.command(click, offer, received_at=received))
+    # Three go to kept_clicks with their conversions, three go altogether.
+    done = await store.purge(Retention(clicks_days=90), moment + timedelta(days=400))
+    assert done is not None and done.purged.kept_clicks == 3
+    raw = [make.click(offer, affiliate.id, moment) for _ in range(5)]
+    edges = [
+        make.click(offer, affiliate.id, moment + n * timedelta(microseconds=1)) for n in (-1, 1)
+    ]
+    await store.insert_clicks([*raw, *edges])
+    start, end = moment - timedelta(hours=1), moment + timedelta(hours=1)
+
+    found, sizes = await exported(store, "clicks", start, end, page_size=3)
+
+    ids = [row[column("clicks", "click_id")] for row in found]
+    assert sorted(ids) == sorted(c.click_id for c in (*first[:3], *raw, *edges))  # each once
+    assert ids[0] == edges[0].click_id and ids[-1] == edges[1].click_id
+    assert sorted(ids[1:-1]) == ids[1:-1]  # the ties by id, across both tables
+    ips = {row[column("clicks", "click_id")]: row[column("clicks", "ip")] for row in found}
+    assert {ips[c.click_id] for c in first[:3]} == {None}  # what a kept click drops
+    assert all(ips[c.click_id] is not None for c in raw)
+    assert sizes == [3, 3, 3, 1]
+    assert await store.count_export("clicks", start, end) == 10
 
 
 async def test_a_range_is_from_inclusive_to_exclusive(store: Store) -> None:

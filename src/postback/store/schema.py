@@ -137,6 +137,8 @@ kept_clicks = Table(
     "kept_clicks",
     metadata,
     *(column._copy() for column in clicks.columns),
+    # `postback export clicks` reads a time range of kept clicks with the raw ones.
+    Index("ix_kept_clicks_created_at", "created_at"),
 )
 
 # The last click of each visitor (a keyed hash of IP and User-Agent, never the pair) on

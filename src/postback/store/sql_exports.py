@@ -1,4 +1,4 @@
-"""Exports: one table's rows of a time range, read in pages by keyset (the time, then the
+"""Exports: a kind of row of a time range, read in pages by keyset (the time, then the
 primary key to break ties), each page its own short read. An export of any size holds
 one page in memory and no transaction open while the caller writes it out
 (exporting.py formats the rows, `postback export` runs it)."""
@@ -12,17 +12,24 @@ from decimal import Decimal
 from typing import Any, Final
 
 import orjson
-from sqlalchemy import Column, ColumnElement, Table, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, Table, and_, func, or_, select, union_all
 
 from postback.domain.money import from_units
 from postback.store import rows
-from postback.store.schema import clicks, conversions, delivery_attempts, incoming_log
+from postback.store.schema import (
+    clicks,
+    conversions,
+    delivery_attempts,
+    incoming_log,
+    kept_clicks,
+)
 from postback.store.sql_base import SqlBase
 
 #: Rows per read.
 EXPORT_PAGE: Final = 5_000
 
 Convert = Callable[[Any], Any]
+Where = list[ColumnElement[bool]]
 
 
 def _money(value: int | None) -> Decimal | None:
@@ -49,12 +56,13 @@ _CONVERTS: Final[dict[str, Convert]] = {
 
 @dataclass(frozen=True, slots=True)
 class ExportKind:
-    """What one kind of export reads: a table's rows whose `time` is in the range, in
-    the order of (`time`, `key`), as `fields` (the name in the file, the column)."""
+    """What one kind of export reads: the rows of `tables` (alike in their columns) whose
+    `time` is in the range, in the order of (`time`, `key`), as `fields` (the name in the
+    file, the column)."""
 
-    table: Table
-    time: Column[Any]
-    key: Column[Any]
+    tables: tuple[Table, ...]
+    time: str
+    key: str
     fields: tuple[tuple[str, str], ...]
 
     @property
@@ -70,16 +78,21 @@ def _as_stored(table: Table, *first: str) -> tuple[tuple[str, str], ...]:
 
 
 KINDS: Final[dict[str, ExportKind]] = {
+    # What conversions kept of purged clicks comes out with the raw clicks (a click id is
+    # in one table or the other, never both: store/purge.py moves it in one transaction).
     "clicks": ExportKind(
-        clicks, clicks.c.created_at, clicks.c.click_id, _as_stored(clicks, "click_id", "created_at")
+        (clicks, kept_clicks),
+        "created_at",
+        "click_id",
+        _as_stored(clicks, "click_id", "created_at"),
     ),
     # Named as `postback import conversions` reads them, so an exported file imports back.
     # Its other columns are names the import leaves alone: `payout` would be read as an
     # alias of the revenue, and the import takes the payout from the offer anyway.
     "conversions": ExportKind(
-        conversions,
-        conversions.c.created_at,
-        conversions.c.id,
+        (conversions,),
+        "created_at",
+        "id",
         (
             ("id", "id"),
             ("click_id", "click_id"),
@@ -99,15 +112,15 @@ KINDS: Final[dict[str, ExportKind]] = {
         ),
     ),
     "incoming": ExportKind(
-        incoming_log,
-        incoming_log.c.received_at,
-        incoming_log.c.id,
+        (incoming_log,),
+        "received_at",
+        "id",
         _as_stored(incoming_log, "id", "received_at"),
     ),
     "attempts": ExportKind(
-        delivery_attempts,
-        delivery_attempts.c.started_at,
-        delivery_attempts.c.id,
+        (delivery_attempts,),
+        "started_at",
+        "id",
         _as_stored(delivery_attempts, "id", "delivery_id", "attempt_no", "started_at"),
     ),
 }
@@ -122,11 +135,34 @@ def export_kind(name: str) -> ExportKind:
         raise ValueError(f"unknown export {name!r}: use {', '.join(EXPORT_KINDS)}") from None
 
 
-def _in_range(kind: ExportKind, start: datetime | None, end: datetime) -> list[ColumnElement[bool]]:
-    conditions = [kind.time < rows.to_us(end)]
+def _in_range(table: Table, kind: ExportKind, start: datetime | None, end: datetime) -> Where:
+    time = table.c[kind.time]
+    conditions = [time < rows.to_us(end)]
     if start is not None:
-        conditions.append(kind.time >= rows.to_us(start))
+        conditions.append(time >= rows.to_us(start))
     return conditions
+
+
+def _after(table: Table, kind: ExportKind, last_time: int, last_key: Any) -> Where:
+    time, key = table.c[kind.time], table.c[kind.key]
+    # `time >= last` alone is what an index on the time can seek to.
+    return [time >= last_time, or_(time > last_time, and_(time == last_time, key > last_key))]
+
+
+def _page(kind: ExportKind, where: Callable[[Table], Where], size: int) -> Select[Any]:
+    """The next `size` rows of the kind's tables: the fields, then the time and the key.
+    Each table gives its own first `size` by its index, and the pages merge."""
+
+    def first_of(table: Table) -> Select[Any]:
+        fields = [table.c[column] for _, column in kind.fields]
+        ordered = (table.c[kind.time], table.c[kind.key])
+        return select(*fields, *ordered).where(*where(table)).order_by(*ordered).limit(size)
+
+    if len(kind.tables) == 1:
+        return first_of(kind.tables[0])
+    merged = union_all(*(select(*first_of(t).subquery().c) for t in kind.tables)).subquery()
+    time, key = list(merged.c)[-2:]
+    return select(*merged.c).order_by(time, key).limit(size)
 
 
 class ExportsMixin(SqlBase):
@@ -135,9 +171,14 @@ class ExportsMixin(SqlBase):
     async def count_export(self, name: str, start: datetime | None, end: datetime) -> int:
         """How many rows an export of [start, end) holds now (None: from the first row)."""
         kind = export_kind(name)
-        stmt = select(func.count()).select_from(kind.table).where(*_in_range(kind, start, end))
+        total = 0
         async with self._read() as conn:
-            return int(await conn.scalar(stmt) or 0)
+            for table in kind.tables:
+                counted = select(func.count()).select_from(table)
+                total += int(
+                    await conn.scalar(counted.where(*_in_range(table, kind, start, end))) or 0
+                )
+        return total
 
     async def export_pages(
         self, name: str, start: datetime | None, end: datetime, page_size: int = EXPORT_PAGE
@@ -147,33 +188,23 @@ class ExportsMixin(SqlBase):
         as a dict. Rows written meanwhile behind the last page read are not seen."""
         kind = export_kind(name)
         page_size = max(1, page_size)
-        columns = [kind.table.c[column] for _, column in kind.fields]
+        width = len(kind.fields)
         converts = [_CONVERTS.get(column) for _, column in kind.fields]
-        # The keyset comes after the fields, as stored.
-        base = (
-            select(*columns, kind.time, kind.key)
-            .where(*_in_range(kind, start, end))
-            .order_by(kind.time, kind.key)
-            .limit(page_size)
-        )
         after: tuple[Any, Any] | None = None
         while True:
-            stmt = base
-            if after is not None:
-                last_time, last_key = after
-                # `time >= last` alone is what an index on the time can seek to.
-                stmt = stmt.where(
-                    kind.time >= last_time,
-                    or_(kind.time > last_time, and_(kind.time == last_time, kind.key > last_key)),
-                )
+
+            def where(table: Table, after: tuple[Any, Any] | None = after) -> Where:
+                found = _in_range(table, kind, start, end)
+                return found if after is None else [*found, *_after(table, kind, *after)]
+
             async with self._read() as conn:
-                found = (await conn.execute(stmt)).all()
+                found = (await conn.execute(_page(kind, where, page_size))).all()
             if not found:
                 return
             yield [
                 tuple(
                     value if convert is None else convert(value)
-                    for value, convert in zip(row[: len(columns)], converts, strict=True)
+                    for value, convert in zip(row[:width], converts, strict=True)
                 )
                 for row in found
             ]
