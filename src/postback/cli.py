@@ -205,13 +205,18 @@ def print_purge(outcome: PurgeReport) -> None:
         return "kept for ever" if moment is None else moment.isoformat(timespec="seconds")
 
     done = outcome.purged
-    cutoffs = outcome.cutoffs
+    cutoffs, reach = outcome.cutoffs, outcome.reach
     table = Table("what", "older than", "would go" if outcome.dry_run else "removed")
-    table.add_row("clicks", before(cutoffs.clicks), str(done.clicks))
+    if reach != cutoffs:
+        table.caption = (
+            "Clicks, the incoming log and attempts go by whole weeks: "
+            "those of the week holding the retention cutoff stay until it has passed."
+        )
+    table.add_row("clicks", before(reach.clicks), str(done.clicks))
     table.add_row("  of which kept for their conversions", "", str(done.kept_clicks))
     table.add_row("unique-click memories", before(outcome.visitors_before), str(done.visitors))
-    table.add_row("incoming log", before(cutoffs.incoming), str(done.incoming))
-    table.add_row("delivery attempts", before(cutoffs.attempts), str(done.attempts))
+    table.add_row("incoming log", before(reach.incoming), str(done.incoming))
+    table.add_row("delivery attempts", before(reach.attempts), str(done.attempts))
     table.add_row("Test button sends", before(cutoffs.attempts), str(done.tests))
     table.add_row("delivered bodies", before(cutoffs.attempts), str(done.bodies))
     Console().print(table)

@@ -5,7 +5,7 @@ from tables holding rows."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -74,6 +74,10 @@ async def test_old_days_go_whole_and_a_converted_click_is_kept(pg_store: Postgre
 
     due = await store.purge(Retention(clicks_days=90), now, dry_run=True)
     assert due is not None and due.purged.clicks >= 40
+    # What goes is older than the start of the week holding the cutoff.
+    assert due.cutoffs.clicks == now - 90 * DAY and due.reach.clicks is not None
+    assert due.cutoffs.clicks - partitions.SPAN_DAYS * DAY < due.reach.clicks <= due.cutoffs.clicks
+    assert due.reach.clicks.time() == time(0)
     assert old_days <= {day.name for day in await days_of(store, "clicks")}
 
     done = await store.purge(Retention(clicks_days=90), now)

@@ -45,7 +45,12 @@ VISITOR_SLACK_US = 60_000_000
 
 @dataclass(frozen=True, slots=True)
 class PurgeReport:
+    """What a purge removed (or would), by retention's `cutoffs`. `reach` is what went
+    in fact: older than these. It is earlier than the cutoffs where a table goes by
+    whole partitions (PostgreSQL), whose rows stay until their partition has passed."""
+
     cutoffs: Cutoffs
+    reach: Cutoffs
     visitors_before: datetime
     purged: Purged
     dry_run: bool
@@ -98,7 +103,6 @@ class PurgeMixin(SqlBase):
                 window = await conn.run_sync(longest_window)
             cutoffs = retention.cutoffs(now, window)
             visitors_us = rows.to_us(now) - self.unique_window_us - VISITOR_SLACK_US
-            report = PurgeReport(cutoffs, rows.from_us(visitors_us), Purged(), dry_run)
             before = {
                 "clicks": _us(cutoffs.clicks),
                 "incoming_log": _us(cutoffs.incoming),
@@ -106,7 +110,14 @@ class PurgeMixin(SqlBase):
             }
             # Each table's rows that go one batch at a time (what the backend drops
             # otherwise, it has dropped by now, unless this is a dry run).
-            by_rows = await self._row_cutoffs(before, None if dry_run else report.purged)
+            total = Purged()
+            by_rows = await self._row_cutoffs(before, None if dry_run else total)
+            reach = Cutoffs(
+                clicks=_moment(by_rows["clicks"]),
+                incoming=_moment(by_rows["incoming_log"]),
+                attempts=_moment(by_rows["delivery_attempts"]),
+            )
+            report = PurgeReport(cutoffs, reach, rows.from_us(visitors_us), total, dry_run)
             attempts_us = before["delivery_attempts"]
             if dry_run:
                 async with self._read() as conn:
@@ -118,9 +129,8 @@ class PurgeMixin(SqlBase):
                         by_rows["delivery_attempts"],
                         attempts_us,
                     )
-                report.purged.add(due)
+                total.add(due)
                 return report
-            total = report.purged
             if by_rows["clicks"] is not None:
                 await self._drain(total, pause, purge_clicks, by_rows["clicks"], limit)
             await self._drain_visitors(total, pause, visitors_us, limit)
@@ -176,6 +186,10 @@ class PurgeMixin(SqlBase):
                 continue
             if report is not None and report.purged.total:
                 log.info("purged", extra={"action": "purged", **vars(report.purged)})
+
+
+def _moment(us: int | None) -> datetime | None:
+    return None if us is None else rows.from_us(us)
 
 
 def _us(moment: datetime | None) -> int | None:
