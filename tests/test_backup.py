@@ -304,6 +304,66 @@ def test_an_older_backup_comes_up_to_date(tmp_path: Path) -> None:
     assert rows(target, "SELECT version_num FROM alembic_version") == [(head_revision(),)]
 
 
+# ---- compact ---------------------------------------------------------------------------------
+
+
+def test_compact_gives_an_older_database_its_free_pages_back_and_incremental_vacuum(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "postback.db"
+    asyncio.run(_fill(path, 3000))
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA auto_vacuum=NONE")  # as databases made before it were
+    conn.execute("VACUUM")
+    conn.execute("DELETE FROM clicks WHERE rowid % 10 != 0")  # what a purge would leave
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    assert rows(path, "PRAGMA auto_vacuum") == [(0,)]
+    (free,) = rows(path, "PRAGMA freelist_count")[0]
+    assert isinstance(free, int) and free > 50
+    before = path.stat().st_size
+
+    code, err = run(url_of(path), "compact")
+
+    assert code == 0, err
+    assert f"compacted {path}: " in err and "purges give space back from now on" in err
+    assert path.stat().st_size < before * 0.6
+    assert rows(path, "PRAGMA auto_vacuum") == [(2,)]
+    assert rows(path, "PRAGMA freelist_count") == [(0,)]
+    assert rows(path, "PRAGMA journal_mode") == [("wal",)]
+    assert rows(path, "SELECT count(*) FROM clicks") == [(300,)]
+    code, err = run(url_of(path), "migrate")
+    assert code == 0 and "database is up to date" in err
+    # A database that has it already is only rewritten.
+    code, err = run(url_of(path), "compact")
+    assert code == 0 and "purges give space back" not in err
+
+
+def test_compact_refuses_a_database_in_use_and_changes_nothing(database: Path) -> None:
+    holder = sqlite3.connect(database)  # as a running server holds its connections
+    try:
+        holder.execute("SELECT count(*) FROM clicks").fetchone()
+        code, err = run(url_of(database), "compact")
+    finally:
+        holder.close()
+    assert code == 1
+    assert err == f"the database {database} is in use: stop the server and workers first\n"
+    assert rows(database, "PRAGMA journal_mode") == [("wal",)]
+    assert rows(database, "SELECT count(*) FROM clicks") == [(50,)]
+
+
+def test_compact_refuses_what_is_not_a_database_of_ours(tmp_path: Path) -> None:
+    foreign = tmp_path / "foreign.db"
+    conn = sqlite3.connect(foreign)
+    conn.execute("CREATE TABLE things (id INTEGER PRIMARY KEY)")
+    conn.close()
+    code, err = run(url_of(foreign), "compact")
+    assert code == 1 and err == f"{foreign} is not a postback database (no meta table)\n"
+    code, err = run(url_of(tmp_path / "none.db"), "compact")
+    assert code == 1 and "cannot read" in err
+    assert not (tmp_path / "none.db").exists()
+
+
 # ---- PostgreSQL -----------------------------------------------------------------------------
 
 
@@ -315,3 +375,9 @@ def test_on_postgresql_the_advice_is_pg_dump(name: str, tmp_path: Path) -> None:
     assert 'pg_restore --no-owner --single-transaction --dbname="$NEW_DATABASE_URL"' in err
     assert "docs/RELIABILITY.md" in err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_on_postgresql_compact_says_there_is_nothing_to_do() -> None:
+    code, err = run("postgresql://postback@db.example/postback", "compact")
+    assert code == 2
+    assert "PostgreSQL needs none" in err and "VACUUM FULL" in err

@@ -14,7 +14,13 @@ destination, so a restore that fails leaves it as it was. Switching the target o
 WAL mode first needs it to have no other connection, which is how a running server is
 noticed. The caller migrates it afterwards, so an older backup comes up to date.
 
-PostgreSQL has pg_dump and pg_restore for this (PG_ADVICE, docs/RELIABILITY.md).
+A compaction (`postback compact`) rewrites a database without its free pages and with
+incremental auto-vacuum, which databases made before it lack: from then on, what a
+purge removes is given back to the file system as it goes. It needs the database to
+itself, noticed the same way as by a restore.
+
+PostgreSQL has pg_dump and pg_restore for this (PG_ADVICE, docs/RELIABILITY.md), and
+gives space back by itself (PG_COMPACT_ADVICE).
 """
 
 from __future__ import annotations
@@ -60,6 +66,15 @@ PG_ADVICE: Final = (
     '  pg_restore --no-owner --single-transaction --dbname="$NEW_DATABASE_URL" postback.dump\n'
     "then run postback migrate against it. See docs/RELIABILITY.md."
 )
+
+PG_COMPACT_ADVICE: Final = (
+    "compact rewrites a SQLite database. PostgreSQL needs none: old clicks, incoming log "
+    "rows and attempts go as dropped partitions, which give their space back at once, and "
+    "autovacuum reuses the space of rows deleted one by one. VACUUM FULL gives that space "
+    "back to the disk too, but locks the table while it rewrites it. See docs/RELIABILITY.md."
+)
+#: PRAGMA auto_vacuum's value for incremental.
+INCREMENTAL: Final = 2
 
 # (pages left, pages in all), after each step.
 Progress = Callable[[int, int], None]
@@ -163,6 +178,45 @@ def restore(
     with _connect(database, "ro") as restored:
         _, counted = _describe(restored)
     return Copied(database, database.stat().st_size, time.monotonic() - started, revision, counted)
+
+
+@dataclass(frozen=True, slots=True)
+class Compacted:
+    """What a compaction did: the file's size (with its WAL) before and after."""
+
+    path: Path
+    before: int  # bytes
+    after: int
+    seconds: float
+    was_incremental: bool  # the database gave pages back already
+
+
+def compact(database: Path) -> Compacted:
+    """Rewrite the database at `database` without its free pages, with incremental
+    auto-vacuum from now on. Refused while another connection has it open (the server,
+    a worker): the rewrite holds it whole, for as long as it takes."""
+    check_backup(database)
+    before = _file_size(database)
+    started = time.monotonic()
+    try:
+        with _connect(database, "rw") as conn:
+            was_incremental = conn.execute("PRAGMA auto_vacuum").fetchone()[0] == INCREMENTAL
+            _leave_wal(conn, database)
+            try:
+                # The mode changes only with a VACUUM; both hold the database alone.
+                conn.execute(f"PRAGMA auto_vacuum={INCREMENTAL}")
+                conn.execute("VACUUM")
+            finally:
+                conn.execute("PRAGMA journal_mode=WAL").fetchone()
+    except sqlite3.Error as exc:
+        raise BackupFailed(f"cannot compact {database}: {exc}") from None
+    seconds = time.monotonic() - started
+    return Compacted(database, before, _file_size(database), seconds, was_incremental)
+
+
+def _file_size(database: Path) -> int:
+    wal = database.with_name(database.name + "-wal")
+    return database.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
 
 def check_backup(path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -555,8 +556,9 @@ def export(
     console.print(f"{written} rows written to {where}", soft_wrap=True)
 
 
-def sqlite_database(settings: Settings, command: str) -> Path:
-    """The configured SQLite database's file; on PostgreSQL, what to use instead (exit 2)."""
+def sqlite_database(settings: Settings, command: str, advice: str | None = None) -> Path:
+    """The configured SQLite database's file; on PostgreSQL, what to use instead (exit 2:
+    `advice`, by default pg_dump's)."""
     from postback.backup import PG_ADVICE, BackupFailed, sqlite_path
 
     try:
@@ -565,7 +567,7 @@ def sqlite_database(settings: Settings, command: str) -> Path:
         console.print(f"[red]cannot {command}:[/red] {exc.message}", soft_wrap=True)
         raise typer.Exit(2) from None
     if path is None:
-        console.print(PG_ADVICE, markup=False, highlight=False, soft_wrap=True)
+        console.print(advice or PG_ADVICE, markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(2)
     return path
 
@@ -644,6 +646,39 @@ def restore_database(
         console.print(f"[red]cannot migrate the restored database:[/red] {exc.message}")
         raise typer.Exit(1) from None
     console.print("[green]database is up to date[/green]")
+
+
+@cli.command("compact")
+def compact_database() -> None:
+    """Shrink the SQLite database file to what it holds.
+
+    The database is rewritten without its free pages, with incremental auto-vacuum from
+    now on, so later purges give space back as they go (databases made by this version
+    have it already).
+
+    Stop the server and the workers first: a database in use is refused. It needs free
+    disk space as large as the database while it runs. On PostgreSQL there is nothing to
+    do: the command says why (exit 2).
+    """
+    from rich.markup import escape
+
+    from postback.backup import PG_COMPACT_ADVICE, BackupFailed, compact, size_text
+
+    database = sqlite_database(load_settings(), "compact", PG_COMPACT_ADVICE)
+    waiting = console.status(escape(f"compacting {database.name}"))
+    try:
+        with waiting if console.is_terminal else contextlib.nullcontext():
+            done = compact(database)
+    except BackupFailed as exc:
+        console.print(f"[red]{escape(exc.message)}[/red]", soft_wrap=True)
+        raise typer.Exit(1) from None
+    said = (
+        f"compacted {database}: {size_text(done.before)} to {size_text(done.after)} "
+        f"in {done.seconds:.1f} s"
+    )
+    if not done.was_incremental:
+        said += "; purges give space back from now on"
+    console.print(escape(said), soft_wrap=True)
 
 
 @cli.command()
