@@ -29,7 +29,6 @@ from postback.store.sql_base import SqlBase
 EXPORT_PAGE: Final = 5_000
 
 Convert = Callable[[Any], Any]
-Where = list[ColumnElement[bool]]
 
 
 def _money(value: int | None) -> Decimal | None:
@@ -135,28 +134,36 @@ def export_kind(name: str) -> ExportKind:
         raise ValueError(f"unknown export {name!r}: use {', '.join(EXPORT_KINDS)}") from None
 
 
-def _in_range(table: Table, kind: ExportKind, start: datetime | None, end: datetime) -> Where:
-    time = table.c[kind.time]
+Keyset = tuple[Any, Any]  # the time and the key of the last row read
+
+
+def _where(
+    table: Table, kind: ExportKind, start: datetime | None, end: datetime, after: Keyset | None
+) -> list[ColumnElement[bool]]:
+    """The table's rows of [start, end), after the keyset `after` (None: from the first)."""
+    time, key = table.c[kind.time], table.c[kind.key]
     conditions = [time < rows.to_us(end)]
     if start is not None:
         conditions.append(time >= rows.to_us(start))
+    if after is not None:
+        last_time, last_key = after
+        # `time >= last` alone is what an index on the time can seek to.
+        conditions.append(time >= last_time)
+        conditions.append(or_(time > last_time, and_(time == last_time, key > last_key)))
     return conditions
 
 
-def _after(table: Table, kind: ExportKind, last_time: int, last_key: Any) -> Where:
-    time, key = table.c[kind.time], table.c[kind.key]
-    # `time >= last` alone is what an index on the time can seek to.
-    return [time >= last_time, or_(time > last_time, and_(time == last_time, key > last_key))]
-
-
-def _page(kind: ExportKind, where: Callable[[Table], Where], size: int) -> Select[Any]:
+def _page(
+    kind: ExportKind, start: datetime | None, end: datetime, after: Keyset | None, size: int
+) -> Select[Any]:
     """The next `size` rows of the kind's tables: the fields, then the time and the key.
     Each table gives its own first `size` by its index, and the pages merge."""
 
     def first_of(table: Table) -> Select[Any]:
         fields = [table.c[column] for _, column in kind.fields]
         ordered = (table.c[kind.time], table.c[kind.key])
-        return select(*fields, *ordered).where(*where(table)).order_by(*ordered).limit(size)
+        where = _where(table, kind, start, end, after)
+        return select(*fields, *ordered).where(*where).order_by(*ordered).limit(size)
 
     if len(kind.tables) == 1:
         return first_of(kind.tables[0])
@@ -175,9 +182,8 @@ class ExportsMixin(SqlBase):
         async with self._read() as conn:
             for table in kind.tables:
                 counted = select(func.count()).select_from(table)
-                total += int(
-                    await conn.scalar(counted.where(*_in_range(table, kind, start, end))) or 0
-                )
+                where = _where(table, kind, start, end, None)
+                total += int(await conn.scalar(counted.where(*where)) or 0)
         return total
 
     async def export_pages(
@@ -190,15 +196,10 @@ class ExportsMixin(SqlBase):
         page_size = max(1, page_size)
         width = len(kind.fields)
         converts = [_CONVERTS.get(column) for _, column in kind.fields]
-        after: tuple[Any, Any] | None = None
+        after: Keyset | None = None
         while True:
-
-            def where(table: Table, after: tuple[Any, Any] | None = after) -> Where:
-                found = _in_range(table, kind, start, end)
-                return found if after is None else [*found, *_after(table, kind, *after)]
-
             async with self._read() as conn:
-                found = (await conn.execute(_page(kind, where, page_size))).all()
+                found = (await conn.execute(_page(kind, start, end, after, page_size))).all()
             if not found:
                 return
             yield [
